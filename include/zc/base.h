@@ -1,0 +1,100 @@
+/* zc/base.h - what every part shares: errors, logging, time, parsing of
+ * sizes and addresses, and the --json writer.
+ *
+ * One way to do each thing: functions return 0 (or a count) on success and
+ * a negative errno on failure, as liburing does; zc_strerror() turns that
+ * into text.  There is no global error state.
+ */
+#ifndef ZC_BASE_H
+#define ZC_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define ZC_VERSION_STRING "0.1.0"
+
+/* Exit codes of every `zc` command (DESIGN.md). */
+enum { ZC_EXIT_OK = 0, ZC_EXIT_FAIL = 1, ZC_EXIT_USAGE = 2 };
+
+#define ZC_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ZC_MIN(a, b)     ((a) < (b) ? (a) : (b))
+#define ZC_MAX(a, b)     ((a) > (b) ? (a) : (b))
+#define ZC_CACHELINE     64
+#define zc_likely(x)     __builtin_expect(!!(x), 1)
+#define zc_unlikely(x)   __builtin_expect(!!(x), 0)
+
+/* Library version, "MAJOR.MINOR.PATCH". */
+const char *zc_version(void);
+
+/* Text for a negative errno returned by any zc function (or a positive one). */
+const char *zc_strerror(int err);
+
+/* ---- logging: one helper, to stderr, prefixed with the program name ---- */
+enum zc_log_level { ZC_LOG_ERROR, ZC_LOG_WARN, ZC_LOG_INFO, ZC_LOG_DEBUG };
+
+/* Name printed before every message ("zc put: ..."); default "zc". */
+void zc_log_set_prefix(const char *prefix);
+/* Messages above this level are dropped; default ZC_LOG_INFO (ZC_LOG env: error|warn|info|debug). */
+void zc_log_set_level(enum zc_log_level level);
+void zc_log(enum zc_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define zc_error(...) zc_log(ZC_LOG_ERROR, __VA_ARGS__)
+#define zc_warn(...)  zc_log(ZC_LOG_WARN, __VA_ARGS__)
+#define zc_info(...)  zc_log(ZC_LOG_INFO, __VA_ARGS__)
+#define zc_debug(...) zc_log(ZC_LOG_DEBUG, __VA_ARGS__)
+
+/* Print "PREFIX: message" and "Try 'zc CMD --help'." to stderr; returns ZC_EXIT_USAGE. */
+int zc_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- time ---- */
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t zc_now_ns(void);
+/* Seconds as a double, for reports. */
+static inline double zc_ns_to_s(uint64_t ns)
+{
+    return (double)ns * 1e-9;
+}
+/* Median of n values (sorts a private copy); 0 when n == 0. */
+double zc_median(const double *v, size_t n);
+
+/* ---- parsing: sizes, rates, counts, addresses ---- */
+/* "4096", "64K", "64KiB", "1M", "2G", "1.5GiB" -> bytes (binary multiples).
+ * 0 on success, -EINVAL on a malformed value, -ERANGE on overflow. */
+int zc_parse_size(const char *s, uint64_t *out);
+/* Decimal unsigned integer within [min, max]; 0, -EINVAL or -ERANGE. */
+int zc_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* Finite double; 0 or -EINVAL. */
+int zc_parse_double(const char *s, double *out);
+/* "WxH" (e.g. 512x512) with both in [1, 65536]; 0 or -EINVAL. */
+int zc_parse_wxh(const char *s, unsigned *w, unsigned *h);
+
+/* "HOST:PORT" or "HOST:PORT:REST" ("[v6]:PORT[:REST]" too).  host is copied
+ * into host (hostlen bytes), rest points into s (NULL when absent).
+ * 0 or -EINVAL. */
+int zc_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port,
+                      const char **rest);
+
+/* ---- --json: one JSON object on one line ---- */
+struct zc_json {
+    FILE *f;
+    bool first;
+};
+void zc_json_begin(struct zc_json *j, FILE *f);
+void zc_json_num(struct zc_json *j, const char *key, double v);
+void zc_json_u64(struct zc_json *j, const char *key, uint64_t v);
+void zc_json_str(struct zc_json *j, const char *key, const char *v);
+void zc_json_bool(struct zc_json *j, const char *key, bool v);
+/* Closes the object, writes '\n' and flushes. */
+void zc_json_end(struct zc_json *j);
+
+/* ---- small I/O helpers (retry on EINTR, loop on short transfers) ---- */
+/* 0 when all len bytes moved; -errno; -EPIPE (write) / -ECONNRESET (read at EOF). */
+int zc_write_all(int fd, const void *buf, size_t len);
+int zc_read_all(int fd, void *buf, size_t len);
+
+/* Human-readable byte count ("1.50 GiB") into buf; returns buf. */
+const char *zc_fmt_bytes(double bytes, char *buf, size_t len);
+
+#endif /* ZC_BASE_H */

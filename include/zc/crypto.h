@@ -1,0 +1,136 @@
+/* zc/crypto.h - identities, the mutually authenticated handshake, and AEAD.
+ *
+ * The common cryptography of `seal` (sealed channel through an untrusted
+ * broker) and `place` (direct-placement file transfer), over OpenSSL
+ * libcrypto.  docs/PROTOCOL.md describes the handshake byte by byte.
+ *
+ *   identity   X25519 static key pair; files NAME.key (0600) and NAME.pub,
+ *              one base64 line each ("zc-x25519 <base64>").
+ *   handshake  Noise-IK-like: the initiator knows the responder's static
+ *              public key; both sides mix ephemeral-ephemeral, ephemeral-
+ *              static and static-static X25519 results into a chaining key
+ *              (HKDF-SHA256 over the transcript); the responder accepts the
+ *              initiator only if its static key is in the authorized list.
+ *              Forward secrecy from the ephemerals.  Out come two
+ *              per-direction AEAD keys and a transcript hash.
+ *   AEAD       AES-256-GCM (ChaCha20-Poly1305 where the CPU lacks AES-NI);
+ *              the 96-bit nonce is a 32-bit direction/stream salt and the
+ *              64-bit message counter, so a counter is never reused under
+ *              one key.
+ *
+ * All functions return 0 on success or a negative errno; -EBADMSG means
+ * authentication failed, -EACCES an unauthorized peer key.
+ */
+#ifndef ZC_CRYPTO_H
+#define ZC_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZC_KEY_BYTES 32
+#define ZC_TAG_BYTES 16
+#define ZC_HASH_BYTES 32
+
+struct zc_keypair {
+    uint8_t priv[ZC_KEY_BYTES];
+    uint8_t pub[ZC_KEY_BYTES];
+};
+
+struct zc_pubkey {
+    uint8_t key[ZC_KEY_BYTES];
+};
+
+/* ---- identities ---- */
+/* A fresh X25519 key pair. */
+int zc_keypair_generate(struct zc_keypair *kp);
+/* Writes BASE.key (mode 0600, refuses to overwrite: -EEXIST) and BASE.pub. */
+int zc_keypair_save(const char *base, const struct zc_keypair *kp);
+/* Reads a private key file (refuses one readable by group/others: -EPERM). */
+int zc_keypair_load(const char *path, struct zc_keypair *kp);
+/* Reads one public key file. */
+int zc_pubkey_load(const char *path, struct zc_pubkey *pk);
+/* Reads an authorized-keys file: one public key a line, '#' comments and
+ * blank lines allowed.  *keys is malloc'd (free() it); -EINVAL names no line
+ * number, so the caller logs the path. */
+int zc_pubkey_load_list(const char *path, struct zc_pubkey **keys, size_t *n);
+/* The one-line text form ("zc-x25519 <base64>") into out (>= 64 bytes). */
+int zc_pubkey_format(const struct zc_pubkey *pk, char *out, size_t outlen);
+
+/* ---- AEAD ---- */
+enum zc_cipher { ZC_CIPHER_AES256GCM, ZC_CIPHER_CHACHA20POLY1305 };
+/* AES-256-GCM when the CPU has AES-NI (or ZC_CIPHER=aes), else ChaCha20-Poly1305. */
+enum zc_cipher zc_cipher_default(void);
+const char *zc_cipher_name(enum zc_cipher c);
+
+/* One direction's key; opaque (holds OpenSSL contexts). */
+struct zc_aead;
+/* key is ZC_KEY_BYTES; salt is mixed into every nonce of this key. */
+int zc_aead_new(struct zc_aead **out, enum zc_cipher c, const uint8_t key[ZC_KEY_BYTES],
+                uint32_t salt);
+void zc_aead_free(struct zc_aead *a);
+
+/* Encrypts len bytes in -> out (in == out allowed) under nonce(counter),
+ * authenticating ad too; writes the tag. */
+int zc_aead_seal(struct zc_aead *a, uint64_t counter, const void *ad, size_t adlen,
+                 const void *in, void *out, size_t len, uint8_t tag[ZC_TAG_BYTES]);
+/* Decrypts and verifies; -EBADMSG on a bad tag (out is then garbage the
+ * caller must not use). */
+int zc_aead_open(struct zc_aead *a, uint64_t counter, const void *ad, size_t adlen,
+                 const void *in, void *out, size_t len, const uint8_t tag[ZC_TAG_BYTES]);
+
+/* The same in pieces, for read-once receivers that pull a message out of
+ * shared memory in small private chunks: begin, update per chunk (decrypts
+ * chunk -> out), then finish checks the tag.  Nothing is valid before
+ * finish returns 0. */
+int zc_aead_open_begin(struct zc_aead *a, uint64_t counter, const void *ad, size_t adlen);
+int zc_aead_open_update(struct zc_aead *a, const void *in, void *out, size_t len);
+int zc_aead_open_finish(struct zc_aead *a, const uint8_t tag[ZC_TAG_BYTES]);
+int zc_aead_seal_begin(struct zc_aead *a, uint64_t counter, const void *ad, size_t adlen);
+int zc_aead_seal_update(struct zc_aead *a, const void *in, void *out, size_t len);
+int zc_aead_seal_finish(struct zc_aead *a, uint8_t tag[ZC_TAG_BYTES]);
+
+/* Integrity only (payload in clear): a tag over ad || data under the same
+ * key and nonce rules (GMAC for AES-GCM).  verify returns -EBADMSG. */
+int zc_aead_mac(struct zc_aead *a, uint64_t counter, const void *ad, size_t adlen,
+                const void *data, size_t len, uint8_t tag[ZC_TAG_BYTES]);
+int zc_aead_verify(struct zc_aead *a, uint64_t counter, const void *ad, size_t adlen,
+                   const void *data, size_t len, const uint8_t tag[ZC_TAG_BYTES]);
+
+/* ---- HKDF-SHA256 ---- */
+int zc_hkdf(const void *salt, size_t saltlen, const void *ikm, size_t ikmlen, const void *info,
+            size_t infolen, void *out, size_t outlen);
+
+/* ---- the handshake ---- */
+/* How handshake messages travel: exact-length send and receive (a socket,
+ * a ring, a pipe).  Each returns 0 or a negative errno. */
+struct zc_transport {
+    int (*send_all)(void *ctx, const void *buf, size_t len);
+    int (*recv_all)(void *ctx, void *buf, size_t len);
+    void *ctx;
+};
+
+/* What a completed handshake gives each side. */
+struct zc_session {
+    enum zc_cipher cipher;
+    uint8_t send_key[ZC_KEY_BYTES]; /* this side -> peer */
+    uint8_t recv_key[ZC_KEY_BYTES]; /* peer -> this side */
+    uint8_t transcript[ZC_HASH_BYTES];
+    struct zc_pubkey peer;          /* the peer's authenticated static key */
+};
+
+/* Initiator: knows the responder's static key.  prologue (any bytes, e.g.
+ * "zc-place/1") is bound into the transcript; both sides must agree.
+ * -EBADMSG if the responder does not prove its key. */
+int zc_handshake_initiate(const struct zc_transport *t, const struct zc_keypair *self,
+                          const struct zc_pubkey *responder, const void *prologue,
+                          size_t prologuelen, struct zc_session *out);
+/* Responder: accepts only an initiator whose static key is in authorized
+ * (-EACCES otherwise; -EBADMSG on a forged message). */
+int zc_handshake_respond(const struct zc_transport *t, const struct zc_keypair *self,
+                         const struct zc_pubkey *authorized, size_t nauthorized,
+                         const void *prologue, size_t prologuelen, struct zc_session *out);
+
+/* Wipes key material (not optimized away). */
+void zc_wipe(void *p, size_t len);
+
+#endif /* ZC_CRYPTO_H */
