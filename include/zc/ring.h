@@ -1,0 +1,234 @@
+/* zc/ring.h - a VIRTIO 1.2 split virtqueue between two processes.
+ *
+ * The driver owns buffers in a shared buffer region and posts descriptors
+ * (offsets into that region, never the data) in the available ring; the
+ * device reads or writes the data in place and returns each chain through
+ * the used ring with the number of bytes it wrote.  The ring memory is
+ * byte-compatible with linux/virtio_ring.h, laid out by vring_init(num,
+ * ZC_RING_ALIGN); little-endian hosts only (the VIRTIO 1.x byte order):
+ *
+ *   ring region (sealed memfd)                       buffer region (sealed memfd)
+ *   +0         desc[num]   {le64 addr; le32 len;      +------------------------+
+ *                           le16 flags; le16 next}    | addr = offset in here  |
+ *   +16*num    avail {le16 flags; le16 idx;           |  [data] [data] ...     |
+ *                     le16 ring[num]; le16 used_event}+------------------------+
+ *   ALIGN(64)  used  {le16 flags; le16 idx;
+ *                     {le32 id; le32 len} ring[num]; le16 avail_event}
+ *
+ * Each side keeps its own state (free list, in-flight heads and their
+ * lengths, shadow indices) in private memory.  Every index, descriptor and
+ * length read from ring memory is read once into private memory and
+ * validated before use: a head below num, a chain no longer than
+ * ZC_RING_MAX_SEGS and the queue (no loops), no indirect descriptors,
+ * device-readable segments before device-writable ones, addr+len inside the
+ * buffer region, a used id that is in flight and a used len no larger than
+ * what was posted writable.  A violation returns -EPROTO and marks the ring
+ * broken: every later call returns -EPROTO, so a hostile peer gets errors,
+ * never a crash, a hang or an access outside the regions.
+ *
+ * The data itself stays in shared memory the peer can still write while it
+ * is read (that is what zero-copy means): a consumer that must not be
+ * fooled by a changing payload authenticates it (see zc/seal.h) or copies it.
+ *
+ * Notifications: an eventfd "kick" (driver -> device) and "call" (device ->
+ * driver), suppressed with VIRTIO_F_EVENT_IDX (used_event / avail_event) so
+ * that a batch costs one notification, or none while the peer is busy.
+ * zc_ring_wait() spins for an adaptive while before it arms the event
+ * index and blocks.
+ *
+ * Functions return 0 (or a count) on success and a negative errno on
+ * failure, as liburing does.  One thread per ring end; the two ends may
+ * live in different processes or threads.
+ */
+#ifndef ZC_RING_H
+#define ZC_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Largest queue size (VIRTIO: a power of two up to 32768). */
+#define ZC_RING_MAX_NUM 32768
+/* The alignment of the used ring (vring_init's align argument). */
+#define ZC_RING_ALIGN 64
+/* Longest descriptor chain either side accepts. */
+#define ZC_RING_MAX_SEGS 16
+/* VIRTIO_F_EVENT_IDX (feature bit 29): notification suppression by index. */
+#define ZC_RING_F_EVENT_IDX (1ull << 29)
+
+/* The grant tag zc_ring_send()/zc_ring_recv() put on their regions. */
+#define ZC_RING_GRANT_TAG 0x7a637231u /* "zcr1" */
+
+enum zc_ring_role { ZC_RING_DRIVER, ZC_RING_DEVICE };
+
+struct zc_ring;
+
+/* What both ends agree on. */
+struct zc_ring_params {
+    uint32_t num;      /* queue size: a power of two, 1..ZC_RING_MAX_NUM */
+    uint64_t buf_size; /* bytes of the shared buffer region (> 0) */
+    uint64_t features; /* 0 or ZC_RING_F_EVENT_IDX */
+};
+
+/* The descriptors that make up a ring, as zc_ring_export() lends them. */
+struct zc_ring_fds {
+    int ring_fd; /* sealed memfd with the vring (desc, avail, used) */
+    int buf_fd;  /* sealed memfd with the buffer region */
+    int kick_fd; /* eventfd, driver -> device */
+    int call_fd; /* eventfd, device -> driver */
+};
+
+/* One buffer segment: off/len inside the buffer region; writable means
+ * device-writable (VRING_DESC_F_WRITE), otherwise device-readable. */
+struct zc_ring_seg {
+    uint64_t off;
+    uint32_t len;
+    bool writable;
+};
+
+/* A chain as the device sees it, copied out of ring memory and validated. */
+struct zc_ring_chain {
+    uint16_t head;         /* give it back with zc_ring_push() */
+    uint16_t nseg;         /* 1..ZC_RING_MAX_SEGS */
+    uint32_t readable_len; /* total bytes of the device-readable segments */
+    uint32_t writable_len; /* total bytes of the device-writable segments */
+    struct zc_ring_seg seg[ZC_RING_MAX_SEGS];
+};
+
+/* A used entry as the driver sees it. */
+struct zc_ring_used {
+    void *token;  /* what the driver passed to zc_ring_add() */
+    uint32_t len; /* bytes the device wrote, <= the writable bytes posted */
+    uint16_t head;
+};
+
+/* A completion the device hands back. */
+struct zc_ring_done {
+    uint16_t head;
+    uint32_t len; /* bytes written, <= the chain's writable_len */
+};
+
+/* ---- setting up ---- */
+
+/* Bytes of ring memory for num entries (vring_size(num, ZC_RING_ALIGN)). */
+size_t zc_ring_mem_size(uint32_t num);
+
+/* Creates the ring and buffer regions (sealed memfds) and both eventfds,
+ * and returns this end in *ringp.  0 on success, -EINVAL for bad params,
+ * -errno. */
+int zc_ring_create(struct zc_ring **ringp, enum zc_ring_role role, const struct zc_ring_params *p);
+
+/* The params and descriptors the other end needs (still owned by r). */
+void zc_ring_export(const struct zc_ring *r, struct zc_ring_params *p, struct zc_ring_fds *fds);
+
+/* Attaches to a ring made by the other end: validates params (-EINVAL), the
+ * regions' seals (-EPERM) and sizes (-EBADMSG), maps them and returns this
+ * end in *ringp.  Takes ownership of the four descriptors (closed on
+ * failure too).  0 on success, -errno. */
+int zc_ring_attach(struct zc_ring **ringp, enum zc_ring_role role, const struct zc_ring_params *p,
+                   const struct zc_ring_fds *fds);
+
+/* Sends the ring to the peer on a connected UNIX socket: params plus the
+ * two regions (zc_shm_grant) and the two eventfds.  0 or -errno. */
+int zc_ring_send(const struct zc_ring *r, int sock);
+
+/* Receives a ring sent with zc_ring_send() from a peer whose uid must be
+ * expect_uid, and attaches as role.  0 or -errno (-EACCES, -EPERM,
+ * -EBADMSG, -EINVAL as zc_shm_accept() and zc_ring_attach()). */
+int zc_ring_recv(struct zc_ring **ringp, enum zc_ring_role role, int sock, uid_t expect_uid);
+
+/* Unmaps and closes this end (NULL is fine). */
+void zc_ring_destroy(struct zc_ring *r);
+
+/* Queue size. */
+uint32_t zc_ring_num(const struct zc_ring *r);
+/* The start of the ring memory (for vring_init() views and tests). */
+void *zc_ring_mem(const struct zc_ring *r);
+/* The buffer region: its base address and size. */
+void *zc_ring_buf_base(const struct zc_ring *r);
+size_t zc_ring_buf_size(const struct zc_ring *r);
+/* A pointer to seg's bytes in the buffer region, or NULL when off+len does
+ * not lie inside it.  Segments of a popped chain always lie inside. */
+void *zc_ring_ptr(const struct zc_ring *r, const struct zc_ring_seg *seg);
+/* True once a peer broke the protocol (every call then returns -EPROTO). */
+bool zc_ring_broken(const struct zc_ring *r);
+
+/* ---- driver ---- */
+
+/* Free descriptors (driver): how many segments can still be added. */
+uint32_t zc_ring_free_descs(const struct zc_ring *r);
+
+/* Stages one chain of nseg segments (device-readable ones first) with a
+ * token returned on reaping; not visible to the device until
+ * zc_ring_submit().  0 on success, -ENOSPC when too few descriptors are
+ * free, -EINVAL for a bad segment (outside the region, writable before
+ * readable, nseg 0 or > ZC_RING_MAX_SEGS), -EPROTO. */
+int zc_ring_add(struct zc_ring *r, const struct zc_ring_seg *segs, unsigned nseg, void *token);
+
+/* Publishes every staged chain with one index store and kicks the device
+ * once if it asked to be notified.  The number published, or -errno. */
+int zc_ring_submit(struct zc_ring *r);
+
+/* zc_ring_add() + zc_ring_submit(): 0 on success, -errno. */
+int zc_ring_post(struct zc_ring *r, const struct zc_ring_seg *segs, unsigned nseg, void *token);
+
+/* Stages n one-segment buffers (tokens[i] for segs[i]; tokens may be NULL)
+ * and publishes them with one submit.  The number posted (less than n when
+ * the ring fills up), or -errno. */
+int zc_ring_post_batch(struct zc_ring *r, const struct zc_ring_seg *segs, unsigned n,
+                       void *const *tokens);
+
+/* Takes up to max used entries, frees their descriptors and fills out[].
+ * The number taken (0 when none), or -EPROTO for a bad used entry. */
+int zc_ring_reap(struct zc_ring *r, struct zc_ring_used *out, unsigned max);
+
+/* ---- device ---- */
+
+/* Takes up to max available chains into private, validated form.  The
+ * number taken (0 when none), or -EPROTO. */
+int zc_ring_pop_batch(struct zc_ring *r, struct zc_ring_chain *chains, unsigned max);
+
+/* One chain: 1 taken, 0 none, -EPROTO. */
+int zc_ring_pop(struct zc_ring *r, struct zc_ring_chain *chain);
+
+/* Stages the completion of a popped chain with len bytes written; not
+ * visible to the driver until zc_ring_complete().  0, or -EINVAL for a
+ * head that is not in flight or len beyond its writable bytes. */
+int zc_ring_push(struct zc_ring *r, uint16_t head, uint32_t len);
+
+/* Publishes every staged completion with one index store and calls the
+ * driver once if it asked to be notified.  The number published, or -errno. */
+int zc_ring_complete(struct zc_ring *r);
+
+/* Pushes n completions and publishes them with one zc_ring_complete().
+ * The number published, or -errno (nothing is published on -EINVAL). */
+int zc_ring_push_batch(struct zc_ring *r, const struct zc_ring_done *done, unsigned n);
+
+/* ---- waiting ---- */
+
+/* Waits until there is work for this end: used entries (driver) or
+ * available chains (device).  Spins for an adaptive while (at most the
+ * zc_ring_set_spin() budget), then asks the peer for a notification and
+ * blocks on the eventfd.  timeout_ns < 0 waits for ever.  0 when there is
+ * work, -ETIMEDOUT, -EPIPE when the peer fd (zc_ring_set_peer_fd) hung up,
+ * -EPROTO, -errno. */
+int zc_ring_wait(struct zc_ring *r, int64_t timeout_ns);
+
+/* The longest spin before blocking, in ns (default 50000; 0 never spins). */
+void zc_ring_set_spin(struct zc_ring *r, uint64_t max_spin_ns);
+
+/* A descriptor whose hang-up means the peer is gone (e.g. the socket the
+ * ring came over); zc_ring_wait() then returns -EPIPE.  -1 for none. */
+void zc_ring_set_peer_fd(struct zc_ring *r, int fd);
+
+/* For event loops: asks the peer for a notification on this end's eventfd
+ * (zc_ring_notify_fd).  1 when work is already there (do not sleep), 0 when
+ * armed, -EPROTO. */
+int zc_ring_arm(struct zc_ring *r);
+
+/* The eventfd this end is woken through: call (driver) or kick (device).
+ * Readable after zc_ring_arm(); zc_ring_wait() drains it itself. */
+int zc_ring_notify_fd(const struct zc_ring *r);
+
+#endif /* ZC_RING_H */
