@@ -27,9 +27,9 @@
 /* One mapped region.  The layout is public so that parts can use base/size
  * directly; treat it as read-only and release it with zc_shm_close(). */
 struct zc_shm {
-    int fd;       /* the sealed memfd, -1 when closed */
-    void *base;   /* the mapping (size bytes), NULL when closed */
-    size_t size;  /* bytes, a multiple of the page size */
+    int fd;      /* the sealed memfd, -1 when closed */
+    void *base;  /* the mapping (size bytes), NULL when closed */
+    size_t size; /* bytes, a multiple of the page size */
     bool writable;
 };
 
