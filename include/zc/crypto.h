@@ -27,8 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZC_KEY_BYTES 32
-#define ZC_TAG_BYTES 16
+#define ZC_KEY_BYTES  32
+#define ZC_TAG_BYTES  16
 #define ZC_HASH_BYTES 32
 
 struct zc_keypair {
@@ -55,6 +55,11 @@ int zc_pubkey_load(const char *path, struct zc_pubkey *pk);
 int zc_pubkey_load_list(const char *path, struct zc_pubkey **keys, size_t *n);
 /* The one-line text form ("zc-x25519 <base64>") into out (>= 64 bytes). */
 int zc_pubkey_format(const struct zc_pubkey *pk, char *out, size_t outlen);
+/* The parsers behind the two loaders, over text in memory (len bytes, no
+ * NUL needed): one key line (a trailing '\n' allowed), or a whole list.
+ * 0 or -EINVAL; the list is malloc'd as for zc_pubkey_load_list(). */
+int zc_pubkey_parse(const char *text, size_t len, struct zc_pubkey *pk);
+int zc_pubkey_parse_list(const char *text, size_t len, struct zc_pubkey **keys, size_t *n);
 
 /* ---- AEAD ---- */
 enum zc_cipher { ZC_CIPHER_AES256GCM, ZC_CIPHER_CHACHA20POLY1305 };
@@ -71,12 +76,12 @@ void zc_aead_free(struct zc_aead *a);
 
 /* Encrypts len bytes in -> out (in == out allowed) under nonce(counter),
  * authenticating ad too; writes the tag. */
-int zc_aead_seal(struct zc_aead *a, uint64_t counter, const void *ad, size_t adlen,
-                 const void *in, void *out, size_t len, uint8_t tag[ZC_TAG_BYTES]);
+int zc_aead_seal(struct zc_aead *a, uint64_t counter, const void *ad, size_t adlen, const void *in,
+                 void *out, size_t len, uint8_t tag[ZC_TAG_BYTES]);
 /* Decrypts and verifies; -EBADMSG on a bad tag (out is then garbage the
  * caller must not use). */
-int zc_aead_open(struct zc_aead *a, uint64_t counter, const void *ad, size_t adlen,
-                 const void *in, void *out, size_t len, const uint8_t tag[ZC_TAG_BYTES]);
+int zc_aead_open(struct zc_aead *a, uint64_t counter, const void *ad, size_t adlen, const void *in,
+                 void *out, size_t len, const uint8_t tag[ZC_TAG_BYTES]);
 
 /* The same in pieces, for read-once receivers that pull a message out of
  * shared memory in small private chunks: begin, update per chunk (decrypts
@@ -91,8 +96,8 @@ int zc_aead_seal_finish(struct zc_aead *a, uint8_t tag[ZC_TAG_BYTES]);
 
 /* Integrity only (payload in clear): a tag over ad || data under the same
  * key and nonce rules (GMAC for AES-GCM).  verify returns -EBADMSG. */
-int zc_aead_mac(struct zc_aead *a, uint64_t counter, const void *ad, size_t adlen,
-                const void *data, size_t len, uint8_t tag[ZC_TAG_BYTES]);
+int zc_aead_mac(struct zc_aead *a, uint64_t counter, const void *ad, size_t adlen, const void *data,
+                size_t len, uint8_t tag[ZC_TAG_BYTES]);
 int zc_aead_verify(struct zc_aead *a, uint64_t counter, const void *ad, size_t adlen,
                    const void *data, size_t len, const uint8_t tag[ZC_TAG_BYTES]);
 
@@ -109,13 +114,17 @@ struct zc_transport {
     void *ctx;
 };
 
+/* A transport over a connected socket or pipe fd (zc_write_all and
+ * zc_read_all: a peer that closes early gives -ECONNRESET). */
+void zc_transport_fd(struct zc_transport *t, int fd);
+
 /* What a completed handshake gives each side. */
 struct zc_session {
     enum zc_cipher cipher;
     uint8_t send_key[ZC_KEY_BYTES]; /* this side -> peer */
     uint8_t recv_key[ZC_KEY_BYTES]; /* peer -> this side */
     uint8_t transcript[ZC_HASH_BYTES];
-    struct zc_pubkey peer;          /* the peer's authenticated static key */
+    struct zc_pubkey peer; /* the peer's authenticated static key */
 };
 
 /* Initiator: knows the responder's static key.  prologue (any bytes, e.g.
