@@ -1,0 +1,312 @@
+/* ring.c - making, sharing and attaching a ring end.
+ *
+ * A ring is two sealed memfd regions (the vring itself and the buffer
+ * region its descriptors point into) and two eventfds.  Whoever creates it
+ * hands the four descriptors to the other end (zc_ring_send over a UNIX
+ * socket, or zc_ring_export for other transports); the other end checks
+ * every parameter against the regions it actually received before it
+ * trusts the layout, since a hostile creator could lie about either.
+ */
+#define _GNU_SOURCE
+#include "ring_impl.h"
+#include "zc/base.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define DEFAULT_SPIN_NS 50000
+
+static size_t avail_off(uint32_t num)
+{
+    return sizeof(struct vr_desc) * num;
+}
+
+static size_t used_off(uint32_t num)
+{
+    size_t end = avail_off(num) + sizeof(uint16_t) * (3 + (size_t)num);
+    return (end + ZC_RING_ALIGN - 1) & ~(size_t)(ZC_RING_ALIGN - 1);
+}
+
+size_t zc_ring_mem_size(uint32_t num)
+{
+    return used_off(num) + sizeof(uint16_t) * 3 + sizeof(struct vr_used_elem) * (size_t)num;
+}
+
+static size_t page_round(size_t n)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    return (n + page - 1) & ~(page - 1);
+}
+
+static int check_params(const struct zc_ring_params *p)
+{
+    if (p->num == 0 || p->num > ZC_RING_MAX_NUM || (p->num & (p->num - 1)))
+        return -EINVAL;
+    if (p->buf_size == 0 || p->buf_size > (uint64_t)SIZE_MAX)
+        return -EINVAL;
+    if (p->features & ~ZC_RING_F_EVENT_IDX)
+        return -EINVAL;
+    return 0;
+}
+
+/* Is fd an eventfd?  A peer could pass any descriptor, and a pipe or a file
+ * in its place would block or fill up where we only mean to ring a bell. */
+static int check_eventfd(int fd)
+{
+    char path[64], link[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(path, link, sizeof(link) - 1);
+    if (n < 0)
+        return -errno;
+    link[n] = '\0';
+    if (strcmp(link, "anon_inode:[eventfd]") != 0)
+        return -EBADMSG;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -errno;
+    return 0;
+}
+
+/* Builds an end over regions already mapped; takes ownership of everything
+ * (released on failure too). */
+static int ring_open(struct zc_ring **ringp, enum zc_ring_role role, const struct zc_ring_params *p,
+                     struct zc_shm *mem, struct zc_shm *bufmem, int kick_fd, int call_fd)
+{
+    *ringp = NULL;
+    int err = check_params(p);
+    if (!err && (role != ZC_RING_DRIVER && role != ZC_RING_DEVICE))
+        err = -EINVAL;
+    if (!err && (mem->size != page_round(zc_ring_mem_size(p->num)) || bufmem->size != p->buf_size))
+        err = -EBADMSG;
+    if (!err && (!mem->writable || !bufmem->base))
+        err = -EINVAL;
+    if (!err)
+        err = check_eventfd(kick_fd);
+    if (!err)
+        err = check_eventfd(call_fd);
+    struct zc_ring *r = NULL;
+    if (!err) {
+        r = calloc(1, sizeof(*r));
+        if (!r)
+            err = -ENOMEM;
+    }
+    if (!err) {
+        r->next = calloc(p->num, sizeof(*r->next));
+        r->slot = calloc(p->num, sizeof(*r->slot));
+        r->pending = calloc(p->num, sizeof(*r->pending));
+        if (!r->next || !r->slot || !r->pending)
+            err = -ENOMEM;
+    }
+    if (err) {
+        if (r) {
+            free(r->next);
+            free(r->slot);
+            free(r->pending);
+            free(r);
+        }
+        zc_shm_close(mem);
+        zc_shm_close(bufmem);
+        if (kick_fd >= 0)
+            close(kick_fd);
+        if (call_fd >= 0)
+            close(call_fd);
+        return err;
+    }
+
+    r->role = role;
+    r->num = p->num;
+    r->mask = (uint16_t)(p->num - 1);
+    r->event_idx = p->features & ZC_RING_F_EVENT_IDX;
+    r->mem = *mem;
+    r->bufmem = *bufmem;
+    uint8_t *base = mem->base;
+    r->desc = (struct vr_desc *)base;
+    r->avail = (struct vr_avail *)(base + avail_off(p->num));
+    r->used = (struct vr_used *)(base + used_off(p->num));
+    r->used_event = (_Atomic uint16_t *)&r->avail->ring[p->num];
+    r->avail_event = (_Atomic uint16_t *)&r->used->ring[p->num];
+    r->buf = bufmem->base;
+    r->buf_size = bufmem->size;
+    r->kick_fd = kick_fd;
+    r->call_fd = call_fd;
+    r->peer_fd = -1;
+    r->spin_max_ns = r->spin_ns = DEFAULT_SPIN_NS;
+
+    /* Both ends start from a fresh ring: every index 0.  The driver's
+     * private free list links every descriptor in order. */
+    for (uint32_t i = 0; i < p->num; i++)
+        r->next[i] = (uint16_t)((i + 1) & r->mask);
+    r->num_free = p->num;
+    r->free_head = 0;
+    return (*ringp = r, 0);
+}
+
+static int make_eventfd(void)
+{
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}
+
+int zc_ring_create(struct zc_ring **ringp, enum zc_ring_role role, const struct zc_ring_params *p)
+{
+    *ringp = NULL;
+    int err = check_params(p);
+    if (err)
+        return err;
+    struct zc_shm mem, bufmem;
+    zc_shm_init(&bufmem);
+    err = zc_shm_create(&mem, "zc-ring", zc_ring_mem_size(p->num));
+    if (!err)
+        err = zc_shm_create(&bufmem, "zc-ring-buffers", (size_t)p->buf_size);
+    int kick = -1, call = -1;
+    if (!err)
+        err = kick = make_eventfd();
+    if (err >= 0)
+        err = call = make_eventfd();
+    if (err < 0) {
+        zc_shm_close(&mem);
+        zc_shm_close(&bufmem);
+        if (kick >= 0)
+            close(kick);
+        return err;
+    }
+    /* The buffer region is page-rounded: that is the size both ends see. */
+    struct zc_ring_params q = *p;
+    q.buf_size = bufmem.size;
+    return ring_open(ringp, role, &q, &mem, &bufmem, kick, call);
+}
+
+void zc_ring_export(const struct zc_ring *r, struct zc_ring_params *p, struct zc_ring_fds *fds)
+{
+    p->num = r->num;
+    p->buf_size = r->buf_size;
+    p->features = r->event_idx ? ZC_RING_F_EVENT_IDX : 0;
+    fds->ring_fd = r->mem.fd;
+    fds->buf_fd = r->bufmem.fd;
+    fds->kick_fd = r->kick_fd;
+    fds->call_fd = r->call_fd;
+}
+
+int zc_ring_attach(struct zc_ring **ringp, enum zc_ring_role role, const struct zc_ring_params *p,
+                   const struct zc_ring_fds *fds)
+{
+    *ringp = NULL;
+    struct zc_shm mem, bufmem;
+    zc_shm_init(&bufmem);
+    int err = check_params(p);
+    if (err) {
+        close(fds->ring_fd);
+        close(fds->buf_fd);
+    } else {
+        err = zc_shm_map(&mem, fds->ring_fd, page_round(zc_ring_mem_size(p->num)), true);
+        if (err)
+            close(fds->buf_fd);
+        else
+            err = zc_shm_map(&bufmem, fds->buf_fd, (size_t)p->buf_size, true);
+    }
+    if (err) {
+        zc_shm_close(&mem);
+        close(fds->kick_fd);
+        close(fds->call_fd);
+        return err;
+    }
+    return ring_open(ringp, role, p, &mem, &bufmem, fds->kick_fd, fds->call_fd);
+}
+
+/* The message after the grant: the params, with the two eventfds. */
+struct ring_hello {
+    uint32_t magic;
+    uint32_t num;
+    uint64_t buf_size;
+    uint64_t features;
+};
+
+#define HELLO_MAGIC 0x7a637268u /* "zcrh" */
+
+int zc_ring_send(const struct zc_ring *r, int sock)
+{
+    struct zc_shm regions[2] = {r->mem, r->bufmem};
+    int err = zc_shm_grant(sock, ZC_RING_GRANT_TAG, regions, 2);
+    if (err)
+        return err;
+    struct ring_hello h = {.magic = HELLO_MAGIC,
+                           .num = r->num,
+                           .buf_size = r->buf_size,
+                           .features = r->event_idx ? ZC_RING_F_EVENT_IDX : 0};
+    int efds[2] = {r->kick_fd, r->call_fd};
+    return zc_shm_send_fds(sock, &h, sizeof(h), efds, 2);
+}
+
+int zc_ring_recv(struct zc_ring **ringp, enum zc_ring_role role, int sock, uid_t expect_uid)
+{
+    *ringp = NULL;
+    struct zc_shm regions[2];
+    int err = zc_shm_accept(sock, expect_uid, ZC_RING_GRANT_TAG, regions, 2, true);
+    if (err)
+        return err;
+    struct ring_hello h;
+    int efds[2];
+    unsigned n = 0;
+    err = zc_shm_recv_fds(sock, expect_uid, &h, sizeof(h), efds, 2, &n);
+    if (!err && (h.magic != HELLO_MAGIC || n != 2))
+        err = -EBADMSG;
+    if (err) {
+        for (unsigned i = 0; i < n; i++)
+            close(efds[i]);
+        zc_shm_close(&regions[0]);
+        zc_shm_close(&regions[1]);
+        return err;
+    }
+    struct zc_ring_params p = {.num = h.num, .buf_size = h.buf_size, .features = h.features};
+    return ring_open(ringp, role, &p, &regions[0], &regions[1], efds[0], efds[1]);
+}
+
+void zc_ring_destroy(struct zc_ring *r)
+{
+    if (!r)
+        return;
+    zc_shm_close(&r->mem);
+    zc_shm_close(&r->bufmem);
+    close(r->kick_fd);
+    close(r->call_fd);
+    free(r->next);
+    free(r->slot);
+    free(r->pending);
+    free(r);
+}
+
+uint32_t zc_ring_num(const struct zc_ring *r)
+{
+    return r->num;
+}
+
+void *zc_ring_mem(const struct zc_ring *r)
+{
+    return r->mem.base;
+}
+
+void *zc_ring_buf_base(const struct zc_ring *r)
+{
+    return r->buf;
+}
+
+size_t zc_ring_buf_size(const struct zc_ring *r)
+{
+    return (size_t)r->buf_size;
+}
+
+void *zc_ring_ptr(const struct zc_ring *r, const struct zc_ring_seg *seg)
+{
+    if (seg->off > r->buf_size || seg->len > r->buf_size - seg->off)
+        return NULL;
+    return r->buf + seg->off;
+}
+
+bool zc_ring_broken(const struct zc_ring *r)
+{
+    return r->broken;
+}

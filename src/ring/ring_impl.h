@@ -1,0 +1,132 @@
+/* ring_impl.h - the private side of a ring end: the shared layout as C
+ * structs (byte-compatible with linux/virtio_ring.h) and each role's state.
+ *
+ * Shared words that the two ends hand over (avail->idx, used->idx and the
+ * event indices) are C11 atomics; the entries they publish (descriptors,
+ * ring slots) are plain memory read once through READ_ONCE, ordered by the
+ * acquire/release pairs on the indices.
+ */
+#ifndef ZC_RING_IMPL_H
+#define ZC_RING_IMPL_H
+
+#include "zc/ring.h"
+#include "zc/shm.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "zc ring: VIRTIO 1.x rings are little-endian; this host is not"
+#endif
+
+/* linux/virtio_ring.h's flag values (VIRTIO 1.2, 2.7.5 and 2.7.6). */
+#define DESC_F_NEXT          1
+#define DESC_F_WRITE         2
+#define DESC_F_INDIRECT      4
+#define USED_F_NO_NOTIFY     1
+#define AVAIL_F_NO_INTERRUPT 1
+
+struct vr_desc {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags;
+    uint16_t next;
+};
+
+struct vr_avail {
+    _Atomic uint16_t flags;
+    _Atomic uint16_t idx;
+    uint16_t ring[]; /* num entries, then used_event */
+};
+
+struct vr_used_elem {
+    uint32_t id;
+    uint32_t len;
+};
+
+struct vr_used {
+    _Atomic uint16_t flags;
+    _Atomic uint16_t idx;
+    struct vr_used_elem ring[]; /* num entries, then avail_event */
+};
+
+_Static_assert(sizeof(struct vr_desc) == 16, "vring_desc is 16 bytes");
+_Static_assert(sizeof(_Atomic uint16_t) == 2, "atomic u16 keeps the layout");
+_Static_assert(sizeof(struct vr_used_elem) == 8, "vring_used_elem is 8 bytes");
+
+/* Read a word the peer may be writing exactly once. */
+#define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
+
+/* The driver's private record of one posted chain, indexed by its head. */
+struct drv_slot {
+    void *token;
+    uint32_t writable_len; /* the most the device may report as used.len */
+    uint16_t ndesc;        /* 0: not in flight */
+    uint16_t tail;         /* last descriptor, to splice the chain back */
+};
+
+struct zc_ring {
+    enum zc_ring_role role;
+    uint32_t num;
+    uint16_t mask;
+    bool event_idx;
+    bool broken;
+
+    struct vr_desc *desc;
+    struct vr_avail *avail;
+    struct vr_used *used;
+    _Atomic uint16_t *used_event;  /* avail->ring[num]: written by the driver */
+    _Atomic uint16_t *avail_event; /* used->ring[num]: written by the device */
+    uint8_t *buf;
+    uint64_t buf_size;
+
+    /* The driver's private state. */
+    uint16_t avail_shadow;    /* next avail slot to fill */
+    uint16_t avail_published; /* what avail->idx says */
+    uint16_t last_used;       /* next used entry to reap */
+    uint16_t used_seen;       /* the last used->idx read */
+    uint16_t free_head;
+    uint32_t num_free;
+    uint32_t in_flight; /* chains posted and not reaped */
+    uint16_t *next;     /* private free-list links, num entries */
+    struct drv_slot *slot;
+
+    /* The device's private state. */
+    uint16_t last_avail;     /* next avail entry to pop */
+    uint16_t avail_seen;     /* the last avail->idx read */
+    uint16_t used_shadow;    /* next used slot to fill */
+    uint16_t used_published; /* what used->idx says */
+    uint64_t *pending;       /* per head: writable_len + 1 while popped, else 0 */
+
+    /* Notifications and waiting. */
+    int kick_fd, call_fd, peer_fd;
+    uint64_t spin_max_ns, spin_ns;
+
+    struct zc_shm mem, bufmem;
+};
+
+/* A bit of pending[] that zc_ring_push_batch() uses to find repeated heads. */
+#define PENDING_MARK (1ull << 63)
+
+/* Marks the ring broken by a peer and returns -EPROTO. */
+static inline int ring_fail(struct zc_ring *r)
+{
+    r->broken = true;
+    return -EPROTO;
+}
+
+/* VIRTIO's vring_need_event(): has new_idx moved past event since old? */
+static inline bool ring_need_event(uint16_t event, uint16_t new_idx, uint16_t old)
+{
+    return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
+}
+
+/* Writes 1 to an eventfd (a full counter just means a wake-up is pending). */
+int ring_signal(int efd);
+
+/* Is there work for this end?  Reads the peer's index (acquire). */
+bool ring_has_work(struct zc_ring *r);
+
+#endif /* ZC_RING_IMPL_H */
