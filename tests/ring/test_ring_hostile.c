@@ -1,0 +1,322 @@
+/* A hostile peer writes whatever it likes into ring memory.  Each targeted
+ * case (bad head, loop, indirect table, out-of-region buffer, overflowing
+ * addr+len, readable after writable, index jumps, a used id never posted,
+ * a used len beyond what was posted) must end in -EPROTO with the ring
+ * marked broken; then thousands of rounds of random garbage must give only
+ * chains that lie wholly inside the buffer region, or -EPROTO: never a
+ * crash, a hang or a pointer outside the region. */
+#include "zc/ring.h"
+#include "zc_test.h"
+
+#include <errno.h>
+#include <linux/virtio_ring.h>
+#include <unistd.h>
+
+struct pair {
+    struct zc_ring *drv, *dev;
+    struct vring vr;
+};
+
+static void make_pair(struct pair *pr, uint32_t num)
+{
+    struct zc_ring_params p = {.num = num, .buf_size = 1 << 16, .features = ZC_RING_F_EVENT_IDX};
+    CHECK_OK(zc_ring_create(&pr->drv, ZC_RING_DRIVER, &p));
+    struct zc_ring_params ep;
+    struct zc_ring_fds fds;
+    zc_ring_export(pr->drv, &ep, &fds);
+    struct zc_ring_fds d = {dup(fds.ring_fd), dup(fds.buf_fd), dup(fds.kick_fd), dup(fds.call_fd)};
+    CHECK_OK(zc_ring_attach(&pr->dev, ZC_RING_DEVICE, &ep, &d));
+    vring_init(&pr->vr, num, zc_ring_mem(pr->drv), ZC_RING_ALIGN);
+}
+
+static void free_pair(struct pair *pr)
+{
+    zc_ring_destroy(pr->drv);
+    zc_ring_destroy(pr->dev);
+}
+
+/* The device pops what the hostile driver wrote; it must refuse, and stay
+ * refused. */
+static void expect_device_refuses(struct pair *pr)
+{
+    struct zc_ring_chain c[4];
+    CHECK_EQ(zc_ring_pop_batch(pr->dev, c, 4), -EPROTO);
+    CHECK(zc_ring_broken(pr->dev));
+    CHECK_EQ(zc_ring_pop(pr->dev, c), -EPROTO);
+    CHECK_EQ(zc_ring_complete(pr->dev), -EPROTO);
+    CHECK_EQ(zc_ring_wait(pr->dev, 0), -EPROTO);
+    CHECK_EQ(zc_ring_arm(pr->dev), -EPROTO);
+    free_pair(pr);
+}
+
+static void publish(struct pair *pr, uint16_t head)
+{
+    pr->vr.avail->ring[0] = head;
+    __atomic_store_n(&pr->vr.avail->idx, 1, __ATOMIC_RELEASE);
+}
+
+static void bad_driver(void)
+{
+    struct pair pr;
+    const uint64_t size = 1 << 16;
+
+    make_pair(&pr, 8); /* head beyond the queue */
+    publish(&pr, 8);
+    expect_device_refuses(&pr);
+
+    make_pair(&pr, 8); /* the index runs more than num ahead */
+    __atomic_store_n(&pr.vr.avail->idx, 9, __ATOMIC_RELEASE);
+    expect_device_refuses(&pr);
+
+    make_pair(&pr, 8); /* a loop: 0 -> 1 -> 0 */
+    pr.vr.desc[0] = (struct vring_desc){.addr = 0, .len = 1, .flags = VRING_DESC_F_NEXT, .next = 1};
+    pr.vr.desc[1] = (struct vring_desc){.addr = 0, .len = 1, .flags = VRING_DESC_F_NEXT, .next = 0};
+    publish(&pr, 0);
+    expect_device_refuses(&pr);
+
+    make_pair(&pr, 32); /* a chain longer than ZC_RING_MAX_SEGS without a loop */
+    for (int i = 0; i < 32; i++)
+        pr.vr.desc[i] = (struct vring_desc){.addr = 0,
+                                            .len = 1,
+                                            .flags = i < 31 ? VRING_DESC_F_NEXT : 0,
+                                            .next = (uint16_t)(i + 1)};
+    publish(&pr, 0);
+    expect_device_refuses(&pr);
+
+    make_pair(&pr, 8); /* next beyond the queue */
+    pr.vr.desc[0] = (struct vring_desc){.len = 1, .flags = VRING_DESC_F_NEXT, .next = 8};
+    publish(&pr, 0);
+    expect_device_refuses(&pr);
+
+    make_pair(&pr, 8); /* an indirect table */
+    pr.vr.desc[0] = (struct vring_desc){.addr = 0, .len = 16, .flags = VRING_DESC_F_INDIRECT};
+    publish(&pr, 0);
+    expect_device_refuses(&pr);
+
+    const struct vring_desc outside[] = {
+        {.addr = size, .len = 1},       {.addr = size - 1, .len = 2},
+        {.addr = UINT64_MAX, .len = 2}, {.addr = UINT64_MAX - 10, .len = 100},
+        {.addr = 1ull << 40, .len = 0},
+    };
+    for (size_t i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
+        make_pair(&pr, 8);
+        pr.vr.desc[3] = outside[i];
+        publish(&pr, 3);
+        expect_device_refuses(&pr);
+    }
+
+    make_pair(&pr, 8); /* readable after writable */
+    pr.vr.desc[0] = (struct vring_desc){
+        .addr = 0, .len = 1, .flags = VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, .next = 1};
+    pr.vr.desc[1] = (struct vring_desc){.addr = 0, .len = 1};
+    publish(&pr, 0);
+    expect_device_refuses(&pr);
+
+    make_pair(&pr, 8); /* a head posted again while the device holds it */
+    pr.vr.desc[2] = (struct vring_desc){.addr = 0, .len = 1};
+    pr.vr.avail->ring[0] = 2;
+    pr.vr.avail->ring[1] = 2;
+    __atomic_store_n(&pr.vr.avail->idx, 2, __ATOMIC_RELEASE);
+    expect_device_refuses(&pr);
+
+    /* A lying length at the edge is accepted: the whole region, exactly. */
+    make_pair(&pr, 8);
+    pr.vr.desc[0] = (struct vring_desc){.addr = 0, .len = (uint32_t)size};
+    publish(&pr, 0);
+    struct zc_ring_chain c;
+    CHECK_EQ(zc_ring_pop(pr.dev, &c), 1);
+    CHECK(zc_ring_ptr(pr.dev, &c.seg[0]) == zc_ring_buf_base(pr.dev));
+    free_pair(&pr);
+}
+
+static void expect_driver_refuses(struct pair *pr)
+{
+    struct zc_ring_used u[8];
+    CHECK_EQ(zc_ring_reap(pr->drv, u, 8), -EPROTO);
+    CHECK(zc_ring_broken(pr->drv));
+    struct zc_ring_seg s = {.off = 0, .len = 1};
+    CHECK_EQ(zc_ring_post(pr->drv, &s, 1, NULL), -EPROTO);
+    CHECK_EQ(zc_ring_wait(pr->drv, 0), -EPROTO);
+    free_pair(pr);
+}
+
+/* Posts one 16-byte writable buffer; returns its head. */
+static uint16_t post_one(struct pair *pr)
+{
+    struct zc_ring_seg s = {.off = 0, .len = 16, .writable = true};
+    CHECK_OK(zc_ring_post(pr->drv, &s, 1, NULL));
+    return pr->vr.avail->ring[(pr->vr.avail->idx - 1) & (pr->vr.num - 1)];
+}
+
+static void used(struct pair *pr, uint16_t idx, uint32_t id, uint32_t len)
+{
+    pr->vr.used->ring[0] = (struct vring_used_elem){.id = id, .len = len};
+    __atomic_store_n(&pr->vr.used->idx, idx, __ATOMIC_RELEASE);
+}
+
+static void bad_device(void)
+{
+    struct pair pr;
+
+    make_pair(&pr, 8); /* a used entry with nothing in flight */
+    used(&pr, 1, 0, 0);
+    expect_driver_refuses(&pr);
+
+    make_pair(&pr, 8); /* more used entries than in flight */
+    post_one(&pr);
+    used(&pr, 2, 0, 0);
+    expect_driver_refuses(&pr);
+
+    make_pair(&pr, 8); /* an id beyond the queue */
+    post_one(&pr);
+    used(&pr, 1, 8, 0);
+    expect_driver_refuses(&pr);
+
+    make_pair(&pr, 8); /* an id that was never posted */
+    uint16_t h = post_one(&pr);
+    used(&pr, 1, (h + 1) % 8, 0);
+    expect_driver_refuses(&pr);
+
+    make_pair(&pr, 8); /* more bytes written than the buffer holds */
+    h = post_one(&pr);
+    used(&pr, 1, h, 17);
+    expect_driver_refuses(&pr);
+
+    make_pair(&pr, 8); /* the same id twice */
+    h = post_one(&pr);
+    post_one(&pr);
+    pr.vr.used->ring[1] = (struct vring_used_elem){.id = h, .len = 0};
+    used(&pr, 2, h, 0);
+    expect_driver_refuses(&pr);
+
+    make_pair(&pr, 8); /* the truth, at the edge: all 16 bytes */
+    h = post_one(&pr);
+    used(&pr, 1, h, 16);
+    struct zc_ring_used u;
+    CHECK_EQ(zc_ring_reap(pr.drv, &u, 1), 1);
+    CHECK_EQ(u.len, 16);
+    free_pair(&pr);
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Small values reach deeper into the checks than uniform noise would. */
+static uint64_t plausible(uint64_t limit)
+{
+    switch (rnd() % 4) {
+    case 0:
+        return rnd();
+    case 1:
+        return rnd() % (limit + 2);
+    default:
+        return rnd() % (limit ? limit : 1);
+    }
+}
+
+static void scribble(struct pair *pr)
+{
+    unsigned num = pr->vr.num;
+    const uint64_t size = 1 << 16;
+    for (unsigned i = 0, n = (unsigned)(rnd() % 8); i < n; i++) {
+        unsigned k = (unsigned)(rnd() % num);
+        switch (rnd() % 5) {
+        case 0:
+            pr->vr.desc[k] = (struct vring_desc){.addr = plausible(size),
+                                                 .len = (uint32_t)plausible(size),
+                                                 .flags = (uint16_t)(rnd() % 8),
+                                                 .next = (uint16_t)plausible(num)};
+            break;
+        case 1:
+            pr->vr.avail->ring[k] = (uint16_t)plausible(num);
+            break;
+        case 2:
+            __atomic_store_n(&pr->vr.avail->idx, (uint16_t)(pr->vr.avail->idx + plausible(num)),
+                             __ATOMIC_RELEASE);
+            break;
+        case 3:
+            pr->vr.used->ring[k] =
+                (struct vring_used_elem){(uint32_t)plausible(num), (uint32_t)plausible(64)};
+            break;
+        default:
+            __atomic_store_n(&pr->vr.used->idx, (uint16_t)(pr->vr.used->idx + plausible(4)),
+                             __ATOMIC_RELEASE);
+            break;
+        }
+    }
+}
+
+static void check_chain(const struct pair *pr, const struct zc_ring_chain *c)
+{
+    CHECK(c->head < pr->vr.num);
+    CHECK(c->nseg >= 1 && c->nseg <= ZC_RING_MAX_SEGS);
+    uint64_t r = 0, w = 0;
+    bool writable = false;
+    const char *base = zc_ring_buf_base(pr->dev);
+    for (unsigned i = 0; i < c->nseg; i++) {
+        const struct zc_ring_seg *s = &c->seg[i];
+        CHECK(s->off <= (1 << 16) && s->len <= (1 << 16) - s->off);
+        CHECK((const char *)zc_ring_ptr(pr->dev, s) == base + s->off);
+        CHECK(!writable || s->writable);
+        writable = s->writable;
+        *(s->writable ? &w : &r) += s->len;
+    }
+    CHECK_EQ(r, c->readable_len);
+    CHECK_EQ(w, c->writable_len);
+}
+
+/* Random garbage from both sides, with honest traffic mixed in. */
+static void random_garbage(void)
+{
+    unsigned refused = 0, chains = 0;
+    for (int round = 0; round < 3000; round++) {
+        struct pair pr;
+        make_pair(&pr, 1u << (rnd() % 6));
+        for (int step = 0; step < 40; step++) {
+            if (rnd() % 2) {
+                struct zc_ring_seg s = {.off = rnd() % 4096, .len = 64, .writable = rnd() % 2};
+                int err = zc_ring_post(pr.drv, &s, 1, NULL);
+                CHECK(err == 0 || err == -ENOSPC || err == -EPROTO);
+            }
+            scribble(&pr);
+            struct zc_ring_chain c[8];
+            int n = zc_ring_pop_batch(pr.dev, c, 8);
+            CHECK(n >= 0 || n == -EPROTO);
+            for (int i = 0; i < n; i++) {
+                check_chain(&pr, &c[i]);
+                CHECK_OK(
+                    zc_ring_push(pr.dev, c[i].head, (uint32_t)(rnd() % (c[i].writable_len + 1))));
+            }
+            chains += n > 0 ? (unsigned)n : 0;
+            int err = zc_ring_complete(pr.dev);
+            CHECK(err >= 0 || err == -EPROTO);
+            struct zc_ring_used u[8];
+            int m = zc_ring_reap(pr.drv, u, 8);
+            CHECK(m >= 0 || m == -EPROTO);
+            for (int i = 0; i < m; i++)
+                CHECK(u[i].len <= 64);
+            CHECK(zc_ring_wait(pr.dev, 0) <= 0);
+            if (zc_ring_broken(pr.dev) && zc_ring_broken(pr.drv))
+                break;
+        }
+        refused += zc_ring_broken(pr.dev) + zc_ring_broken(pr.drv);
+        free_pair(&pr);
+    }
+    /* The garbage did reach both the accepting and the refusing paths. */
+    CHECK(refused > 1000);
+    CHECK(chains > 1000);
+}
+
+int main(void)
+{
+    RUN(bad_driver);
+    RUN(bad_device);
+    RUN(random_garbage);
+    return 0;
+}
