@@ -1,0 +1,32 @@
+/* zc/progress.h - the one progress indicator: bytes, rate and ETA on a TTY.
+ *
+ * A line on stderr redrawn at most ten times a second while stderr is a
+ * terminal; silent otherwise (pipes, logs, tests), so callers never need
+ * to ask.  Not thread-safe: one owner updates it.
+ */
+#ifndef ZC_PROGRESS_H
+#define ZC_PROGRESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct zc_progress {
+    const char *label;
+    uint64_t total; /* bytes expected; 0 when unknown */
+    uint64_t done;
+    uint64_t start_ns, last_draw_ns;
+    bool enabled;
+    bool drawn;
+};
+
+/* Starts a progress line labelled label (kept by pointer) for total bytes
+ * (0: unknown); enabled only when stderr is a TTY and quiet is false. */
+void zc_progress_start(struct zc_progress *p, const char *label, uint64_t total, bool quiet);
+/* Raises the expected total by bytes (work discovered on the way). */
+void zc_progress_grow(struct zc_progress *p, uint64_t bytes);
+/* Counts bytes more as done; redraws when the last draw is 100 ms old. */
+void zc_progress_add(struct zc_progress *p, uint64_t bytes);
+/* Draws the final state and ends the line (nothing when never drawn). */
+void zc_progress_finish(struct zc_progress *p);
+
+#endif /* ZC_PROGRESS_H */

@@ -1,0 +1,66 @@
+/* progress.c - the progress line of long jobs: bytes, rate, ETA.
+ *
+ * Drawn with '\r' on stderr only when stderr is a terminal, and at most
+ * every 100 ms, so that the cost per update is one clock read.
+ */
+#include "zc/progress.h"
+#include "zc/base.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#define PROGRESS_REDRAW_NS 100000000ull
+
+void zc_progress_start(struct zc_progress *p, const char *label, uint64_t total, bool quiet)
+{
+    p->label = label ? label : "";
+    p->total = total;
+    p->done = 0;
+    p->start_ns = zc_now_ns();
+    p->last_draw_ns = 0;
+    p->enabled = !quiet && isatty(STDERR_FILENO);
+    p->drawn = false;
+}
+
+void zc_progress_grow(struct zc_progress *p, uint64_t bytes)
+{
+    p->total += bytes;
+}
+
+static void draw(struct zc_progress *p, uint64_t now)
+{
+    char done[32], total[32], rate[32];
+    double secs = zc_ns_to_s(now - p->start_ns);
+    double bps = secs > 0 ? (double)p->done / secs : 0;
+    zc_fmt_bytes((double)p->done, done, sizeof(done));
+    zc_fmt_bytes(bps, rate, sizeof(rate));
+    if (p->total) {
+        zc_fmt_bytes((double)p->total, total, sizeof(total));
+        double pct = 100.0 * (double)p->done / (double)p->total;
+        double eta = bps > 0 && p->total > p->done ? (double)(p->total - p->done) / bps : 0;
+        fprintf(stderr, "\r%s %5.1f%%  %s / %s  %s/s  ETA %02u:%02u  ", p->label, pct, done, total,
+                rate, (unsigned)(eta / 60), (unsigned)eta % 60);
+    } else {
+        fprintf(stderr, "\r%s %s  %s/s  ", p->label, done, rate);
+    }
+    p->last_draw_ns = now;
+    p->drawn = true;
+}
+
+void zc_progress_add(struct zc_progress *p, uint64_t bytes)
+{
+    p->done += bytes;
+    if (!p->enabled)
+        return;
+    uint64_t now = zc_now_ns();
+    if (now - p->last_draw_ns >= PROGRESS_REDRAW_NS)
+        draw(p, now);
+}
+
+void zc_progress_finish(struct zc_progress *p)
+{
+    if (!p->enabled || !p->drawn)
+        return;
+    draw(p, zc_now_ns());
+    fputc('\n', stderr);
+}

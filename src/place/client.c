@@ -1,0 +1,311 @@
+/* client.c - the client of `zc serve`: put files, trees and buffers; get them back.
+ *
+ * Uploads are pipelined: the client never waits for the server between
+ * files (except for the OPENED answer of --resume), and takes in the
+ * server's ACKs whenever they have arrived.  ACKs come in file-id order,
+ * one per file, each only after the server fsync'd and renamed that file;
+ * finish sends END and waits for the last of them, so a 0 from
+ * zc_place_client_finish() means every byte is in place on the server.
+ * Downloads run the same placer as the server, beneath the local
+ * directory, so a hostile server cannot write outside it either.
+ */
+#define _GNU_SOURCE
+#include "placer.h"
+#include "sender.h"
+
+#include "zc/base.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_IDLE_MS 30000
+
+struct zc_place_client {
+    struct place_conn conn;
+    struct place_sender snd;
+    struct zc_place_client_config cfg;
+    uint32_t acked; /* files 1..acked are confirmed */
+    bool ended;
+    int err; /* first failure: the session is over */
+    struct zc_place_stats st;
+    uint8_t *ctrl;
+    char msg[300];
+};
+
+static int tcp_connect(const char *host, uint16_t port)
+{
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *ai, *a;
+    char ps[8];
+    snprintf(ps, sizeof(ps), "%u", port);
+    if (getaddrinfo(host, ps, &hints, &ai))
+        return -EHOSTUNREACH;
+    int r = -ECONNREFUSED;
+    for (a = ai; a; a = a->ai_next) {
+        int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            r = -errno;
+            continue;
+        }
+        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+            r = fd;
+            break;
+        }
+        r = -errno;
+        close(fd);
+    }
+    freeaddrinfo(ai);
+    return r;
+}
+
+/* Records the first failure; later calls keep it. */
+static int fail(struct zc_place_client *c, int r)
+{
+    if (!c->err)
+        c->err = r;
+    return c->err;
+}
+
+/* One frame from the server while we send or finish. */
+static int handle_frame(struct zc_place_client *c, uint32_t opened, uint64_t *resume_at,
+                        bool *got_opened)
+{
+    int r = place_conn_recv_ctrl(&c->conn, c->ctrl);
+    if (r)
+        return r;
+    const struct place_hdr h = c->conn.rx_cur;
+    switch (h.type) {
+    case PLACE_ACK:
+        if (h.file_id != c->acked + 1 || h.file_id >= c->snd.next_id)
+            return -EPROTO;
+        c->acked = h.file_id;
+        c->st.files++;
+        c->st.bytes += h.offset;
+        return 0;
+    case PLACE_OPENED:
+        if (!opened || h.file_id != opened)
+            return -EPROTO;
+        *resume_at = h.offset;
+        *got_opened = true;
+        c->st.resumed_bytes += h.offset;
+        return 0;
+    case PLACE_END:
+        if (c->acked + 1 != c->snd.next_id)
+            return -EPROTO;
+        c->ended = true;
+        return 0;
+    case PLACE_ERROR: {
+        int err;
+        place_error_decode(c->ctrl, h.length, &err, c->msg, sizeof(c->msg));
+        return -err;
+    }
+    default:
+        return -EPROTO;
+    }
+}
+
+/* A send failed: the server may have said why before it closed. */
+static int reason(struct zc_place_client *c, int r)
+{
+    if (r == -EPIPE || r == -ECONNRESET) {
+        bool got = false;
+        uint64_t at;
+        int e;
+        while ((e = handle_frame(c, 0, &at, &got)) == 0)
+            ;
+        if (e != -ECONNRESET && e != -EPIPE && e != -ETIMEDOUT && e != -EPROTO)
+            r = e;
+    }
+    return fail(c, r);
+}
+
+static int client_poll(void *ctx, uint32_t opened, uint64_t *resume_at)
+{
+    struct zc_place_client *c = ctx;
+    bool got = false;
+    for (;;) {
+        if (!opened) {
+            struct pollfd pfd = {c->conn.fd, POLLIN, 0};
+            if (poll(&pfd, 1, 0) <= 0)
+                return 0;
+        }
+        int r = handle_frame(c, opened, resume_at, &got);
+        if (r)
+            return r;
+        if (got)
+            return 0;
+    }
+}
+
+int zc_place_client_connect(struct zc_place_client **out, const struct zc_place_client_config *cfg)
+{
+    struct zc_place_client *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->cfg = *cfg;
+    c->ctrl = malloc(PLACE_MAX_CTRL);
+    int fd = c->ctrl ? tcp_connect(cfg->host, cfg->port) : -ENOMEM;
+    int r = fd < 0 ? fd : place_conn_init(&c->conn, fd, cfg->idle_timeout_ms ?: DEFAULT_IDLE_MS);
+    if (fd < 0)
+        c->conn.fd = -1;
+    if (!r)
+        r = place_conn_handshake_client(&c->conn, cfg->key, cfg->server);
+    if (r) {
+        zc_place_client_close(c);
+        return r == -ECONNRESET ? -EACCES : r; /* the server hung up on our key */
+    }
+    c->snd = (struct place_sender){
+        .conn = &c->conn,
+        .clear = cfg->integrity_only,
+        .resume = cfg->resume,
+        .next_id = 1,
+        .progress = cfg->progress,
+        .poll = client_poll,
+        .ctx = c,
+    };
+    *out = c;
+    return 0;
+}
+
+int zc_place_put_buffer(struct zc_place_client *c, const char *dest, const void *buf, size_t len,
+                        mode_t mode)
+{
+    if (c->err)
+        return c->err;
+    if (place_path_check(dest, strlen(dest)))
+        return -EINVAL;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int r = place_send_buffer(&c->snd, buf, len, mode, &now, dest);
+    return r ? reason(c, r) : 0;
+}
+
+int zc_place_put_path(struct zc_place_client *c, const char *src, const char *dest)
+{
+    if (c->err)
+        return c->err;
+    if (place_path_check(dest, strlen(dest)))
+        return -EINVAL;
+    int fd = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return -errno; /* a local problem: the session goes on */
+    int r = place_send_fd(&c->snd, fd, dest);
+    close(fd);
+    return r ? reason(c, r) : 0;
+}
+
+int zc_place_client_finish(struct zc_place_client *c)
+{
+    if (c->err)
+        return c->err;
+    int r = place_conn_send(&c->conn, PLACE_END, 0, 0, 0, NULL, 0);
+    if (r)
+        return reason(c, r);
+    bool got = false;
+    uint64_t at;
+    while (!c->ended)
+        if ((r = handle_frame(c, 0, &at, &got)))
+            return fail(c, r);
+    return 0;
+}
+
+static int get_ctrl(struct zc_place_client *c, struct place_placer *p, bool *done)
+{
+    const struct place_hdr h = c->conn.rx_cur;
+    struct place_open o;
+    uint64_t at;
+    int r;
+    switch (h.type) {
+    case PLACE_OPEN:
+        if ((r = place_open_decode(c->ctrl, h.length, &o)))
+            return r;
+        if (h.flags & PLACE_FLAG_RESUME)
+            return -EPROTO;
+        if ((r = place_placer_open(p, h.file_id, h.flags, &o, &at)))
+            return r;
+        if (c->cfg.progress)
+            zc_progress_grow(c->cfg.progress, o.size);
+        return 0;
+    case PLACE_CLOSE:
+        return place_placer_close(p, h.file_id, NULL, NULL);
+    case PLACE_END:
+        *done = true;
+        return place_placer_end(p, NULL, NULL);
+    case PLACE_ERROR: {
+        int err;
+        place_error_decode(c->ctrl, h.length, &err, c->msg, sizeof(c->msg));
+        return -err;
+    }
+    default:
+        return -EPROTO;
+    }
+}
+
+int zc_place_get(struct zc_place_client *c, const char *src, const char *localdir)
+{
+    if (c->err)
+        return c->err;
+    size_t n = strlen(src);
+    if (place_path_check(src, n))
+        return -EINVAL;
+    int rootfd = open(localdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return -errno;
+    int r = place_conn_send(&c->conn, PLACE_GET, c->cfg.integrity_only ? PLACE_FLAG_CLEAR_DATA : 0,
+                            0, 0, src, (uint32_t)n);
+    struct place_placer p;
+    place_placer_init(&p, rootfd, 0, &c->conn.peer);
+    bool done = false;
+    while (!r && !done) {
+        if ((r = place_conn_recv_hdr(&c->conn)))
+            break;
+        if (c->conn.rx_cur.type == PLACE_DATA) {
+            uint32_t len = c->conn.rx_cur.length;
+            if (!(r = place_placer_data(&p, &c->conn)) && c->cfg.progress)
+                zc_progress_add(c->cfg.progress, len);
+            continue;
+        }
+        if (!(r = place_conn_recv_payload(&c->conn, c->ctrl)))
+            r = get_ctrl(c, &p, &done);
+    }
+    if (r) {
+        if (!c->msg[0] && p.msg[0])
+            snprintf(c->msg, sizeof(c->msg), "%s", p.msg);
+        place_placer_abort(&p, r);
+    } else {
+        c->st.files += p.st.files;
+        c->st.bytes += p.st.bytes;
+        place_placer_destroy(&p);
+    }
+    close(rootfd);
+    return r ? fail(c, r) : 0;
+}
+
+const char *zc_place_client_error(const struct zc_place_client *c)
+{
+    return c->msg;
+}
+
+void zc_place_client_stats(const struct zc_place_client *c, struct zc_place_stats *st)
+{
+    *st = c->st;
+}
+
+void zc_place_client_close(struct zc_place_client *c)
+{
+    if (!c)
+        return;
+    if (c->conn.fd >= 0 || c->conn.sealbuf)
+        place_conn_destroy(&c->conn);
+    free(c->ctrl);
+    free(c);
+}

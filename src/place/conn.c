@@ -1,0 +1,325 @@
+/* conn.c - a place connection: the handshake, then sealed frames.
+ *
+ * After the crypto handshake each direction has its own AEAD key; frame n
+ * of a direction is sealed under nonce counter n (its sequence number), the
+ * 32-byte header being the associated data.  So a replayed, reordered,
+ * dropped or re-addressed frame either fails the sequence check before its
+ * payload is read, or fails its tag after.
+ *
+ * Sending is one writev (header, payload, tag) per frame.  Integrity-only
+ * DATA leaves the page cache by sendfile after a MAC pass over the mapping;
+ * encrypted DATA is sealed from the mapping into one chunk buffer, which is
+ * the only user-space pass over the bytes.  Receiving reads a header into
+ * private memory and lets the caller choose where the payload lands.
+ */
+#include "conn.h"
+
+#include "zc/base.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static int sock_errno(void)
+{
+    return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+}
+
+static int send_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return sock_errno();
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int recv_all(int fd, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    while (len) {
+        ssize_t n = recv(fd, p, len, MSG_WAITALL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return sock_errno();
+        }
+        if (n == 0)
+            return -ECONNRESET;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int writev_all(int fd, struct iovec *iov, int cnt)
+{
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+    while (m.msg_iovlen) {
+        ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return sock_errno();
+        }
+        while (n > 0 && m.msg_iovlen) {
+            size_t step = ZC_MIN((size_t)n, m.msg_iov->iov_len);
+            m.msg_iov->iov_base = (uint8_t *)m.msg_iov->iov_base + step;
+            m.msg_iov->iov_len -= step;
+            n -= (ssize_t)step;
+            if (!m.msg_iov->iov_len) {
+                m.msg_iov++;
+                m.msg_iovlen--;
+            }
+        }
+    }
+    return 0;
+}
+
+static int transport_send(void *ctx, const void *buf, size_t len)
+{
+    return send_all(*(int *)ctx, buf, len);
+}
+
+static int transport_recv(void *ctx, void *buf, size_t len)
+{
+    return recv_all(*(int *)ctx, buf, len);
+}
+
+int place_conn_init(struct place_conn *c, int fd, unsigned idle_ms)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = fd;
+    struct timeval tv = {.tv_sec = idle_ms / 1000, .tv_usec = (idle_ms % 1000) * 1000};
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
+        return -errno;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* not TCP (tests): fine */
+    c->sealbuf = malloc(ZC_PLACE_MAX_CHUNK);
+    return c->sealbuf ? 0 : -ENOMEM;
+}
+
+static int keys_from_session(struct place_conn *c, struct zc_session *s, uint32_t tx_salt,
+                             uint32_t rx_salt)
+{
+    int r = zc_aead_new(&c->tx, s->cipher, s->send_key, tx_salt);
+    if (!r)
+        r = zc_aead_new(&c->rx, s->cipher, s->recv_key, rx_salt);
+    c->peer = s->peer;
+    zc_wipe(s, sizeof(*s));
+    return r;
+}
+
+int place_conn_handshake_client(struct place_conn *c, const struct zc_keypair *self,
+                                const struct zc_pubkey *server)
+{
+    struct zc_transport t = {transport_send, transport_recv, &c->fd};
+    struct zc_session s;
+    int r = zc_handshake_initiate(&t, self, server, PLACE_PROLOGUE, strlen(PLACE_PROLOGUE), &s);
+    if (r)
+        return r;
+    return keys_from_session(c, &s, PLACE_SALT_C2S, PLACE_SALT_S2C);
+}
+
+int place_conn_handshake_server(struct place_conn *c, const struct zc_keypair *self,
+                                const struct zc_pubkey *authorized, size_t nauthorized)
+{
+    struct zc_transport t = {transport_send, transport_recv, &c->fd};
+    struct zc_session s;
+    int r = zc_handshake_respond(&t, self, authorized, nauthorized, PLACE_PROLOGUE,
+                                 strlen(PLACE_PROLOGUE), &s);
+    if (r)
+        return r;
+    return keys_from_session(c, &s, PLACE_SALT_S2C, PLACE_SALT_C2S);
+}
+
+void place_conn_destroy(struct place_conn *c)
+{
+    zc_aead_free(c->tx);
+    zc_aead_free(c->rx);
+    c->tx = c->rx = NULL;
+    free(c->sealbuf);
+    c->sealbuf = NULL;
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+static void next_hdr(struct place_conn *c, uint8_t type, uint8_t flags, uint32_t file_id,
+                     uint64_t offset, uint32_t len, uint8_t out[PLACE_HDR_BYTES])
+{
+    struct place_hdr h = {
+        .type = type,
+        .flags = flags,
+        .file_id = file_id,
+        .offset = offset,
+        .seq = c->tx_seq,
+        .length = len,
+    };
+    place_hdr_encode(&h, out);
+}
+
+int place_conn_send(struct place_conn *c, uint8_t type, uint8_t flags, uint32_t file_id,
+                    uint64_t offset, const void *payload, uint32_t len)
+{
+    uint8_t hdr[PLACE_HDR_BYTES], tag[ZC_TAG_BYTES];
+    if (len > ZC_PLACE_MAX_CHUNK)
+        return -EINVAL;
+    next_hdr(c, type, flags, file_id, offset, len, hdr);
+    const void *out = payload;
+    int r;
+    if (flags & PLACE_FLAG_CLEAR) {
+        r = zc_aead_mac(c->tx, c->tx_seq, hdr, sizeof(hdr), payload, len, tag);
+    } else {
+        r = zc_aead_seal(c->tx, c->tx_seq, hdr, sizeof(hdr), payload, c->sealbuf, len, tag);
+        out = c->sealbuf;
+    }
+    if (r)
+        return r;
+    c->tx_seq++;
+    struct iovec iov[3] = {
+        {hdr, sizeof(hdr)},
+        {(void *)out, len},
+        {tag, sizeof(tag)},
+    };
+    return writev_all(c->fd, iov, 3);
+}
+
+/* sendfile() raises SIGPIPE on a closed peer; keep it from killing the
+ * caller without touching the process's disposition. */
+static int sendfile_all(int sock, int fd, uint64_t offset, size_t len)
+{
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    off_t off = (off_t)offset;
+    int r = 0;
+    while (len) {
+        ssize_t n = sendfile(sock, fd, &off, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            r = n < 0 ? sock_errno() : -EIO; /* 0: the file shrank under us */
+            break;
+        }
+        len -= (size_t)n;
+    }
+    if (r == -EPIPE) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&pipe_set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r;
+}
+
+int place_conn_send_file(struct place_conn *c, uint8_t flags, uint32_t file_id, uint64_t offset,
+                         int fd, const void *src, uint32_t len)
+{
+    if (!(flags & PLACE_FLAG_CLEAR))
+        return place_conn_send(c, PLACE_DATA, flags, file_id, offset, src, len);
+    uint8_t hdr[PLACE_HDR_BYTES], tag[ZC_TAG_BYTES];
+    if (len > ZC_PLACE_MAX_CHUNK)
+        return -EINVAL;
+    next_hdr(c, PLACE_DATA, flags, file_id, offset, len, hdr);
+    int r = zc_aead_mac(c->tx, c->tx_seq, hdr, sizeof(hdr), src, len, tag);
+    if (r)
+        return r;
+    c->tx_seq++;
+    struct iovec iov = {hdr, sizeof(hdr)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t n;
+    do
+        n = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_MORE);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return sock_errno();
+    if ((size_t)n < sizeof(hdr) && (r = send_all(c->fd, hdr + n, sizeof(hdr) - (size_t)n)))
+        return r;
+    if ((r = sendfile_all(c->fd, fd, offset, len)))
+        return r;
+    return send_all(c->fd, tag, sizeof(tag));
+}
+
+void place_conn_send_error(struct place_conn *c, int err, const char *msg)
+{
+    uint8_t buf[4 + 256];
+    size_t n = strnlen(msg, 256);
+    place_put_le32(buf, (uint32_t)(err < 0 ? -err : err));
+    memcpy(buf + 4, msg, n);
+    place_conn_send(c, PLACE_ERROR, 0, 0, 0, buf, (uint32_t)(4 + n));
+}
+
+void place_error_decode(const uint8_t *buf, uint32_t len, int *err, char *msg, size_t msglen)
+{
+    *err = len >= 4 ? (int)place_get_le32(buf) : EPROTO;
+    if (*err <= 0 || *err > 4095)
+        *err = EPROTO;
+    size_t n = 0;
+    for (uint32_t i = 4; i < len && n + 1 < msglen; i++) /* printable text only */
+        msg[n++] = buf[i] >= 0x20 && buf[i] < 0x7f ? (char)buf[i] : '?';
+    if (msglen)
+        msg[n] = '\0';
+}
+
+int place_conn_recv_hdr(struct place_conn *c)
+{
+    int r = recv_all(c->fd, c->rx_hdr, sizeof(c->rx_hdr));
+    if (r)
+        return r;
+    struct place_hdr h;
+    if ((r = place_hdr_decode(c->rx_hdr, &h)))
+        return r;
+    if (h.seq != c->rx_seq)
+        return -EPROTO; /* replayed, reordered or dropped frame */
+    if ((h.flags & PLACE_FLAG_CLEAR) && h.type != PLACE_DATA)
+        return -EPROTO; /* control frames are always encrypted */
+    c->rx_cur = h;
+    return 0;
+}
+
+int place_conn_recv_payload(struct place_conn *c, void *dst)
+{
+    uint8_t tag[ZC_TAG_BYTES];
+    uint32_t len = c->rx_cur.length;
+    int r = recv_all(c->fd, dst, len);
+    if (!r)
+        r = recv_all(c->fd, tag, sizeof(tag));
+    if (r)
+        return r;
+    if (c->rx_cur.flags & PLACE_FLAG_CLEAR)
+        r = zc_aead_verify(c->rx, c->rx_seq, c->rx_hdr, sizeof(c->rx_hdr), dst, len, tag);
+    else
+        r = zc_aead_open(c->rx, c->rx_seq, c->rx_hdr, sizeof(c->rx_hdr), dst, dst, len, tag);
+    if (r)
+        return r;
+    c->rx_seq++;
+    return 0;
+}
+
+int place_conn_recv_ctrl(struct place_conn *c, uint8_t *buf)
+{
+    int r = place_conn_recv_hdr(c);
+    if (r)
+        return r;
+    if (c->rx_cur.type == PLACE_DATA)
+        return -EPROTO;
+    return place_conn_recv_payload(c, buf);
+}

@@ -1,0 +1,58 @@
+/* conn.h - one authenticated place connection: handshake, then sealed frames. */
+#ifndef ZC_PLACE_CONN_H
+#define ZC_PLACE_CONN_H
+
+#include "wire.h"
+
+/* Nonce salts of the two directions (each direction has its own key too). */
+#define PLACE_SALT_C2S 0x7a630001u
+#define PLACE_SALT_S2C 0x7a630002u
+
+struct place_conn {
+    int fd;
+    struct zc_aead *tx, *rx;
+    uint64_t tx_seq, rx_seq;
+    uint8_t rx_hdr[PLACE_HDR_BYTES]; /* the header being received: the tag's associated data */
+    struct place_hdr rx_cur;
+    uint8_t *sealbuf; /* ZC_PLACE_MAX_CHUNK bytes: the encrypted payload on its way out */
+    struct zc_pubkey peer;
+};
+
+/* Sets timeouts (idle_ms) and TCP_NODELAY on fd and takes it over; 0 or -errno. */
+int place_conn_init(struct place_conn *c, int fd, unsigned idle_ms);
+/* Runs the handshake as the client (initiator) or the server (responder)
+ * and sets up both directions' keys; 0, -EACCES, -EBADMSG or -errno. */
+int place_conn_handshake_client(struct place_conn *c, const struct zc_keypair *self,
+                                const struct zc_pubkey *server);
+int place_conn_handshake_server(struct place_conn *c, const struct zc_keypair *self,
+                                const struct zc_pubkey *authorized, size_t nauthorized);
+/* Wipes keys, closes the socket. */
+void place_conn_destroy(struct place_conn *c);
+
+/* Sends one frame with an in-memory payload (sealed, or MAC'd with
+ * PLACE_FLAG_CLEAR); 0 or -errno. */
+int place_conn_send(struct place_conn *c, uint8_t type, uint8_t flags, uint32_t file_id,
+                    uint64_t offset, const void *payload, uint32_t len);
+/* Sends a DATA frame of len bytes of file fd at offset, mapped at src:
+ * sealed from the mapping in one pass, or with PLACE_FLAG_CLEAR MAC'd over
+ * the mapping and sent by sendfile (no user-space copy); 0 or -errno. */
+int place_conn_send_file(struct place_conn *c, uint8_t flags, uint32_t file_id, uint64_t offset,
+                         int fd, const void *src, uint32_t len);
+/* Sends an ERROR frame (errno err, text msg), best effort. */
+void place_conn_send_error(struct place_conn *c, int err, const char *msg);
+
+/* Receives the next header into private memory, checks it (see
+ * place_hdr_decode) and that its sequence is the next one; 0, -EPROTO,
+ * -ETIMEDOUT, -ECONNRESET or -errno.  The header is in c->rx_cur. */
+int place_conn_recv_hdr(struct place_conn *c);
+/* Receives the current frame's payload into dst (length c->rx_cur.length)
+ * and its tag, then verifies (and decrypts in place); 0 or -EBADMSG: dst
+ * is then garbage that must never count. */
+int place_conn_recv_payload(struct place_conn *c, void *dst);
+/* Receives one whole control frame (not DATA) into buf (PLACE_MAX_CTRL
+ * bytes), verified; 0 with c->rx_cur set, or -errno. */
+int place_conn_recv_ctrl(struct place_conn *c, uint8_t *buf);
+/* Reads an ERROR payload into err (positive errno) and msg. */
+void place_error_decode(const uint8_t *buf, uint32_t len, int *err, char *msg, size_t msglen);
+
+#endif /* ZC_PLACE_CONN_H */

@@ -1,0 +1,79 @@
+/* placer.h - the receiving side: files confined beneath a root, chunks
+ * placed in their pages, atomic publication.  Used by `zc serve` for
+ * uploads and by the client for downloads. */
+#ifndef ZC_PLACE_PLACER_H
+#define ZC_PLACE_PLACER_H
+
+#include "conn.h"
+
+#include <time.h>
+
+struct place_file {
+    bool used, clear, complete_already;
+    uint32_t id;
+    int dirfd, fd;
+    char name[PLACE_MAX_NAME + 1];
+    uint64_t size, next; /* next: every byte below it is verified */
+    uint8_t *map;        /* a window of the temporary file, [map_off, map_off + map_len) */
+    uint64_t map_off;
+    size_t map_len;
+    struct timespec times[2];
+    uint32_t mode;
+};
+
+struct place_dir_time {
+    char *path;
+    struct timespec mtime;
+};
+
+struct place_placer {
+    int rootfd;
+    uint64_t max_file_size;
+    struct zc_pubkey peer; /* resume state is bound to the peer that wrote it */
+    struct place_file files[PLACE_MAX_OPEN];
+    struct place_file *pending; /* verified, waiting for one group fsync + rename */
+    size_t npending, cap;
+    uint64_t pending_bytes;
+    struct place_dir_time *dirs; /* directory mtimes, set when the session ends */
+    size_t ndirs, dircap;
+    struct zc_place_stats st;
+    char msg[256]; /* why the last call failed, for the peer and the log */
+};
+
+/* Called for each file as it is published (the server ACKs it). */
+typedef int (*place_ack_fn)(void *ctx, uint32_t id, uint64_t size);
+
+/* rootfd is borrowed; 0. */
+int place_placer_init(struct place_placer *p, int rootfd, uint64_t max_file_size,
+                      const struct zc_pubkey *peer);
+/* Handles a verified OPEN (flags from its header): creates the directory,
+ * or the temporary file with its space reserved; *resume_at is where the
+ * sender must start (0 unless PLACE_FLAG_RESUME found verified bytes).
+ * 0, -EACCES (path refused), -EPROTO, -EBUSY, -ENOSPC, -EFBIG or -errno. */
+int place_placer_open(struct place_placer *p, uint32_t id, uint8_t flags,
+                      const struct place_open *o, uint64_t *resume_at);
+/* Handles the DATA frame whose header c has just received: checks it
+ * against the open file, receives the payload into the file's pages at its
+ * offset and verifies it; 0, -EPROTO or -EBADMSG. */
+int place_placer_data(struct place_placer *p, struct place_conn *c);
+/* Handles CLOSE: every byte must be verified; queues the file for
+ * publication, publishing the queue when it is large (acks through ack). */
+int place_placer_close(struct place_placer *p, uint32_t id, place_ack_fn ack, void *ctx);
+/* Whether files wait for publication. */
+static inline bool place_placer_has_pending(const struct place_placer *p)
+{
+    return p->npending != 0;
+}
+/* Publishes the queue: fsync, rename into place, fsync the directories. */
+int place_placer_commit(struct place_placer *p, place_ack_fn ack, void *ctx);
+/* The session ended well: publishes the queue and sets directory mtimes. */
+int place_placer_end(struct place_placer *p, place_ack_fn ack, void *ctx);
+/* The session failed with err.  A broken connection or timeout keeps
+ * verified work (queued files are published, partial files keep a resume
+ * record); anything that smells of an attack (bad tag, protocol violation)
+ * deletes every unpublished byte.  Frees everything. */
+void place_placer_abort(struct place_placer *p, int err);
+/* Frees what is left after end. */
+void place_placer_destroy(struct place_placer *p);
+
+#endif /* ZC_PLACE_PLACER_H */

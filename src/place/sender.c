@@ -1,0 +1,195 @@
+/* sender.c - turning files, trees and buffers into place frames.
+ *
+ * A file is OPEN (size, mode, mtime, path), DATA chunks in offset order,
+ * CLOSE.  The source is read through a read-only mapping, a window at a
+ * time, so memory stays flat whatever the file size: encrypted chunks are
+ * sealed straight from the page cache, integrity-only chunks are MAC'd
+ * there and handed to sendfile.  Trees are walked with openat() relative
+ * to the directory already open, so a rename under us cannot redirect the
+ * walk; symlinks and special files are skipped with a warning.
+ */
+#define _GNU_SOURCE
+#include "sender.h"
+
+#include "zc/base.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define SEND_WINDOW      (8u << 20) /* source bytes mapped at a time */
+#define POLL_EVERY_BYTES (4u << 20) /* look for the receiver's answers this often */
+
+static int send_open(struct place_sender *s, uint32_t id, uint8_t flags, uint64_t size,
+                     uint32_t mode, const struct timespec *mtime, const char *dest)
+{
+    struct place_open o = {
+        .size = size,
+        .mtime_sec = mtime->tv_sec,
+        .mtime_nsec = (uint32_t)mtime->tv_nsec,
+        .mode = mode & 0777,
+    };
+    size_t n = strlen(dest);
+    if (place_path_check(dest, n))
+        return -EINVAL;
+    memcpy(o.path, dest, n + 1);
+    uint8_t buf[PLACE_OPEN_FIXED + ZC_PLACE_MAX_PATH];
+    int len = place_open_encode(&o, buf, sizeof(buf));
+    if (len < 0)
+        return len;
+    return place_conn_send(s->conn, PLACE_OPEN, flags, id, 0, buf, (uint32_t)len);
+}
+
+/* OPEN, and with resume the receiver's answer: where to start. */
+static int begin_file(struct place_sender *s, uint64_t size, uint32_t mode,
+                      const struct timespec *mtime, const char *dest, uint32_t *id, uint64_t *start)
+{
+    uint8_t flags = (s->clear ? PLACE_FLAG_CLEAR_DATA : 0) | (s->resume ? PLACE_FLAG_RESUME : 0);
+    *id = s->next_id++;
+    *start = 0;
+    int r = send_open(s, *id, flags, size, mode, mtime, dest);
+    if (r || !s->resume || !s->poll)
+        return r;
+    if ((r = s->poll(s->ctx, *id, start)))
+        return r;
+    if (*start > size)
+        return -EPROTO;
+    if (s->progress)
+        zc_progress_add(s->progress, *start);
+    return 0;
+}
+
+static int end_file(struct place_sender *s, uint32_t id)
+{
+    int r = place_conn_send(s->conn, PLACE_CLOSE, 0, id, 0, NULL, 0);
+    if (!r && s->poll)
+        r = s->poll(s->ctx, 0, NULL);
+    return r;
+}
+
+static int send_chunks(struct place_sender *s, uint32_t id, int fd, const uint8_t *mem,
+                       uint64_t off, uint64_t size)
+{
+    uint8_t flags = s->clear ? PLACE_FLAG_CLEAR : 0;
+    const uint8_t *map = NULL;
+    uint64_t map_off = 0, map_len = 0, since_poll = 0;
+    int r = 0;
+    while (!r && off < size) {
+        uint32_t n = (uint32_t)ZC_MIN((uint64_t)PLACE_SEND_CHUNK, size - off);
+        const uint8_t *src;
+        if (mem) {
+            src = mem + off;
+        } else {
+            if (!map || off + n > map_off + map_len) {
+                if (map)
+                    munmap((void *)map, map_len);
+                map_off = off - off % SEND_WINDOW;
+                map_len = ZC_MIN((uint64_t)SEND_WINDOW, size - map_off);
+                void *m =
+                    mmap(NULL, map_len, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)map_off);
+                if (m == MAP_FAILED) {
+                    map = NULL;
+                    r = -errno;
+                    break;
+                }
+                map = m;
+            }
+            src = map + (off - map_off);
+        }
+        if (mem || !s->clear)
+            r = place_conn_send(s->conn, PLACE_DATA, flags, id, off, src, n);
+        else
+            r = place_conn_send_file(s->conn, flags, id, off, fd, src, n);
+        off += n;
+        since_poll += n;
+        if (s->progress)
+            zc_progress_add(s->progress, n);
+        if (!r && s->poll && since_poll >= POLL_EVERY_BYTES) {
+            since_poll = 0;
+            r = s->poll(s->ctx, 0, NULL);
+        }
+    }
+    if (map)
+        munmap((void *)map, map_len);
+    return r;
+}
+
+int place_send_buffer(struct place_sender *s, const void *buf, size_t len, uint32_t mode,
+                      const struct timespec *mtime, const char *dest)
+{
+    uint32_t id;
+    uint64_t start;
+    int r = begin_file(s, len, mode, mtime, dest, &id, &start);
+    if (!r)
+        r = send_chunks(s, id, -1, buf, start, len);
+    return r ? r : end_file(s, id);
+}
+
+static int send_regular(struct place_sender *s, int fd, const struct stat *st, const char *dest)
+{
+    uint32_t id;
+    uint64_t start;
+    int r = begin_file(s, (uint64_t)st->st_size, st->st_mode, &st->st_mtim, dest, &id, &start);
+    if (!r)
+        r = send_chunks(s, id, fd, NULL, start, (uint64_t)st->st_size);
+    return r ? r : end_file(s, id);
+}
+
+static int send_dir(struct place_sender *s, int fd, const struct stat *st, const char *dest)
+{
+    int r = send_open(s, 0, PLACE_FLAG_DIR, 0, st->st_mode, &st->st_mtim, dest);
+    if (r)
+        return r;
+    int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+    if (!d) {
+        r = -errno;
+        if (dfd >= 0)
+            close(dfd);
+        return r;
+    }
+    struct dirent *e;
+    char path[ZC_PLACE_MAX_PATH + 2];
+    while (!r && (errno = 0, e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dest, e->d_name) > ZC_PLACE_MAX_PATH) {
+            zc_error("%s/%s: path too long", dest, e->d_name);
+            r = -ENAMETOOLONG;
+            break;
+        }
+        int cfd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (cfd < 0) {
+            if (errno == ELOOP) {
+                zc_warn("%s: skipping a symbolic link", path);
+                continue;
+            }
+            r = -errno;
+            zc_error("%s: %s", path, zc_strerror(r));
+            break;
+        }
+        r = place_send_fd(s, cfd, path);
+        close(cfd);
+    }
+    if (!r && errno)
+        r = -errno;
+    closedir(d);
+    return r;
+}
+
+int place_send_fd(struct place_sender *s, int fd, const char *dest)
+{
+    struct stat st;
+    if (fstat(fd, &st))
+        return -errno;
+    if (S_ISREG(st.st_mode))
+        return send_regular(s, fd, &st, dest);
+    if (S_ISDIR(st.st_mode))
+        return send_dir(s, fd, &st, dest);
+    zc_warn("%s: skipping (not a regular file or directory)", dest);
+    return 0;
+}

@@ -1,0 +1,32 @@
+/* sender.h - the sending side: files, trees and buffers as place frames.
+ * Used by `zc put` (client) and by `zc serve` answering a get. */
+#ifndef ZC_PLACE_SENDER_H
+#define ZC_PLACE_SENDER_H
+
+#include "conn.h"
+
+#include <sys/stat.h>
+
+#define PLACE_SEND_CHUNK (256u << 10) /* payload per DATA frame: fits L2 with its tag pass */
+
+struct place_sender {
+    struct place_conn *conn;
+    bool clear;  /* integrity-only */
+    bool resume; /* ask the receiver where to start each file */
+    uint32_t next_id;
+    struct zc_progress *progress;
+    /* Called between chunks and after each file with opened == 0 to take in
+     * what the receiver said so far (without blocking), and with opened set
+     * to wait for the OPENED answer of that file id; 0 or -errno.  NULL
+     * when the receiver never answers (a get). */
+    int (*poll)(void *ctx, uint32_t opened, uint64_t *resume_at);
+    void *ctx;
+};
+
+/* Sends the regular file or directory tree open at fd as dest; 0 or -errno. */
+int place_send_fd(struct place_sender *s, int fd, const char *dest);
+/* Sends len bytes at buf as the file dest; 0 or -errno. */
+int place_send_buffer(struct place_sender *s, const void *buf, size_t len, uint32_t mode,
+                      const struct timespec *mtime, const char *dest);
+
+#endif /* ZC_PLACE_SENDER_H */

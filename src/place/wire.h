@@ -1,0 +1,119 @@
+/* wire.h - the frames of the place protocol (docs/PROTOCOL.md, "place").
+ *
+ * Every frame, both directions:
+ *
+ *    0      1      2             4             8                      16
+ *   +------+------+-------------+-------------+----------------------+
+ *   | type | flags| reserved=0  | file id     | offset (u64)         |
+ *   +------+------+-------------+-------------+----------------------+
+ *   16                          24            28            32
+ *   +---------------------------+-------------+-------------+
+ *   | sequence (u64)            | length      | reserved=0  |
+ *   +---------------------------+-------------+-------------+
+ *   | payload: length bytes (ciphertext, or clear with FLAG_CLEAR) ...
+ *   +---------------------------------------------------------------
+ *   | tag: 16 bytes, AEAD over header (as associated data) + payload
+ *   +---------------------------------------------------------------
+ *
+ * Little-endian.  The AEAD nonce counter is the sequence number, which
+ * starts at 0 in each direction and grows by exactly 1 a frame.
+ */
+#ifndef ZC_PLACE_WIRE_H
+#define ZC_PLACE_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zc/crypto.h"
+#include "zc/place.h"
+
+#define PLACE_HDR_BYTES  32
+#define PLACE_PROLOGUE   "zc-place/1"
+#define PLACE_MAX_CTRL   (ZC_PLACE_MAX_PATH + 64) /* largest control payload */
+#define PLACE_MAX_OPEN   16                       /* files open at once in a session */
+#define PLACE_OPEN_FIXED 28                       /* OPEN payload before the path */
+#define PLACE_MAX_NAME   240 /* a path component; leaves room for the ".zc-part." prefix */
+
+enum place_type {
+    PLACE_OPEN = 1,   /* c->s (put) / s->c (get): a file or directory follows */
+    PLACE_DATA = 2,   /* a chunk of an open file at offset */
+    PLACE_CLOSE = 3,  /* every chunk of file id was sent */
+    PLACE_OPENED = 4, /* receiver -> sender, only for FLAG_RESUME: resume at offset */
+    PLACE_ACK = 5,    /* receiver -> sender: file id verified, fsync'd and renamed */
+    PLACE_ERROR = 6,  /* either way: u32 errno + text; the session ends */
+    PLACE_GET = 7,    /* c->s: send me this path (payload) */
+    PLACE_END = 8,    /* c->s: nothing more (server answers END when all is placed) */
+};
+
+enum place_flag {
+    PLACE_FLAG_CLEAR = 1u << 0,      /* payload in clear, tag is a MAC (integrity-only) */
+    PLACE_FLAG_RESUME = 1u << 1,     /* OPEN: keep verified bytes of an earlier attempt */
+    PLACE_FLAG_DIR = 1u << 2,        /* OPEN: a directory, no data */
+    PLACE_FLAG_CLEAR_DATA = 1u << 3, /* OPEN, GET: the file's DATA frames will be clear */
+};
+#define PLACE_FLAGS_KNOWN 0x0fu
+
+/* A header in private memory (host order). */
+struct place_hdr {
+    uint8_t type;
+    uint8_t flags;
+    uint32_t file_id;
+    uint64_t offset;
+    uint64_t seq;
+    uint32_t length;
+};
+
+/* What an OPEN frame announces. */
+struct place_open {
+    uint64_t size;
+    int64_t mtime_sec;
+    uint32_t mtime_nsec;
+    uint32_t mode; /* permission bits (0777 mask) */
+    char path[ZC_PLACE_MAX_PATH + 1];
+};
+
+void place_hdr_encode(const struct place_hdr *h, uint8_t out[PLACE_HDR_BYTES]);
+/* Decodes and checks what a header can say on its own: known type, known
+ * flags, zero reserved fields, length within the type's limit; 0 or -EPROTO. */
+int place_hdr_decode(const uint8_t in[PLACE_HDR_BYTES], struct place_hdr *out);
+
+/* Encodes an OPEN payload into out (>= PLACE_OPEN_FIXED + strlen(path));
+ * returns its length, or -ENAMETOOLONG. */
+int place_open_encode(const struct place_open *o, uint8_t *out, size_t outlen);
+/* Decodes and checks an OPEN payload (path via place_path_check); 0,
+ * -EPROTO (malformed) or -EACCES (a path that could leave the root). */
+int place_open_decode(const uint8_t *in, size_t len, struct place_open *out);
+
+/* A peer's path is acceptable when it is relative, non-empty, has no "."
+ * or ".." or empty component, no NUL, no component over PLACE_MAX_NAME bytes or
+ * starting with the reserved ".zc-" prefix, and fits ZC_PLACE_MAX_PATH;
+ * 0 or -EACCES. */
+int place_path_check(const char *path, size_t len);
+
+static inline void place_put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void place_put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint32_t place_get_le32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+static inline uint64_t place_get_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+#endif /* ZC_PLACE_WIRE_H */
