@@ -1,0 +1,423 @@
+/* channel.c - a sealed-channel endpoint: the handshake over the rings, then
+ * one AEAD-sealed message per ring buffer.
+ *
+ * The endpoint trusts nothing in shared memory.  Its outbound ring is a
+ * VIRTIO driver: it owns the buffers of that direction (one slot per
+ * message), seals each message in private staging and copies the result out,
+ * posts it, and takes the slot back when the peer has consumed it.  Its
+ * inbound ring is a VIRTIO device: it pops a chain (validated by the ring),
+ * copies the header into private memory and checks it, then moves the
+ * payload out in STAGE-byte chunks into a private, cache-resident buffer and
+ * decrypts from there into the caller's buffer; the tag is copied out last
+ * and checked.  Every byte of shared memory is thus read exactly once, and
+ * what is authenticated is exactly what is decrypted: a broker that rewrites
+ * a buffer while it is read only breaks the tag (XSA-155's double fetch
+ * cannot happen).  A failure zeroes what was written and breaks the channel.
+ */
+#include "wire.h"
+#include "zc/base.h"
+#include "zc/ring.h"
+#include "zc/shm.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Private staging: small enough to stay in L1 next to the cipher state. */
+#define STAGE 4096
+
+struct zc_seal {
+    int sock;
+    unsigned side;
+    struct zc_ring *tx; /* driver: our messages out */
+    struct zc_ring *rx; /* device: the peer's messages in */
+    uint32_t slots, max_msg;
+    uint64_t slot_size;
+    uint32_t *free_slots; /* stack of free tx slot indices */
+    uint32_t nfree;
+    int64_t timeout_ns;
+
+    enum zc_cipher cipher;
+    uint8_t tx_key[ZC_KEY_BYTES], rx_key[ZC_KEY_BYTES];
+    struct zc_aead *tx_aead, *rx_aead;
+    uint64_t tx_counter, rx_counter;
+    uint64_t rekey_interval;
+    int error; /* sticky: the first failure, -ESHUTDOWN after the peer's close */
+    bool closed;
+
+    _Alignas(64) uint8_t stage[STAGE];
+};
+
+/* Nonce salts keep the two directions apart even under one key. */
+static uint32_t direction_salt(unsigned from_side)
+{
+    return 0x7a630000u | from_side;
+}
+
+/* ---- outbound buffers ---- */
+
+static int reap_slots(struct zc_seal *s)
+{
+    struct zc_ring_used used[64];
+    int n = zc_ring_reap(s->tx, used, ZC_ARRAY_SIZE(used));
+    for (int i = 0; i < n; i++) {
+        uint32_t slot = (uint32_t)(uintptr_t)used[i].token - 1;
+        s->free_slots[s->nfree++] = slot;
+    }
+    return n < 0 ? n : 0;
+}
+
+/* A free outbound slot: its index, or -errno (-ETIMEDOUT, -EPIPE). */
+static int64_t take_slot(struct zc_seal *s)
+{
+    int r = 0;
+    if (!s->nfree)
+        r = reap_slots(s);
+    while (!r && !s->nfree) {
+        r = zc_ring_wait(s->tx, s->timeout_ns);
+        if (!r)
+            r = reap_slots(s);
+    }
+    return r ? (int64_t)r : (int64_t)s->free_slots[--s->nfree];
+}
+
+static int post_slot(struct zc_seal *s, uint32_t slot, uint32_t len)
+{
+    struct zc_ring_seg seg = {.off = slot * s->slot_size, .len = len, .writable = false};
+    return zc_ring_post(s->tx, &seg, 1, (void *)(uintptr_t)(slot + 1));
+}
+
+static uint8_t *slot_ptr(struct zc_seal *s, uint32_t slot)
+{
+    return (uint8_t *)zc_ring_buf_base(s->tx) + slot * s->slot_size;
+}
+
+/* ---- inbound chains: each byte copied out of shared memory once ---- */
+
+struct chain_reader {
+    const struct zc_ring *ring;
+    const struct zc_ring_chain *chain;
+    unsigned seg;
+    uint32_t off;
+};
+
+/* Copies the next n bytes of the chain into private dst; -EBADMSG when the
+ * chain is shorter. */
+static int chain_read(struct chain_reader *cr, void *dst, size_t n)
+{
+    uint8_t *d = dst;
+    while (n) {
+        if (cr->seg >= cr->chain->nseg)
+            return -EBADMSG;
+        const struct zc_ring_seg *seg = &cr->chain->seg[cr->seg];
+        const uint8_t *src = zc_ring_ptr(cr->ring, seg);
+        if (!src)
+            return -EPROTO;
+        size_t k = ZC_MIN(n, (size_t)(seg->len - cr->off));
+        memcpy(d, src + cr->off, k);
+        d += k;
+        n -= k;
+        cr->off += (uint32_t)k;
+        if (cr->off == seg->len) {
+            cr->seg++;
+            cr->off = 0;
+        }
+    }
+    return 0;
+}
+
+/* The next inbound chain: 0 with *chain filled, or -errno. */
+static int next_chain(struct zc_seal *s, struct zc_ring_chain *chain)
+{
+    for (;;) {
+        int n = zc_ring_pop(s->rx, chain);
+        if (n)
+            return n < 0 ? n : 0;
+        int r = zc_ring_wait(s->rx, s->timeout_ns);
+        if (r)
+            return r;
+    }
+}
+
+static int release_chain(struct zc_seal *s, const struct zc_ring_chain *chain)
+{
+    int r = zc_ring_push(s->rx, chain->head, 0);
+    if (!r) {
+        r = zc_ring_complete(s->rx);
+        r = r < 0 ? r : 0;
+    }
+    return r;
+}
+
+/* ---- the handshake travels through the rings, unsealed ---- */
+
+static int ring_send_all(void *ctx, const void *buf, size_t len)
+{
+    struct zc_seal *s = ctx;
+    if (len > s->slot_size)
+        return -EMSGSIZE;
+    int64_t slot = take_slot(s);
+    if (slot < 0)
+        return (int)slot;
+    memcpy(slot_ptr(s, (uint32_t)slot), buf, len);
+    return post_slot(s, (uint32_t)slot, (uint32_t)len);
+}
+
+static int ring_recv_all(void *ctx, void *buf, size_t len)
+{
+    struct zc_seal *s = ctx;
+    struct zc_ring_chain chain;
+    int r = next_chain(s, &chain);
+    if (r)
+        return r;
+    struct chain_reader cr = {s->rx, &chain, 0, 0};
+    if (chain.writable_len || chain.readable_len != len)
+        r = -EBADMSG;
+    if (!r)
+        r = chain_read(&cr, buf, len);
+    int rr = release_chain(s, &chain);
+    return r ? r : rr;
+}
+
+/* ---- keys ---- */
+
+/* key = HKDF(ikm = key, info = "zc-seal/1 rekey"): the old key cannot be
+ * recomputed from the new one. */
+static int ratchet(struct zc_seal *s, uint8_t key[ZC_KEY_BYTES], struct zc_aead **aead,
+                   uint32_t salt)
+{
+    static const char info[] = "zc-seal/1 rekey";
+    uint8_t next[ZC_KEY_BYTES];
+    int r = zc_hkdf(NULL, 0, key, ZC_KEY_BYTES, info, sizeof(info) - 1, next, sizeof(next));
+    if (r)
+        return r;
+    memcpy(key, next, ZC_KEY_BYTES);
+    zc_wipe(next, sizeof(next));
+    zc_aead_free(*aead);
+    *aead = NULL;
+    return zc_aead_new(aead, s->cipher, key, salt);
+}
+
+/* ---- setting up ---- */
+
+static int receive_rings(struct zc_seal *s, uid_t broker_uid)
+{
+    struct seal_hello h;
+    unsigned nfds = 0;
+    int r = zc_shm_recv_fds(s->sock, broker_uid, &h, sizeof(h), NULL, 0, &nfds);
+    if (r)
+        return r;
+    if (h.magic != SEAL_HELLO_MAGIC || h.side > 1 || seal_config_check(h.slots, h.max_msg))
+        return -EBADMSG;
+    s->side = h.side;
+    s->slots = h.slots;
+    s->max_msg = h.max_msg;
+    s->slot_size = seal_slot_size(h.max_msg);
+    r = zc_ring_recv(&s->tx, ZC_RING_DRIVER, s->sock, broker_uid);
+    if (!r)
+        r = zc_ring_recv(&s->rx, ZC_RING_DEVICE, s->sock, broker_uid);
+    if (r)
+        return r;
+    /* Our outbound slots must fit the region and the ring we were given. */
+    if (zc_ring_num(s->tx) < s->slots || zc_ring_buf_size(s->tx) < s->slots * s->slot_size)
+        return -EBADMSG;
+    zc_ring_set_peer_fd(s->tx, s->sock);
+    zc_ring_set_peer_fd(s->rx, s->sock);
+    s->free_slots = malloc(s->slots * sizeof(*s->free_slots));
+    if (!s->free_slots)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < s->slots; i++)
+        s->free_slots[s->nfree++] = s->slots - 1 - i;
+    return 0;
+}
+
+int zc_seal_connect(struct zc_seal **out, int sock, uid_t broker_uid, const struct zc_keypair *self,
+                    const struct zc_pubkey *peer, int64_t timeout_ns)
+{
+    struct zc_seal *s = aligned_alloc(64, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    memset(s, 0, sizeof(*s));
+    s->sock = sock;
+    s->timeout_ns = timeout_ns;
+    s->rekey_interval = ZC_SEAL_REKEY_INTERVAL;
+    int r = receive_rings(s, broker_uid);
+    struct zc_session session;
+    struct zc_transport t = {ring_send_all, ring_recv_all, s};
+    if (!r && s->side == 0)
+        r = zc_handshake_initiate(&t, self, peer, SEAL_PROLOGUE, strlen(SEAL_PROLOGUE), &session);
+    else if (!r)
+        r = zc_handshake_respond(&t, self, peer, 1, SEAL_PROLOGUE, strlen(SEAL_PROLOGUE), &session);
+    if (!r) {
+        s->cipher = session.cipher;
+        memcpy(s->tx_key, session.send_key, ZC_KEY_BYTES);
+        memcpy(s->rx_key, session.recv_key, ZC_KEY_BYTES);
+        r = zc_aead_new(&s->tx_aead, s->cipher, s->tx_key, direction_salt(s->side));
+    }
+    if (!r)
+        r = zc_aead_new(&s->rx_aead, s->cipher, s->rx_key, direction_salt(1 - s->side));
+    zc_wipe(&session, sizeof(session));
+    if (r) {
+        zc_seal_destroy(s);
+        return r;
+    }
+    *out = s;
+    return 0;
+}
+
+size_t zc_seal_max_msg(const struct zc_seal *s)
+{
+    return s->max_msg;
+}
+
+enum zc_cipher zc_seal_cipher(const struct zc_seal *s)
+{
+    return s->cipher;
+}
+
+void zc_seal_set_rekey_interval(struct zc_seal *s, uint64_t messages)
+{
+    s->rekey_interval = messages ? messages : ZC_SEAL_REKEY_INTERVAL;
+}
+
+/* ---- sending ---- */
+
+static int seal_message(struct zc_seal *s, uint16_t type, const uint8_t *buf, uint32_t len)
+{
+    int64_t slot = take_slot(s);
+    if (slot < 0)
+        return (int)slot;
+    uint8_t *dst = slot_ptr(s, (uint32_t)slot);
+    struct seal_header h = {.counter = s->tx_counter, .length = len, .type = type};
+    memcpy(dst, &h, sizeof(h));
+    dst += sizeof(h);
+    int r = zc_aead_seal_begin(s->tx_aead, h.counter, &h, sizeof(h));
+    for (uint32_t off = 0; !r && off < len; off += STAGE) {
+        size_t n = ZC_MIN((size_t)STAGE, (size_t)(len - off));
+        r = zc_aead_seal_update(s->tx_aead, buf + off, s->stage, n);
+        memcpy(dst + off, s->stage, n);
+    }
+    uint8_t tag[ZC_TAG_BYTES];
+    if (!r)
+        r = zc_aead_seal_finish(s->tx_aead, tag);
+    if (!r) {
+        memcpy(dst + len, tag, sizeof(tag));
+        r = post_slot(s, (uint32_t)slot, len + ZC_SEAL_OVERHEAD);
+    }
+    if (!r && ++s->tx_counter % s->rekey_interval == 0)
+        r = ratchet(s, s->tx_key, &s->tx_aead, direction_salt(s->side));
+    return r;
+}
+
+int zc_seal_send(struct zc_seal *s, const void *buf, size_t len)
+{
+    if (s->closed)
+        return -EPIPE;
+    if (s->error && s->error != -ESHUTDOWN)
+        return s->error;
+    if (len > s->max_msg)
+        return -EMSGSIZE;
+    int r = seal_message(s, MSG_DATA, buf, (uint32_t)len);
+    if (r)
+        s->error = r;
+    return r;
+}
+
+int zc_seal_close(struct zc_seal *s)
+{
+    if (s->closed)
+        return 0;
+    if (s->error && s->error != -ESHUTDOWN)
+        return s->error;
+    int r = seal_message(s, MSG_CLOSE, NULL, 0);
+    s->closed = true;
+    return r;
+}
+
+int zc_seal_flush(struct zc_seal *s)
+{
+    int r = reap_slots(s);
+    while (!r && s->nfree < s->slots) {
+        r = zc_ring_wait(s->tx, s->timeout_ns);
+        if (!r)
+            r = reap_slots(s);
+    }
+    return r;
+}
+
+/* ---- receiving ---- */
+
+/* Opens one message from chain into buf; the payload length or -errno.
+ * *written says how much of buf holds (unverified) output. */
+static ssize_t open_message(struct zc_seal *s, const struct zc_ring_chain *chain, uint8_t *buf,
+                            size_t *written)
+{
+    struct chain_reader cr = {s->rx, chain, 0, 0};
+    struct seal_header h;
+    if (chain->writable_len)
+        return -EBADMSG;
+    int r = chain_read(&cr, &h, sizeof(h));
+    if (r)
+        return r;
+    /* Strict order: only the next counter, and a length that is exactly
+     * what the descriptors carry. */
+    if (h.counter != s->rx_counter || h.zero || (h.type != MSG_DATA && h.type != MSG_CLOSE) ||
+        h.length > s->max_msg || (h.type == MSG_CLOSE && h.length) ||
+        chain->readable_len != (uint64_t)h.length + ZC_SEAL_OVERHEAD)
+        return -EBADMSG;
+    r = zc_aead_open_begin(s->rx_aead, h.counter, &h, sizeof(h));
+    for (uint32_t off = 0; !r && off < h.length; off += STAGE) {
+        size_t n = ZC_MIN((size_t)STAGE, (size_t)(h.length - off));
+        r = chain_read(&cr, s->stage, n);
+        if (!r)
+            r = zc_aead_open_update(s->rx_aead, s->stage, buf + off, n);
+        *written = off + n;
+    }
+    uint8_t tag[ZC_TAG_BYTES];
+    if (!r)
+        r = chain_read(&cr, tag, sizeof(tag));
+    if (!r)
+        r = zc_aead_open_finish(s->rx_aead, tag);
+    if (r)
+        return r;
+    if (++s->rx_counter % s->rekey_interval == 0)
+        r = ratchet(s, s->rx_key, &s->rx_aead, direction_salt(1 - s->side));
+    if (r)
+        return r;
+    return h.type == MSG_CLOSE ? -ESHUTDOWN : (ssize_t)h.length;
+}
+
+ssize_t zc_seal_recv(struct zc_seal *s, void *buf, size_t cap)
+{
+    if (s->error)
+        return s->error;
+    if (cap < s->max_msg)
+        return -EINVAL;
+    struct zc_ring_chain chain;
+    size_t written = 0;
+    ssize_t r = next_chain(s, &chain);
+    if (!r) {
+        r = open_message(s, &chain, buf, &written);
+        int rr = release_chain(s, &chain);
+        if (r >= 0 && rr)
+            r = rr;
+    }
+    if (r < 0) {
+        memset(buf, 0, written);
+        s->error = (int)r;
+    }
+    return r;
+}
+
+void zc_seal_destroy(struct zc_seal *s)
+{
+    if (!s)
+        return;
+    zc_aead_free(s->tx_aead);
+    zc_aead_free(s->rx_aead);
+    zc_ring_destroy(s->tx);
+    zc_ring_destroy(s->rx);
+    free(s->free_slots);
+    zc_wipe(s, sizeof(*s));
+    free(s);
+}

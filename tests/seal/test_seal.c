@@ -1,0 +1,344 @@
+/* test_seal.c - sealed channels through honest and evil brokers.
+ *
+ * Each case runs a broker and two endpoints as threads over socket pairs:
+ * side 0 sends numbered messages and closes, side 1 receives.  Through an
+ * honest broker everything arrives, in order, across key ratchets, and the
+ * broker's full view of shared memory holds no plaintext and no key.  Each
+ * evil mode must be caught: side 1 delivers an exact prefix of what was
+ * sent, then reports the expected error, keeps reporting it (fail closed)
+ * and leaves nothing of the bad message in its buffer.
+ */
+#define _GNU_SOURCE
+#include "zc_test.h"
+#include "zc/base.h"
+#include "zc/crypto.h"
+#include "zc/seal.h"
+#include "zc/shm.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define TIMEOUT_NS (10ll * 1000 * 1000 * 1000)
+#define MARKER     "ZC-PLAINTEXT-MARKER"
+
+static struct zc_keypair key0, key1, stranger;
+static struct zc_pubkey pub0, pub1, stranger_pub;
+
+struct broker_run {
+    struct zc_seal_broker *b;
+    int sock0, sock1;
+    int result;
+};
+
+static void *broker_main(void *arg)
+{
+    struct broker_run *br = arg;
+    br->result = zc_seal_broker_serve(br->b, br->sock0, br->sock1);
+    return NULL;
+}
+
+struct sender {
+    int sock;
+    const struct zc_keypair *self;
+    const struct zc_pubkey *peer;
+    unsigned count; /* messages to send */
+    size_t size;    /* bytes each (0: varying) */
+    uint64_t rekey; /* 0: default */
+    int connect_result, send_result;
+    unsigned sent;
+};
+
+/* The content of message i: a marker, the number, then a pattern. */
+static size_t message(unsigned i, size_t size, size_t max, uint8_t *out)
+{
+    size_t len = size ? size : 1 + (i * 977) % max;
+    for (size_t k = 0; k < len; k++)
+        out[k] = (uint8_t)(i * 31 + k * 7);
+    char head[48];
+    int n = snprintf(head, sizeof(head), MARKER "-%u-", i);
+    memcpy(out, head, ZC_MIN((size_t)n, len));
+    return len;
+}
+
+static void *sender_main(void *arg)
+{
+    struct sender *sd = arg;
+    struct zc_seal *s;
+    sd->connect_result = zc_seal_connect(&s, sd->sock, getuid(), sd->self, sd->peer, TIMEOUT_NS);
+    if (sd->connect_result) {
+        close(sd->sock);
+        return NULL;
+    }
+    if (sd->rekey)
+        zc_seal_set_rekey_interval(s, sd->rekey);
+    size_t max = zc_seal_max_msg(s);
+    uint8_t *buf = malloc(max);
+    CHECK(buf);
+    for (unsigned i = 0; i < sd->count && !sd->send_result; i++) {
+        size_t len = message(i, sd->size, max, buf);
+        sd->send_result = zc_seal_send(s, buf, len);
+        sd->sent += !sd->send_result;
+    }
+    if (!sd->send_result)
+        sd->send_result = zc_seal_close(s);
+    if (!sd->send_result)
+        sd->send_result = zc_seal_flush(s);
+    free(buf);
+    zc_seal_destroy(s);
+    close(sd->sock);
+    return NULL;
+}
+
+struct outcome {
+    int connect_result;
+    unsigned delivered; /* messages that matched, in order */
+    ssize_t end;        /* what ended the stream */
+    int sender_connect, sender_result;
+    bool clean_buffer; /* the failed receive left no bytes of its own */
+};
+
+struct options {
+    enum zc_seal_evil mode;
+    unsigned count, slots;
+    uint32_t max_msg;
+    size_t size;
+    uint64_t rekey, rekey_rx; /* key ratchet intervals of side 0 and side 1 (0: default) */
+    const struct zc_keypair *sender_key;
+    const struct zc_pubkey *receiver_accepts;
+    bool check_view;
+};
+
+static bool view_contains(const struct zc_seal_broker *b, const void *needle, size_t len)
+{
+    const void *base;
+    size_t size;
+    for (unsigned i = 0; zc_seal_broker_region(b, i, &base, &size) == 0; i++)
+        if (memmem(base, size, needle, len))
+            return true;
+    return false;
+}
+
+static struct outcome run(const struct options *o)
+{
+    struct zc_seal_config cfg = {.slots = o->slots ? o->slots : 8,
+                                 .max_msg = o->max_msg ? o->max_msg : 4096};
+    struct broker_run br;
+    CHECK_OK(zc_seal_broker_create(&br.b, &cfg, o->mode));
+    int a[2], c[2];
+    CHECK_OK(zc_shm_socketpair(a));
+    CHECK_OK(zc_shm_socketpair(c));
+    br.sock0 = a[0];
+    br.sock1 = c[0];
+    pthread_t bt, st;
+    CHECK(pthread_create(&bt, NULL, broker_main, &br) == 0);
+    struct sender sd = {.sock = a[1],
+                        .self = o->sender_key ? o->sender_key : &key0,
+                        .peer = &pub1,
+                        .count = o->count,
+                        .size = o->size,
+                        .rekey = o->rekey};
+    CHECK(pthread_create(&st, NULL, sender_main, &sd) == 0);
+
+    struct outcome out = {.clean_buffer = true};
+    struct zc_seal *s;
+    const struct zc_pubkey *accept = o->receiver_accepts ? o->receiver_accepts : &pub0;
+    out.connect_result = zc_seal_connect(&s, c[1], getuid(), &key1, accept, TIMEOUT_NS);
+    if (!out.connect_result) {
+        if (o->rekey_rx)
+            zc_seal_set_rekey_interval(s, o->rekey_rx);
+        size_t max = zc_seal_max_msg(s);
+        uint8_t *buf = malloc(max), *want = malloc(max);
+        CHECK(buf && want);
+        for (;;) {
+            memset(buf, 0xAA, max);
+            ssize_t n = zc_seal_recv(s, buf, max);
+            if (n < 0) {
+                out.end = n;
+                for (size_t k = 0; k < max; k++)
+                    out.clean_buffer &= buf[k] == 0 || buf[k] == 0xAA;
+                break;
+            }
+            size_t len = message(out.delivered, o->size, max, want);
+            CHECK_EQ(n, len);
+            CHECK(memcmp(buf, want, len) == 0);
+            out.delivered++;
+        }
+        /* Fail closed: the same answer again, and no sending either. */
+        CHECK_EQ(zc_seal_recv(s, buf, max), out.end);
+        if (out.end != -ESHUTDOWN)
+            CHECK_EQ(zc_seal_send(s, "x", 1), out.end);
+        CHECK_EQ(zc_seal_recv(s, buf, 1), out.end);
+        free(buf);
+        free(want);
+        if (o->check_view) {
+            CHECK(!view_contains(br.b, MARKER, strlen(MARKER)));
+            CHECK(!view_contains(br.b, key0.priv, ZC_KEY_BYTES));
+            CHECK(!view_contains(br.b, key1.priv, ZC_KEY_BYTES));
+        }
+        zc_seal_destroy(s);
+    }
+    close(c[1]);
+    CHECK(pthread_join(st, NULL) == 0);
+    CHECK(pthread_join(bt, NULL) == 0);
+    out.sender_connect = sd.connect_result;
+    out.sender_result = sd.send_result;
+    zc_seal_broker_destroy(br.b);
+    close(a[0]);
+    close(c[0]);
+    return out;
+}
+
+static void test_honest(void)
+{
+    /* Varying sizes, both ends of the range, key ratchets every 16. */
+    struct options o = {
+        .mode = ZC_SEAL_HONEST, .count = 300, .rekey = 16, .rekey_rx = 16, .check_view = true};
+    struct outcome r = run(&o);
+    CHECK_OK(r.connect_result);
+    CHECK_OK(r.sender_connect);
+    CHECK_EQ(r.delivered, 300);
+    CHECK_EQ(r.end, -ESHUTDOWN);
+    CHECK_OK(r.sender_result);
+}
+
+static void test_relay_view(void)
+{
+    /* The relaying broker handles every byte itself and still sees none. */
+    struct options o = {.mode = ZC_SEAL_EVIL_RELAY, .count = 50, .check_view = true};
+    struct outcome r = run(&o);
+    CHECK_EQ(r.delivered, 50);
+    CHECK_EQ(r.end, -ESHUTDOWN);
+}
+
+static void test_rekey_mismatch(void)
+{
+    /* One side ratchets, the other not: the first message after the
+     * ratchet fails, nothing after it is delivered. */
+    struct options o = {.mode = ZC_SEAL_HONEST, .count = 20, .rekey = 4};
+    struct outcome r = run(&o);
+    CHECK_EQ(r.delivered, 4);
+    CHECK_EQ(r.end, -EBADMSG);
+    CHECK(r.clean_buffer);
+}
+
+static void test_evil_modes(void)
+{
+    static const struct {
+        enum zc_seal_evil mode;
+        unsigned delivered;
+        int end;
+    } cases[] = {
+        {ZC_SEAL_EVIL_PAYLOAD, 1, -EBADMSG}, {ZC_SEAL_EVIL_HEADER, 1, -EBADMSG},
+        {ZC_SEAL_EVIL_TAG, 1, -EBADMSG},     {ZC_SEAL_EVIL_REPLAY, 2, -EBADMSG},
+        {ZC_SEAL_EVIL_REORDER, 1, -EBADMSG}, {ZC_SEAL_EVIL_TRUNCATE, 1, -EBADMSG},
+        {ZC_SEAL_EVIL_INFLATE, 1, -EBADMSG}, {ZC_SEAL_EVIL_REWRITE, 1, -EBADMSG},
+        {ZC_SEAL_EVIL_DROP, 1, -EBADMSG},    {ZC_SEAL_EVIL_CUT, 1, -EPIPE},
+    };
+    for (size_t i = 0; i < ZC_ARRAY_SIZE(cases); i++) {
+        fprintf(stderr, "    %s\n", zc_seal_evil_name(cases[i].mode));
+        struct options o = {.mode = cases[i].mode, .count = 12, .size = 300};
+        struct outcome r = run(&o);
+        CHECK_OK(r.connect_result);
+        CHECK_EQ(r.delivered, cases[i].delivered);
+        CHECK_EQ(r.end, cases[i].end);
+        CHECK(r.clean_buffer);
+        /* The sender is told, too, and does not hang. */
+        CHECK(r.sender_result < 0 || cases[i].end == -EBADMSG);
+    }
+}
+
+static void test_race(void)
+{
+    /* A broker that keeps rewriting delivered buffers while side 1 reads
+     * them: every delivered message is exact, whatever the timing. */
+    unsigned caught = 0, total = 0;
+    for (int round = 0; round < 4; round++) {
+        struct options o = {.mode = ZC_SEAL_EVIL_RACE, .count = 400, .size = 2048, .slots = 4};
+        struct outcome r = run(&o);
+        CHECK_OK(r.connect_result);
+        CHECK(r.end == -ESHUTDOWN || r.end == -EBADMSG || r.end == -EPROTO);
+        CHECK(r.clean_buffer);
+        caught += r.end != -ESHUTDOWN;
+        total += r.delivered;
+    }
+    fprintf(stderr, "    %u exact messages delivered, %u rounds stopped by a caught race\n", total,
+            caught);
+}
+
+static void test_handshake_refused(void)
+{
+    /* Side 1 accepts only `stranger`: side 0 is refused and nothing flows. */
+    struct options o = {.mode = ZC_SEAL_HONEST, .count = 5, .receiver_accepts = &stranger_pub};
+    struct outcome r = run(&o);
+    CHECK_EQ(r.connect_result, -EACCES);
+    CHECK(r.sender_connect < 0);
+    /* Side 0 is an impostor with another key. */
+    o = (struct options){.mode = ZC_SEAL_HONEST, .count = 5, .sender_key = &stranger};
+    r = run(&o);
+    CHECK_EQ(r.connect_result, -EACCES);
+    CHECK(r.sender_connect < 0);
+}
+
+static void test_bad_broker(void)
+{
+    /* A broker whose hello is malformed is refused before anything maps. */
+    static const uint32_t hellos[][4] = {
+        {0x12345678, 0, 8, 4096},               /* magic */
+        {0x3173637a, 2, 8, 4096},               /* side */
+        {0x3173637a, 0, 6, 4096},               /* slots not a power of two */
+        {0x3173637a, 0, 8, 0},                  /* no payload */
+        {0x3173637a, 0, 4096, ZC_SEAL_MAX_MSG}, /* far too much memory */
+    };
+    for (size_t i = 0; i < ZC_ARRAY_SIZE(hellos); i++) {
+        int sv[2];
+        CHECK_OK(zc_shm_socketpair(sv));
+        CHECK_OK(zc_shm_send_fds(sv[0], hellos[i], sizeof(hellos[i]), NULL, 0));
+        struct zc_seal *s;
+        CHECK_EQ(zc_seal_connect(&s, sv[1], getuid(), &key1, &pub0, TIMEOUT_NS), -EBADMSG);
+        close(sv[0]);
+        close(sv[1]);
+    }
+    /* A broker that hangs up at once. */
+    int sv[2];
+    CHECK_OK(zc_shm_socketpair(sv));
+    close(sv[0]);
+    struct zc_seal *s;
+    CHECK(zc_seal_connect(&s, sv[1], getuid(), &key1, &pub0, TIMEOUT_NS) < 0);
+    close(sv[1]);
+}
+
+static void test_names_and_limits(void)
+{
+    enum zc_seal_evil m;
+    CHECK_OK(zc_seal_evil_parse("race", &m));
+    CHECK_EQ(m, ZC_SEAL_EVIL_RACE);
+    CHECK(strcmp(zc_seal_evil_name(ZC_SEAL_EVIL_TAG), "tag") == 0);
+    CHECK_EQ(zc_seal_evil_parse("nice", &m), -EINVAL);
+    struct zc_seal_broker *b;
+    struct zc_seal_config bad[] = {{.slots = 3, .max_msg = 64},
+                                   {.slots = 8, .max_msg = 0},
+                                   {.slots = 8, .max_msg = ZC_SEAL_MAX_MSG + 1}};
+    for (size_t i = 0; i < ZC_ARRAY_SIZE(bad); i++)
+        CHECK_EQ(zc_seal_broker_create(&b, &bad[i], ZC_SEAL_HONEST), -EINVAL);
+}
+
+int main(void)
+{
+    CHECK_OK(zc_keypair_generate(&key0));
+    CHECK_OK(zc_keypair_generate(&key1));
+    CHECK_OK(zc_keypair_generate(&stranger));
+    memcpy(pub0.key, key0.pub, 32);
+    memcpy(pub1.key, key1.pub, 32);
+    memcpy(stranger_pub.key, stranger.pub, 32);
+    RUN(test_names_and_limits);
+    RUN(test_bad_broker);
+    RUN(test_honest);
+    RUN(test_relay_view);
+    RUN(test_rekey_mismatch);
+    RUN(test_evil_modes);
+    RUN(test_handshake_refused);
+    RUN(test_race);
+    return 0;
+}
