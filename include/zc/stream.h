@@ -38,4 +38,116 @@ void *zc_fill_nt(void *dst, int c, size_t len);
 /* Which streaming-store code the CPU got: "avx2", "sse2" or "memcpy". */
 const char *zc_copy_nt_impl(void);
 
+/* ---- the co-runner: the working set that ingest should leave alone ---- */
+
+/* A thread doing dependent random lookups in a table sized to the caches
+ * (larger than the private L2, most of the shared L3), as an index or a hash
+ * join does.  It logs (time, lookups) about every millisecond so that the
+ * lookup rate of any time window can be read back afterwards. */
+struct zc_corunner;
+
+/* Starts the co-runner on cpu (-1: wherever the scheduler puts it) with a
+ * table of table_bytes (0: 7/8 of the L3, or 28 MiB when unknown), logging up
+ * to max_seconds of samples.  0 on success (*cp set), -EINVAL, -ENOMEM,
+ * -errno from pthread_create. */
+int zc_corunner_start(struct zc_corunner **cp, int cpu, size_t table_bytes, double max_seconds);
+
+/* Stops the thread (its samples stay readable).  Idempotent. */
+void zc_corunner_stop(struct zc_corunner *c);
+
+/* Lookups per second between the monotonic times t0 and t1 (zc_now_ns()),
+ * from the samples nearest inside the window; 0 with -ENODATA when the window
+ * holds fewer than two samples.  Call after zc_corunner_stop(). */
+int zc_corunner_rate(const struct zc_corunner *c, uint64_t t0, uint64_t t1, double *rate);
+
+/* The table's size in bytes. */
+size_t zc_corunner_table_bytes(const struct zc_corunner *c);
+
+/* Stops it if needed and frees everything (NULL is fine). */
+void zc_corunner_destroy(struct zc_corunner *c);
+
+/* ---- sensors, the frame pool and its consumer ---- */
+
+enum zc_store { ZC_STORE_NT, ZC_STORE_REGULAR };
+
+enum zc_sensor_kind {
+    ZC_SENSOR_CAMERA, /* 1920x1080 YUV 4:2:2 frame, 4147200 bytes */
+    ZC_SENSOR_LIDAR,  /* 128 beams x 1024 azimuth steps x 16-byte points, 2 MiB */
+    ZC_SENSOR_RADAR,  /* 256 range x 128 Doppler x 4 channels x complex int16, 512 KiB */
+    ZC_SENSOR_KINDS
+};
+
+/* Every frame starts with this header, written by the producer into the
+ * frame pool (shared memory the consumer maps) and copied out, validated,
+ * by the consumer before it believes any of it:
+ *
+ *   slot: [zc_frame_hdr, 64 B][payload, payload_len B][pad to 4 KiB]
+ */
+#define ZC_FRAME_MAGIC 0x7a636672u /* "zcfr" */
+struct zc_frame_hdr {
+    uint32_t magic;
+    uint16_t sensor;      /* index among the configured sensors */
+    uint16_t kind;        /* enum zc_sensor_kind */
+    uint64_t seq;         /* per sensor from 0; a gap is a frame dropped at the source */
+    uint64_t due_ns;      /* when the sensor produced it (zc_now_ns()) */
+    uint32_t payload_len; /* the kind's frame size */
+    uint32_t pattern;     /* which test pattern the payload holds */
+    uint64_t checksum;    /* zc_frame_checksum() of the payload */
+    uint8_t reserved[24];
+};
+_Static_assert(sizeof(struct zc_frame_hdr) == 64, "one cache line");
+
+/* A position-dependent 64-bit sum of len bytes (len a multiple of 8): a
+ * torn frame (lines of two frames mixed) or a moved block changes it. */
+uint64_t zc_frame_checksum(const void *payload, size_t len);
+
+/* Bytes of one frame's payload of this kind (0 for an unknown kind). */
+size_t zc_sensor_frame_bytes(enum zc_sensor_kind kind);
+
+struct zc_ingest_config {
+    unsigned sensors[ZC_SENSOR_KINDS]; /* how many of each kind (at least one in all) */
+    uint64_t rate;                     /* bytes per second over all sensors (> 0) */
+    unsigned slots;                    /* frame slots each sensor owns in the pool (0: 8) */
+    bool verify;                       /* the consumer checksums every payload */
+    int cpu;                           /* producer and consumer cpu, -1: unpinned */
+    bool spin; /* the producer spins between frames instead of sleeping, so that its core
+                  looks the same to the rest of the machine whatever the rate */
+};
+
+/* Spins on the calling thread's core for ns nanoseconds, as a spinning
+ * producer does with no frame due: the "alone" phase of a measurement. */
+void zc_stream_spin(uint64_t ns);
+
+struct zc_ingest_stats {
+    uint64_t frames;         /* delivered to the consumer and accepted */
+    uint64_t bytes;          /* their bytes, headers included */
+    uint64_t dropped_frames; /* due but never delivered: no free slot or producer too late */
+    uint64_t missing_frames; /* sequence gaps the consumer saw (equals dropped_frames) */
+    uint64_t bad_frames;     /* refused by the consumer: header, length, sequence or checksum */
+    uint64_t ns;             /* time the sensors ran */
+};
+
+struct zc_ingest;
+
+/* Builds the frame pool (the buffer region of a ring, zc/ring.h) and the
+ * sensors, and starts the consumer thread on the ring's device end.  0 on
+ * success (*ip set), -EINVAL for a bad config, -ENOMEM, -errno. */
+int zc_ingest_create(struct zc_ingest **ip, const struct zc_ingest_config *cfg);
+
+/* Runs the sensors for duration_ns, their frames written into the pool with
+ * store and posted to the consumer, then waits until the consumer has
+ * returned every frame.  Adds what happened to *st.  0 on success, -EPROTO
+ * when the ring broke, -ETIMEDOUT when the consumer stopped answering. */
+int zc_ingest_run(struct zc_ingest *in, enum zc_store store, uint64_t duration_ns,
+                  struct zc_ingest_stats *st);
+
+/* Bytes of the frame pool. */
+size_t zc_ingest_pool_bytes(const struct zc_ingest *in);
+
+/* Stops the consumer and frees everything (NULL is fine). */
+void zc_ingest_destroy(struct zc_ingest *in);
+
+/* Pins the calling thread to cpu.  0 or -errno (-EINVAL: no such cpu). */
+int zc_stream_pin_cpu(int cpu);
+
 #endif /* ZC_STREAM_H */
