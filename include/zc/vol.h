@@ -128,10 +128,11 @@ size_t zc_mesh_bytes(const struct zc_mesh *mesh);
 int zc_mesh_write_ply(const struct zc_mesh *mesh, const char *path);
 /* Rasterizes mesh into fb with a z-buffer and two-sided diffuse shading,
  * the camera framing the box [0, extent] like zc_vol_render frames a
- * volume of that extent.  *zbuf_bytes (may be NULL) gets the z-buffer's
- * size.  -ENOMEM. */
+ * volume of that extent.  *scratch_bytes (may be NULL) gets the bytes of
+ * its z-buffer and projected vertices.  -ENOMEM, -EINVAL for a triangle
+ * naming a vertex the mesh does not have. */
 int zc_mesh_render(const struct zc_mesh *mesh, const float extent[3], struct zc_fb *fb,
                    const struct zc_camera *cam, uint32_t color, uint32_t background,
-                   size_t *zbuf_bytes);
+                   size_t *scratch_bytes);
 
 #endif /* ZC_VOL_H */

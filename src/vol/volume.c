@@ -250,18 +250,53 @@ float zc_vol_voxel(const struct zc_vol *v, unsigned i, unsigned j, unsigned k)
     return vol_raw(v, idx) * v->slope + v->inter;
 }
 
+/* Smallest and largest unscaled voxel, the type a constant in each copy
+ * (so the loop vectorizes). */
+#define RANGE_OF(T)                                                                                \
+    do {                                                                                           \
+        const T *p = v->voxels;                                                                    \
+        T a = p[0], b = p[0];                                                                      \
+        for (size_t i = 1; i < v->nvox; i++) {                                                     \
+            a = p[i] < a ? p[i] : a;                                                               \
+            b = p[i] > b ? p[i] : b;                                                               \
+        }                                                                                          \
+        *lo = (float)a;                                                                            \
+        *hi = (float)b;                                                                            \
+    } while (0)
+
+static void raw_range(const struct zc_vol *v, float *lo, float *hi)
+{
+    switch (v->type) {
+    case ZC_VOL_U8:
+        RANGE_OF(uint8_t);
+        break;
+    case ZC_VOL_I16:
+        RANGE_OF(int16_t);
+        break;
+    case ZC_VOL_U16:
+        RANGE_OF(uint16_t);
+        break;
+    default: {
+        /* NaN and infinities are left out: they have no place on a scale. */
+        const float *p = v->voxels;
+        float a = INFINITY, b = -INFINITY;
+        for (size_t i = 0; i < v->nvox; i++)
+            if (isfinite(p[i])) {
+                a = p[i] < a ? p[i] : a;
+                b = p[i] > b ? p[i] : b;
+            }
+        *lo = a;
+        *hi = b;
+    }
+    }
+}
+
 void zc_vol_range(struct zc_vol *v, float *lo, float *hi)
 {
     if (!v->range_known) {
-        float a = INFINITY, b = -INFINITY;
-        for (size_t i = 0; i < v->nvox; i++) {
-            float x = vol_raw(v, i);
-            if (x < a)
-                a = x;
-            if (x > b)
-                b = x;
-        }
-        if (!isfinite(a) || !isfinite(b))
+        float a, b;
+        raw_range(v, &a, &b);
+        if (!(a <= b))
             a = b = 0;
         float s0 = a * v->slope + v->inter, s1 = b * v->slope + v->inter;
         v->lo = ZC_MIN(s0, s1);

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,8 +159,309 @@ int cmd_mesh(int argc, char **argv)
     return err ? ZC_EXIT_FAIL : ZC_EXIT_OK;
 }
 
+static void render_usage(FILE *f)
+{
+    fprintf(f, "usage: zc render VOLUME -o OUT.png [options]\n\n"
+               "Draws a volume: direct volume rendering (rays through the voxels where they\n"
+               "lie) or marching cubes + a z-buffered rasterizer.\n\n"
+               "  -o, --output OUT.png   the picture (with --compare: OUT-dvr.png, OUT-mesh.png)\n"
+               "  --size WxH             image size (default 512x512)\n"
+               "  --mode dvr|mesh        default dvr\n"
+               "  --compare              both modes, side by side: time, memory, pictures\n"
+               "  --tf mri|ct|FILE       transfer function (default mri); FILE: lines of\n"
+               "                         'value r g b a', colour and opacity per mm in [0,1]\n"
+               "  --iso V                mesh iso-value (default: 20%% into the value range)\n"
+               "  --azimuth DEG --elevation DEG --zoom Z --perspective\n"
+               "  --step S               DVR sample spacing in voxels (default 1)\n"
+               "  --no-shade             DVR without gradient shading\n"
+               "  --threads N            DVR threads over image tiles (default 2)\n"
+               "  --dims X,Y,Z --type u8|i16|u16|f32   a raw volume\n"
+               "  --json                 a JSON summary as the last line: render_s,\n"
+               "                         extra_bytes, volume_bytes, ...\n");
+}
+
+struct render_args {
+    const char *out, *tf_name;
+    unsigned width, height;
+    bool mesh, compare, json;
+    bool have_iso;
+    double iso;
+    struct zc_render_opts opts;
+};
+
+/* One way of drawing, measured. */
+struct result {
+    double render_s, extract_s;
+    size_t extra_bytes, intermediate_bytes;
+    size_t triangles;
+    uint64_t samples;
+};
+
+static int render_dvr(struct zc_vol *v, struct zc_fb *fb, const struct render_args *ra,
+                      struct result *r)
+{
+    struct zc_render_stats st;
+    uint64_t t0 = zc_now_ns();
+    int err = zc_vol_render(v, fb, &ra->opts, &st);
+    r->render_s = zc_ns_to_s(zc_now_ns() - t0);
+    if (err) {
+        zc_error("volume rendering: %s", zc_strerror(err));
+        return err;
+    }
+    r->extra_bytes = st.extra_bytes;
+    r->intermediate_bytes = 0;
+    r->samples = st.samples;
+    return 0;
+}
+
+static int render_mesh(struct zc_vol *v, struct zc_fb *fb, const struct render_args *ra,
+                       struct result *r)
+{
+    float lo, hi, sp[3], extent[3];
+    unsigned dims[3];
+    zc_vol_range(v, &lo, &hi);
+    zc_vol_dims(v, dims);
+    zc_vol_spacing(v, sp);
+    for (int a = 0; a < 3; a++)
+        extent[a] = (float)(dims[a] - 1) * sp[a];
+    float iso = ra->have_iso ? (float)ra->iso : lo + 0.2f * (hi - lo);
+    struct zc_mesh mesh;
+    size_t scratch = 0;
+    uint64_t t0 = zc_now_ns();
+    int err = zc_vol_mesh_extract(v, iso, &mesh);
+    uint64_t t1 = zc_now_ns();
+    if (err) {
+        zc_error("marching cubes: %s", zc_strerror(err));
+        return err;
+    }
+    err = zc_mesh_render(&mesh, extent, fb, &ra->opts.camera, ZC_FB_RGBA(235, 200, 175, 255),
+                         ra->opts.background, &scratch);
+    r->render_s = zc_ns_to_s(zc_now_ns() - t0);
+    r->extract_s = zc_ns_to_s(t1 - t0);
+    r->intermediate_bytes = zc_mesh_bytes(&mesh);
+    r->extra_bytes = r->intermediate_bytes + scratch;
+    r->triangles = mesh.triangles;
+    zc_mesh_free(&mesh);
+    if (err)
+        zc_error("mesh rasterizer: %s", zc_strerror(err));
+    return err;
+}
+
+/* OUT.png -> OUT-SUFFIX.png (malloc'd). */
+static char *suffixed(const char *out, const char *suffix)
+{
+    size_t n = strlen(out);
+    size_t stem = n > 4 && strcmp(out + n - 4, ".png") == 0 ? n - 4 : n;
+    size_t len = n + strlen(suffix) + 6;
+    char *s = malloc(len);
+    if (s)
+        snprintf(s, len, "%.*s-%s.png", (int)stem, out, suffix);
+    return s;
+}
+
+static int draw_and_write(struct zc_vol *v, const struct render_args *ra, bool mesh,
+                          const char *path, struct result *r)
+{
+    struct zc_fb *fb;
+    int err = zc_fb_create(&fb, ra->width, ra->height, 0);
+    if (err) {
+        zc_error("framebuffer %ux%u: %s", ra->width, ra->height, zc_strerror(err));
+        return err;
+    }
+    memset(r, 0, sizeof(*r));
+    err = mesh ? render_mesh(v, fb, ra, r) : render_dvr(v, fb, ra, r);
+    if (!err) {
+        err = zc_fb_write_png(fb, path);
+        if (err)
+            zc_error("%s: %s", path, zc_strerror(err));
+    }
+    zc_fb_destroy(fb);
+    return err;
+}
+
+static void print_compare(const struct result *d, const struct result *m, size_t volume_bytes)
+{
+    char a[32], b[32], c[32];
+    printf("%-6s %10s %14s %14s\n", "mode", "render_s", "extra memory", "intermediate");
+    printf("%-6s %10.3f %14s %14s\n", "dvr", d->render_s,
+           zc_fmt_bytes((double)d->extra_bytes, a, 32), zc_fmt_bytes(0, b, 32));
+    printf("%-6s %10.3f %14s %14s   (%zu triangles, extraction %.3f s)\n", "mesh", m->render_s,
+           zc_fmt_bytes((double)m->extra_bytes, a, 32),
+           zc_fmt_bytes((double)m->intermediate_bytes, b, 32), m->triangles, m->extract_s);
+    printf("volume %s\n", zc_fmt_bytes((double)volume_bytes, c, 32));
+}
+
+static int parse_render(int argc, char **argv, struct render_args *ra, struct vol_args *va,
+                        struct zc_tf *tf)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},  {"size", required_argument, NULL, 's'},
+        {"mode", required_argument, NULL, 'm'},    {"compare", no_argument, NULL, 'C'},
+        {"tf", required_argument, NULL, 't'},      {"iso", required_argument, NULL, 'i'},
+        {"azimuth", required_argument, NULL, 'a'}, {"elevation", required_argument, NULL, 'e'},
+        {"zoom", required_argument, NULL, 'z'},    {"perspective", no_argument, NULL, 'p'},
+        {"step", required_argument, NULL, 'S'},    {"no-shade", no_argument, NULL, 'n'},
+        {"threads", required_argument, NULL, 'N'}, {"dims", required_argument, NULL, 'D'},
+        {"type", required_argument, NULL, 'T'},    {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    int opt, rc = 0;
+    double x;
+    uint64_t n;
+    while ((opt = getopt_long(argc, argv, "o:s:m:h", opts, NULL)) != -1) {
+        if (vol_option("render", opt, va, &rc)) {
+            if (rc)
+                return rc;
+            continue;
+        }
+        switch (opt) {
+        case 'o':
+            ra->out = optarg;
+            break;
+        case 's':
+            if (zc_parse_wxh(optarg, &ra->width, &ra->height) != 0)
+                return zc_usage_error("render", "--size wants WxH, got '%s'", optarg);
+            break;
+        case 'm':
+            if (strcmp(optarg, "dvr") != 0 && strcmp(optarg, "mesh") != 0)
+                return zc_usage_error("render", "--mode wants dvr or mesh, got '%s'", optarg);
+            ra->mesh = strcmp(optarg, "mesh") == 0;
+            break;
+        case 'C':
+            ra->compare = true;
+            break;
+        case 't':
+            ra->tf_name = optarg;
+            break;
+        case 'i':
+            if (zc_parse_double(optarg, &ra->iso) != 0)
+                return zc_usage_error("render", "--iso wants a number, got '%s'", optarg);
+            ra->have_iso = true;
+            break;
+        case 'a':
+        case 'e':
+        case 'z':
+        case 'S':
+            if (zc_parse_double(optarg, &x) != 0 || fabs(x) > 1e6 ||
+                ((opt == 'z' || opt == 'S') && !(x > 0)))
+                return zc_usage_error("render", "bad number '%s'", optarg);
+            if (opt == 'a')
+                ra->opts.camera.azimuth = (float)x;
+            else if (opt == 'e')
+                ra->opts.camera.elevation = (float)x;
+            else if (opt == 'z')
+                ra->opts.camera.zoom = (float)x;
+            else if (x < 0.05)
+                return zc_usage_error("render", "--step below 0.05 voxel");
+            else
+                ra->opts.step = (float)x;
+            break;
+        case 'p':
+            ra->opts.camera.perspective = true;
+            break;
+        case 'n':
+            ra->opts.shade = false;
+            break;
+        case 'N':
+            if (zc_parse_u64(optarg, 1, 64, &n) != 0)
+                return zc_usage_error("render", "--threads wants 1..64, got '%s'", optarg);
+            ra->opts.threads = (unsigned)n;
+            break;
+        case 'j':
+            ra->json = true;
+            break;
+        case 'h':
+            render_usage(stdout);
+            return -1;
+        default:
+            return zc_usage_error("render", "unknown option");
+        }
+    }
+    if (optind + 1 != argc)
+        return zc_usage_error("render", "wants exactly one VOLUME");
+    if (!ra->out)
+        return zc_usage_error("render", "-o OUT.png is required");
+    if (va->raw && va->dims[0] == 0)
+        return zc_usage_error("render", "a raw volume needs --dims X,Y,Z");
+    va->path = argv[optind];
+    (void)tf;
+    return 0;
+}
+
+/* The named preset, else a transfer function file. */
+static int load_tf(struct zc_vol *v, const char *name, struct zc_tf *tf)
+{
+    float lo, hi;
+    zc_vol_range(v, &lo, &hi);
+    if (zc_tf_preset(tf, name, lo, hi) == 0)
+        return 0;
+    unsigned line;
+    int err = zc_tf_load(tf, name, &line);
+    if (err == -EINVAL && line)
+        zc_error("%s:%u: not 'value r g b a' (increasing values, colour in [0,1])", name, line);
+    else if (err)
+        zc_error("transfer function '%s': not mri, ct or a readable file (%s)", name,
+                 zc_strerror(err));
+    return err;
+}
+
 int cmd_render(int argc, char **argv)
 {
-    zc_error("render is not built yet");
-    return ZC_EXIT_FAIL;
+    struct render_args ra = {.tf_name = "mri", .width = 512, .height = 512};
+    zc_camera_default(&ra.opts.camera);
+    ra.opts.shade = true;
+    ra.opts.threads = 2;
+    ra.opts.background = ZC_FB_RGBA(0, 0, 0, 255);
+    struct vol_args va = {.type = ZC_VOL_U8};
+    struct zc_tf tf;
+    int rc = parse_render(argc, argv, &ra, &va, &tf);
+    if (rc)
+        return rc < 0 ? ZC_EXIT_OK : rc;
+
+    struct zc_vol *v;
+    if (open_volume(&va, &v))
+        return ZC_EXIT_FAIL;
+    int err = load_tf(v, ra.tf_name, &tf);
+    ra.opts.tf = &tf;
+    struct result dvr, mesh;
+    if (!err && ra.compare) {
+        char *pd = suffixed(ra.out, "dvr"), *pm = suffixed(ra.out, "mesh");
+        err = !pd || !pm ? -ENOMEM : draw_and_write(v, &ra, false, pd, &dvr);
+        if (!err)
+            err = draw_and_write(v, &ra, true, pm, &mesh);
+        free(pd);
+        free(pm);
+        if (!err && !ra.json)
+            print_compare(&dvr, &mesh, zc_vol_bytes(v));
+    } else if (!err) {
+        err = draw_and_write(v, &ra, ra.mesh, ra.out, ra.mesh ? &mesh : &dvr);
+    }
+    if (!err && ra.json) {
+        struct zc_json j;
+        zc_json_begin(&j, stdout);
+        const struct result *r = ra.mesh && !ra.compare ? &mesh : &dvr;
+        zc_json_str(&j, "mode", ra.compare ? "compare" : ra.mesh ? "mesh" : "dvr");
+        zc_json_num(&j, "render_s", r->render_s);
+        zc_json_u64(&j, "extra_bytes", r->extra_bytes);
+        zc_json_u64(&j, "volume_bytes", zc_vol_bytes(v));
+        zc_json_bool(&j, "in_place", zc_vol_in_place(v));
+        zc_json_u64(&j, "width", ra.width);
+        zc_json_u64(&j, "height", ra.height);
+        if (ra.mesh || ra.compare) {
+            zc_json_num(&j, "extract_s", mesh.extract_s);
+            zc_json_u64(&j, "triangles", mesh.triangles);
+            zc_json_u64(&j, "mesh_bytes", mesh.intermediate_bytes);
+        }
+        if (ra.compare) {
+            zc_json_num(&j, "mesh_render_s", mesh.render_s);
+            zc_json_u64(&j, "mesh_extra_bytes", mesh.extra_bytes);
+        }
+        if (!ra.mesh || ra.compare)
+            zc_json_u64(&j, "samples", dvr.samples);
+        zc_json_end(&j);
+    } else if (!err && !ra.compare) {
+        printf("%s %ux%u in %.3f s -> %s\n", ra.mesh ? "mesh" : "dvr", ra.width, ra.height,
+               (ra.mesh ? &mesh : &dvr)->render_s, ra.out);
+    }
+    zc_vol_close(v);
+    return err ? ZC_EXIT_FAIL : ZC_EXIT_OK;
 }

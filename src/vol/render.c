@@ -1,0 +1,498 @@
+/* render.c - direct volume rendering: rays cast straight through the
+ * source voxels.
+ *
+ * Nothing is built from the volume but two small tables, so the memory is
+ * the volume itself plus a few percent:
+ *
+ *   lut[]     the transfer function sampled over the volume's value range,
+ *             colour and opacity, the opacity corrected for the step
+ *             (a' = 1 - (1 - a)^step, a per unit of world length)
+ *   empty[]   one byte per macrocell of 8x8x8 voxels (its 9x9x9 corner
+ *             voxels, so a trilinear sample never reaches out of its cell):
+ *             1 when the transfer function is clear over the cell's
+ *             [min, max], and a ray then jumps to the cell's far side
+ *
+ * Each ray is clipped to the volume's box and marched front to back at a
+ * fixed step: trilinear sample (voxel type and scaling applied here, on the
+ * mapped voxels), lookup, shading from the gradient of the trilinear
+ * interpolant (the same eight voxels, no extra reads), "over" compositing,
+ * and an early exit once the ray is 99% opaque.  Threads take image tiles
+ * (the framebuffer's tiles) from a shared counter and write each tile in
+ * place through the framebuffer, journaled if the caller opened a frame.
+ * The voxel type is a compile-time constant inside each copy of the ray
+ * loop (one per type), so the sampler's switch costs nothing.
+ */
+#include "vol_internal.h"
+#include "zc/base.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LUT_SIZE   1024
+#define CELL       8
+#define BLOCK      4 /* macrocells a block edge: empty blocks are skipped whole */
+#define OPAQUE     0.99f
+#define MAX_THREAD 64
+
+struct dvr {
+    const struct zc_vol *v;
+    struct zc_fb *fb;
+    struct view view;
+    float lut[LUT_SIZE][4];
+    float idx_scale, idx_bias; /* unscaled voxel value -> lut index */
+    unsigned cdims[3], bdims[3];
+    uint8_t *empty;       /* per macrocell */
+    uint8_t *block_empty; /* per block of BLOCK^3 macrocells */
+    float lo[3], hi[3];   /* box around the cells that are not empty */
+    float dt;             /* step, world units */
+    float inv_sp[3];      /* world -> voxel */
+    float light[3];       /* towards the viewer */
+    bool shade;
+    float bg[4];
+    const unsigned *nonzero_prefix; /* lut entries with opacity, cumulative */
+    atomic_uint next_cell, next_tile;
+    atomic_uint_fast64_t samples;
+    atomic_int err;
+};
+
+/* ---- the transfer function as a table ---- */
+
+static void build_lut(struct dvr *d, const struct zc_tf *tf, float lo, float hi)
+{
+    float step_world = d->dt;
+    for (int i = 0; i < LUT_SIZE; i++) {
+        float x = lo + (hi - lo) * (float)i / (LUT_SIZE - 1);
+        float c[4];
+        if (x <= tf->value[0]) {
+            memcpy(c, tf->rgba[0], sizeof(c));
+        } else if (x >= tf->value[tf->n - 1]) {
+            memcpy(c, tf->rgba[tf->n - 1], sizeof(c));
+        } else {
+            unsigned k = 1;
+            while (tf->value[k] < x)
+                k++;
+            float f = (x - tf->value[k - 1]) / (tf->value[k] - tf->value[k - 1]);
+            for (int q = 0; q < 4; q++)
+                c[q] = tf->rgba[k - 1][q] + f * (tf->rgba[k][q] - tf->rgba[k - 1][q]);
+        }
+        float a = ZC_MIN(ZC_MAX(c[3], 0.0f), 1.0f);
+        d->lut[i][0] = c[0];
+        d->lut[i][1] = c[1];
+        d->lut[i][2] = c[2];
+        d->lut[i][3] = a >= 1 ? 1 : 1 - powf(1 - a, step_world);
+    }
+}
+
+/* ---- macrocells ---- */
+
+static inline __attribute__((always_inline)) float fetch(const void *vox, size_t i,
+                                                         enum zc_vol_type t)
+{
+    switch (t) {
+    case ZC_VOL_U8:
+        return ((const uint8_t *)vox)[i];
+    case ZC_VOL_I16:
+        return ((const int16_t *)vox)[i];
+    case ZC_VOL_U16:
+        return ((const uint16_t *)vox)[i];
+    default:
+        return ((const float *)vox)[i];
+    }
+}
+
+/* The empty flags of the macrocells of slab cz (all cx, cy).  Each voxel
+ * row of the slab is reduced once into per-cell minima and maxima (rowlo,
+ * rowhi: cdims[0] floats each), which then fold into the cells of every
+ * cy the row borders. */
+static inline __attribute__((always_inline)) void cell_slab(struct dvr *d, unsigned cz,
+                                                            float *rowlo, float *rowhi,
+                                                            float *cello, float *celhi,
+                                                            enum zc_vol_type t)
+{
+    const struct zc_vol *v = d->v;
+    const unsigned *n = v->dims;
+    const unsigned cx_n = d->cdims[0], cy_n = d->cdims[1];
+    for (size_t c = 0; c < (size_t)cx_n * cy_n; c++) {
+        cello[c] = INFINITY;
+        celhi[c] = -INFINITY;
+    }
+    for (unsigned k = cz * CELL; k <= ZC_MIN(cz * CELL + CELL, n[2] - 1); k++)
+        for (unsigned j = 0; j < n[1]; j++) {
+            size_t row = ((size_t)k * n[1] + j) * n[0];
+            for (unsigned cx = 0; cx < cx_n; cx++) {
+                unsigned i0 = cx * CELL, i1 = ZC_MIN(i0 + CELL, n[0] - 1);
+                float lo = fetch(v->voxels, row + i0, t), hi = lo;
+                for (unsigned i = i0 + 1; i <= i1; i++) {
+                    float x = fetch(v->voxels, row + i, t);
+                    lo = x < lo ? x : lo;
+                    hi = x > hi ? x : hi;
+                }
+                rowlo[cx] = lo;
+                rowhi[cx] = hi;
+            }
+            /* Row j belongs to cell j / CELL, and to the cell before when
+             * it is that cell's last corner row. */
+            unsigned cy1 = ZC_MIN(j / CELL, cy_n - 1);
+            unsigned cy0 = j % CELL == 0 && j > 0 ? j / CELL - 1 : cy1;
+            for (unsigned cy = cy0; cy <= cy1; cy++)
+                for (unsigned cx = 0; cx < cx_n; cx++) {
+                    size_t c = (size_t)cy * cx_n + cx;
+                    cello[c] = rowlo[cx] < cello[c] ? rowlo[cx] : cello[c];
+                    celhi[c] = rowhi[cx] > celhi[c] ? rowhi[cx] : celhi[c];
+                }
+        }
+    for (size_t c = 0; c < (size_t)cx_n * cy_n; c++) {
+        float a = cello[c] * d->idx_scale + d->idx_bias, b = celhi[c] * d->idx_scale + d->idx_bias;
+        bool empty = false;
+        if (isfinite(a) && isfinite(b)) {
+            int i0 = (int)floorf(ZC_MAX(ZC_MIN(ZC_MIN(a, b), LUT_SIZE - 1.0f), 0.0f));
+            int i1 = (int)ceilf(ZC_MAX(ZC_MIN(ZC_MAX(a, b), LUT_SIZE - 1.0f), 0.0f));
+            empty = d->nonzero_prefix[i1 + 1] == d->nonzero_prefix[i0];
+        }
+        d->empty[(size_t)cz * cx_n * cy_n + c] = empty;
+    }
+}
+
+/* ---- ray casting ---- */
+
+/* Distance along the ray to where it leaves the cube of edge size (voxels,
+ * aligned to multiples of size) that holds p; inv is 1 / dir. */
+static inline float cube_exit(const float p[3], const float inv[3], float t, float size)
+{
+    float exit = INFINITY;
+    for (int a = 0; a < 3; a++) {
+        if (!isfinite(inv[a]))
+            continue;
+        float c = floorf(p[a] / size);
+        float wall = (inv[a] > 0 ? c + 1 : c) * size;
+        exit = ZC_MIN(exit, (wall - p[a]) * inv[a]);
+    }
+    return t + exit;
+}
+
+/* A fixed offset in [0, 1) a pixel, so that neighbouring rays do not sample
+ * at the same depths (which draws wood-grain rings on surfaces). */
+static inline float jitter(unsigned x, unsigned y)
+{
+    uint32_t h = x * 0x9e3779b1u ^ (y + 0x7f4a7c15u) * 0x85ebca77u;
+    h ^= h >> 15;
+    h *= 0x2c1b3c6du;
+    h ^= h >> 12;
+    return (float)(h >> 8) * (1.0f / 16777216.0f);
+}
+
+/* One ray (origin and direction in voxel units per unit of world length);
+ * returns premultiplied rgba over the background. */
+static inline __attribute__((always_inline)) uint32_t cast(struct dvr *d, const float org[3],
+                                                           const float dir[3], float start,
+                                                           enum zc_vol_type t, uint64_t *samples)
+{
+    const unsigned *n = d->v->dims;
+    const void *vox = d->v->voxels;
+    const size_t sx = 1, sy = n[0], sz = (size_t)n[0] * n[1];
+    float t0 = 0, t1 = INFINITY, inv[3];
+    for (int a = 0; a < 3; a++) {
+        inv[a] = 1.0f / dir[a];
+        if (dir[a] == 0) {
+            if (org[a] < d->lo[a] || org[a] > d->hi[a])
+                t1 = -1;
+            continue;
+        }
+        float ta = (d->lo[a] - org[a]) * inv[a], tb = (d->hi[a] - org[a]) * inv[a];
+        t0 = ZC_MAX(t0, ZC_MIN(ta, tb));
+        t1 = ZC_MIN(t1, ZC_MAX(ta, tb));
+    }
+    float acc[4] = {0, 0, 0, 0};
+    const float dt = d->dt;
+    uint64_t taken = 0;
+    for (float tr = t0 + start * dt; tr <= t1; tr += dt) {
+        float p[3] = {org[0] + tr * dir[0], org[1] + tr * dir[1], org[2] + tr * dir[2]};
+        unsigned ix[3];
+        float f[3];
+        for (int a = 0; a < 3; a++) {
+            float q = ZC_MIN(ZC_MAX(p[a], 0.0f), (float)(n[a] - 1));
+            unsigned i = (unsigned)q;
+            i = i >= n[a] - 1 ? n[a] - 2 : i;
+            ix[a] = i;
+            f[a] = q - (float)i;
+            p[a] = q;
+        }
+        unsigned cx = ix[0] / CELL, cy = ix[1] / CELL, cz = ix[2] / CELL;
+        size_t block = ((size_t)(cz / BLOCK) * d->bdims[1] + cy / BLOCK) * d->bdims[0] + cx / BLOCK;
+        size_t cell = ((size_t)cz * d->cdims[1] + cy) * d->cdims[0] + cx;
+        if (d->block_empty[block] || d->empty[cell]) {
+            float size = d->block_empty[block] ? CELL * BLOCK : CELL;
+            float te = cube_exit(p, inv, tr, size);
+            tr += floorf((te - tr) / dt) * dt;
+            continue;
+        }
+        size_t base = ix[2] * sz + ix[1] * sy + ix[0] * sx;
+        float c000 = fetch(vox, base, t), c100 = fetch(vox, base + sx, t);
+        float c010 = fetch(vox, base + sy, t), c110 = fetch(vox, base + sy + sx, t);
+        float c001 = fetch(vox, base + sz, t), c101 = fetch(vox, base + sz + sx, t);
+        float c011 = fetch(vox, base + sz + sy, t), c111 = fetch(vox, base + sz + sy + sx, t);
+        float x00 = c000 + f[0] * (c100 - c000), x10 = c010 + f[0] * (c110 - c010);
+        float x01 = c001 + f[0] * (c101 - c001), x11 = c011 + f[0] * (c111 - c011);
+        float y0 = x00 + f[1] * (x10 - x00), y1 = x01 + f[1] * (x11 - x01);
+        float val = y0 + f[2] * (y1 - y0);
+        taken++;
+        float li = val * d->idx_scale + d->idx_bias + 0.5f;
+        if (!(li >= 0))
+            li = 0;
+        int idx = li > LUT_SIZE - 1 ? LUT_SIZE - 1 : (int)li;
+        const float *e = d->lut[idx];
+        float a = e[3];
+        if (a <= 0)
+            continue;
+        float light = 1;
+        if (d->shade) {
+            /* Gradient of the trilinear interpolant, in world units. */
+            float g[3];
+            g[0] = ((c100 - c000) * (1 - f[1]) + (c110 - c010) * f[1]) * (1 - f[2]) +
+                   ((c101 - c001) * (1 - f[1]) + (c111 - c011) * f[1]) * f[2];
+            g[1] = (x10 - x00) * (1 - f[2]) + (x11 - x01) * f[2];
+            g[2] = y1 - y0;
+            float gl = 0, nl = 0;
+            for (int q = 0; q < 3; q++) {
+                g[q] *= d->inv_sp[q];
+                gl += g[q] * g[q];
+                nl += g[q] * d->light[q];
+            }
+            if (gl > 1e-12f) {
+                float c = fabsf(nl) / sqrtf(gl);
+                float s = c * c;
+                s *= s;
+                s *= s;
+                light = 0.25f + 0.75f * c + 0.25f * s * s;
+            }
+        }
+        float w = (1 - acc[3]) * a;
+        acc[0] += w * ZC_MIN(e[0] * light, 1.0f);
+        acc[1] += w * ZC_MIN(e[1] * light, 1.0f);
+        acc[2] += w * ZC_MIN(e[2] * light, 1.0f);
+        acc[3] += w;
+        if (acc[3] >= OPAQUE)
+            break;
+    }
+    *samples += taken;
+    unsigned char out[4];
+    for (int q = 0; q < 4; q++) {
+        float x = acc[q] + (1 - acc[3]) * d->bg[q];
+        out[q] = (unsigned char)(ZC_MIN(ZC_MAX(x, 0.0f), 1.0f) * 255.0f + 0.5f);
+    }
+    return ZC_FB_RGBA(out[0], out[1], out[2], out[3]);
+}
+
+static inline __attribute__((always_inline)) int tile(struct dvr *d, unsigned tx, unsigned ty,
+                                                      enum zc_vol_type t, uint64_t *samples)
+{
+    unsigned ts = zc_fb_tile(d->fb), w = zc_fb_width(d->fb), h = zc_fb_height(d->fb);
+    unsigned x0 = tx * ts, y0 = ty * ts, x1 = ZC_MIN(x0 + ts, w), y1 = ZC_MIN(y0 + ts, h);
+    int err = zc_fb_touch_rect(d->fb, x0, y0, x1 - x0, y1 - y0);
+    if (err)
+        return err;
+    for (unsigned y = y0; y < y1; y++) {
+        uint32_t *row = zc_fb_row(d->fb, y);
+        for (unsigned x = x0; x < x1; x++) {
+            float org[3], dir[3];
+            view_ray(&d->view, (float)x, (float)y, org, dir);
+            for (int a = 0; a < 3; a++) {
+                org[a] *= d->inv_sp[a];
+                dir[a] *= d->inv_sp[a];
+            }
+            row[x] = cast(d, org, dir, jitter(x, y), t, samples);
+        }
+    }
+    return 0;
+}
+
+#define TILE_LOOP(name, type)                                                                      \
+    static int name(struct dvr *d, unsigned tx, unsigned ty, uint64_t *samples)                    \
+    {                                                                                              \
+        return tile(d, tx, ty, type, samples);                                                     \
+    }
+TILE_LOOP(tile_u8, ZC_VOL_U8)
+TILE_LOOP(tile_i16, ZC_VOL_I16)
+TILE_LOOP(tile_u16, ZC_VOL_U16)
+TILE_LOOP(tile_f32, ZC_VOL_F32)
+
+/* Blocks of macrocells, and the box around everything not empty (rays are
+ * clipped to it; an empty volume gives an empty box and no samples). */
+static void summarize_cells(struct dvr *d)
+{
+    memset(d->block_empty, 1, (size_t)d->bdims[0] * d->bdims[1] * d->bdims[2]);
+    unsigned lo[3] = {UINT32_MAX, UINT32_MAX, UINT32_MAX}, hi[3] = {0, 0, 0};
+    for (unsigned cz = 0; cz < d->cdims[2]; cz++)
+        for (unsigned cy = 0; cy < d->cdims[1]; cy++)
+            for (unsigned cx = 0; cx < d->cdims[0]; cx++) {
+                if (d->empty[((size_t)cz * d->cdims[1] + cy) * d->cdims[0] + cx])
+                    continue;
+                d->block_empty[((size_t)(cz / BLOCK) * d->bdims[1] + cy / BLOCK) * d->bdims[0] +
+                               cx / BLOCK] = 0;
+                const unsigned c[3] = {cx, cy, cz};
+                for (int a = 0; a < 3; a++) {
+                    lo[a] = ZC_MIN(lo[a], c[a]);
+                    hi[a] = ZC_MAX(hi[a], c[a]);
+                }
+            }
+    for (int a = 0; a < 3; a++) {
+        if (lo[a] > hi[a]) { /* nothing visible */
+            d->lo[a] = 1;
+            d->hi[a] = 0;
+            continue;
+        }
+        d->lo[a] = (float)(lo[a] * CELL);
+        d->hi[a] = ZC_MIN((float)((hi[a] + 1) * CELL), (float)(d->v->dims[a] - 1));
+    }
+}
+
+#define SLAB_LOOP(name, type)                                                                      \
+    static void name(struct dvr *d, unsigned cz, float *scratch)                                   \
+    {                                                                                              \
+        size_t nx = d->cdims[0], nxy = nx * d->cdims[1];                                           \
+        cell_slab(d, cz, scratch, scratch + nx, scratch + 2 * nx, scratch + 2 * nx + nxy, type);   \
+    }
+SLAB_LOOP(slab_u8, ZC_VOL_U8)
+SLAB_LOOP(slab_i16, ZC_VOL_I16)
+SLAB_LOOP(slab_u16, ZC_VOL_U16)
+SLAB_LOOP(slab_f32, ZC_VOL_F32)
+
+/* Bytes of scratch one thread needs for cell_slab. */
+static size_t slab_scratch_bytes(const struct dvr *d)
+{
+    return (2 * (size_t)d->cdims[0] + 2 * (size_t)d->cdims[0] * d->cdims[1]) * sizeof(float);
+}
+
+/* Macrocell slabs, taken from a shared counter. */
+static void *cells_worker(void *arg)
+{
+    struct dvr *d = arg;
+    void (*fn)(struct dvr *, unsigned, float *) = d->v->type == ZC_VOL_U8    ? slab_u8
+                                                  : d->v->type == ZC_VOL_I16 ? slab_i16
+                                                  : d->v->type == ZC_VOL_U16 ? slab_u16
+                                                                             : slab_f32;
+    float *scratch = malloc(slab_scratch_bytes(d));
+    if (!scratch) {
+        atomic_store(&d->err, -ENOMEM);
+        return NULL;
+    }
+    unsigned cz;
+    while ((cz = atomic_fetch_add(&d->next_cell, 1)) < d->cdims[2])
+        fn(d, cz, scratch);
+    free(scratch);
+    return NULL;
+}
+
+/* Image tiles, taken from a shared counter. */
+static void *tiles_worker(void *arg)
+{
+    struct dvr *d = arg;
+    int (*fn)(struct dvr *, unsigned, unsigned, uint64_t *) = d->v->type == ZC_VOL_U8    ? tile_u8
+                                                              : d->v->type == ZC_VOL_I16 ? tile_i16
+                                                              : d->v->type == ZC_VOL_U16 ? tile_u16
+                                                                                         : tile_f32;
+    unsigned tiles_x = zc_fb_tiles_x(d->fb), ntiles = tiles_x * zc_fb_tiles_y(d->fb);
+    uint64_t samples = 0;
+    unsigned t;
+    while ((t = atomic_fetch_add(&d->next_tile, 1)) < ntiles) {
+        int err = fn(d, t % tiles_x, t / tiles_x, &samples);
+        if (err) {
+            atomic_store(&d->err, err);
+            break;
+        }
+    }
+    atomic_fetch_add(&d->samples, samples);
+    return NULL;
+}
+
+/* Runs fn on nthreads threads, the caller being one of them.  A thread
+ * that cannot start just leaves its share to the others. */
+static void run_parallel(void *(*fn)(void *), struct dvr *d, unsigned nthreads)
+{
+    pthread_t th[MAX_THREAD];
+    unsigned started = 0;
+    while (started + 1 < nthreads && pthread_create(&th[started], NULL, fn, d) == 0)
+        started++;
+    fn(d);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+}
+
+int zc_vol_render(struct zc_vol *v, struct zc_fb *fb, const struct zc_render_opts *opts,
+                  struct zc_render_stats *stats)
+{
+    const struct zc_tf *tf = opts->tf;
+    unsigned nthreads = opts->threads ? opts->threads : 1;
+    if (!tf || tf->n == 0 || tf->n > ZC_TF_MAX_POINTS || nthreads > MAX_THREAD || opts->step < 0 ||
+        !isfinite(opts->step) || v->dims[0] < 2 || v->dims[1] < 2 || v->dims[2] < 2)
+        return -EINVAL;
+    struct dvr *d = calloc(1, sizeof(*d));
+    if (!d)
+        return -ENOMEM;
+    d->v = v;
+    d->fb = fb;
+    float extent[3], minsp = INFINITY;
+    for (int a = 0; a < 3; a++) {
+        extent[a] = (float)(v->dims[a] - 1) * v->spacing[a];
+        d->inv_sp[a] = 1.0f / v->spacing[a];
+        minsp = ZC_MIN(minsp, v->spacing[a]);
+        d->cdims[a] = (v->dims[a] - 2) / CELL + 1;
+        d->bdims[a] = (d->cdims[a] - 1) / BLOCK + 1;
+    }
+    view_setup(&d->view, &opts->camera, extent, zc_fb_width(fb), zc_fb_height(fb));
+    for (int a = 0; a < 3; a++)
+        d->light[a] = -d->view.fwd[a];
+    d->dt = (opts->step > 0 ? opts->step : 1.0f) * minsp;
+    d->shade = opts->shade;
+    const unsigned char *bg = (const unsigned char *)&opts->background;
+    for (int q = 0; q < 4; q++)
+        d->bg[q] = bg[q] / 255.0f;
+
+    /* The table spans the volume's scaled range; index = raw * s + b. */
+    float lo, hi;
+    zc_vol_range(v, &lo, &hi);
+    if (!(hi > lo))
+        hi = lo + 1;
+    build_lut(d, tf, lo, hi);
+    float per_value = (LUT_SIZE - 1) / (hi - lo);
+    d->idx_scale = v->slope * per_value;
+    d->idx_bias = (v->inter - lo) * per_value;
+
+    size_t ncells = (size_t)d->cdims[0] * d->cdims[1] * d->cdims[2];
+    size_t nblocks = (size_t)d->bdims[0] * d->bdims[1] * d->bdims[2];
+    unsigned *prefix = malloc((LUT_SIZE + 1) * sizeof(unsigned));
+    d->empty = malloc(ncells);
+    d->block_empty = malloc(nblocks);
+    int err = 0;
+    if (!prefix || !d->empty || !d->block_empty) {
+        err = -ENOMEM;
+        goto out;
+    }
+    prefix[0] = 0;
+    for (int i = 0; i < LUT_SIZE; i++)
+        prefix[i + 1] = prefix[i] + (d->lut[i][3] > 0);
+
+    d->nonzero_prefix = prefix;
+    run_parallel(cells_worker, d, nthreads);
+    err = atomic_load(&d->err);
+    if (!err) {
+        summarize_cells(d);
+        run_parallel(tiles_worker, d, nthreads);
+        err = atomic_load(&d->err);
+    }
+    if (stats) {
+        stats->extra_bytes = sizeof(*d) + ncells + nblocks + (LUT_SIZE + 1) * sizeof(unsigned) +
+                             nthreads * slab_scratch_bytes(d);
+        stats->samples = atomic_load(&d->samples);
+    }
+out:
+    free(prefix);
+    free(d->empty);
+    free(d->block_empty);
+    free(d);
+    return err;
+}
