@@ -42,8 +42,8 @@ const char *zc_copy_nt_impl(void);
 
 /* A thread doing dependent random lookups in a table sized to the caches
  * (larger than the private L2, most of the shared L3), as an index or a hash
- * join does.  It logs (time, lookups) about every millisecond so that the
- * lookup rate of any time window can be read back afterwards. */
+ * join does.  It logs (time, CPU time, lookups) about every millisecond so
+ * that the lookup rate of any time window can be read back afterwards. */
 struct zc_corunner;
 
 /* Starts the co-runner on cpu (-1: wherever the scheduler puts it) with a
@@ -55,9 +55,10 @@ int zc_corunner_start(struct zc_corunner **cp, int cpu, size_t table_bytes, doub
 /* Stops the thread (its samples stay readable).  Idempotent. */
 void zc_corunner_stop(struct zc_corunner *c);
 
-/* Lookups per second between the monotonic times t0 and t1 (zc_now_ns()),
- * from the samples nearest inside the window; 0 with -ENODATA when the window
- * holds fewer than two samples.  Call after zc_corunner_stop(). */
+/* Lookups per second of the co-runner's own CPU time between the monotonic
+ * times t0 and t1 (zc_now_ns()), from the samples nearest inside the window.
+ * 0 on success; -ENODATA when the window holds fewer than two samples,
+ * -EBUSY before zc_corunner_stop(). */
 int zc_corunner_rate(const struct zc_corunner *c, uint64_t t0, uint64_t t1, double *rate);
 
 /* The table's size in bytes. */

@@ -8,9 +8,12 @@
  * someone else's stores costs a trip to DRAM.  Ingest written with ordinary
  * stores pushes the table out of the L3; streaming stores should not.
  *
- * The thread logs (time, lookups) about once a millisecond into a buffer
- * sized up front, so that the caller can read back the rate of any window
- * afterwards without stopping or signalling the co-runner between phases.
+ * The thread logs (time, its own CPU time, lookups) about once a millisecond
+ * into a buffer sized up front, so that the caller can read back the rate of
+ * any window afterwards without stopping or signalling the co-runner between
+ * phases.  The rate is per second of the co-runner's own CPU time: time the
+ * scheduler gives to other programs on its core is not counted as loss, only
+ * what the caches do to it.
  */
 #define _GNU_SOURCE 1
 #include "zc/base.h"
@@ -21,6 +24,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Lookups between two looks at the clock and the stop flag. */
@@ -28,7 +32,8 @@
 #define SAMPLE_NS    1000000ull
 
 struct sample {
-    uint64_t t_ns;
+    uint64_t t_ns;   /* monotonic clock */
+    uint64_t cpu_ns; /* the co-runner thread's own CPU time */
     uint64_t lookups;
 };
 
@@ -82,6 +87,13 @@ static size_t default_table_bytes(void)
     return l3 ? l3 / 8 * 7 : (size_t)28 << 20;
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void *corunner_main(void *arg)
 {
     struct zc_corunner *c = arg;
@@ -98,7 +110,7 @@ static void *corunner_main(void *arg)
         lookups += LOOKUP_BATCH;
         uint64_t now = zc_now_ns();
         if (now >= next_sample && c->nsamples < c->max_samples) {
-            c->samples[c->nsamples++] = (struct sample){now, lookups};
+            c->samples[c->nsamples++] = (struct sample){now, thread_cpu_ns(), lookups};
             next_sample = now + SAMPLE_NS;
         }
     }
@@ -164,7 +176,9 @@ int zc_corunner_rate(const struct zc_corunner *c, uint64_t t0, uint64_t t1, doub
     if (b >= c->nsamples || b <= a)
         return -ENODATA;
     const struct sample *s = &c->samples[a], *e = &c->samples[b];
-    *rate = (double)(e->lookups - s->lookups) / zc_ns_to_s(e->t_ns - s->t_ns);
+    if (e->cpu_ns <= s->cpu_ns)
+        return -ENODATA;
+    *rate = (double)(e->lookups - s->lookups) / zc_ns_to_s(e->cpu_ns - s->cpu_ns);
     return 0;
 }
 

@@ -1,0 +1,45 @@
+#!/usr/bin/python3
+"""stream_plot.py IN.jsonl OUT.png - the co-runner's lookup rate against the
+ingest rate, alone and under ingest with ordinary and with streaming stores,
+from the JSON lines of `zc ingest --corunner --json` (stream_corunner.sh)."""
+import json
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit("usage: stream_plot.py IN.jsonl OUT.png")
+    rows = []
+    with open(sys.argv[1], encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                rows.append(json.loads(line))
+    if not rows:
+        sys.exit("stream_plot.py: no measurements in " + sys.argv[1])
+    rows.sort(key=lambda r: r["rate_GBps"])
+    x = [r["rate_GBps"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    ax.plot(x, [r["corunner_alone_Mlookups"] for r in rows], "k--", label="co-runner alone")
+    ax.plot(x, [r["corunner_regular_Mlookups"] for r in rows], "o-", color="tab:red",
+            label="under ingest, ordinary stores (memcpy)")
+    ax.plot(x, [r["corunner_nt_Mlookups"] for r in rows], "s-", color="tab:blue",
+            label="under ingest, streaming stores (zc_copy_nt)")
+    ax.set_xscale("log")
+    ax.set_xlabel("ingest rate asked (GB/s)")
+    ax.set_ylabel("co-runner lookups (millions/s, median)")
+    ax.set_ylim(bottom=0)
+    table = rows[0].get("corunner_table_bytes", 0) >> 20
+    ax.set_title(f"Co-runner on the other core ({table} MiB table) vs sensor ingest")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(sys.argv[2])
+
+
+if __name__ == "__main__":
+    main()
