@@ -1,0 +1,50 @@
+/* ring_stream.h - the two-process streaming engine behind `zc bench ring`
+ * and `zc demo`: a producer (this process) and a consumer (a child) move
+ * generated messages through the zc ring, a pipe or a UNIX stream socket,
+ * the producer writing and the consumer reading every byte, the consumer's
+ * checksum proving that it saw exactly what was written.
+ */
+#ifndef ZC_BENCH_RING_STREAM_H
+#define ZC_BENCH_RING_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum stream_transport { STREAM_RING, STREAM_PIPE, STREAM_UNIX };
+
+struct stream_cfg {
+    enum stream_transport transport;
+    size_t msg_size;      /* bytes per message: a multiple of 8, 8..64 MiB */
+    unsigned batch;       /* ring: messages staged per submit (1..256) */
+    uint64_t duration_ns; /* stop after this long ... */
+    uint64_t total_bytes; /* ... or after this many bytes (when non-zero) */
+    bool progress;        /* a progress line on a TTY (total_bytes runs) */
+};
+
+struct stream_result {
+    uint64_t msgs;  /* messages the consumer took and verified */
+    uint64_t bytes; /* their payload bytes */
+    uint64_t ns;    /* from the first message to the consumer's report */
+};
+
+/* Runs one stream with producer and consumer pinned on two CPUs (when two
+ * are allowed).  0 with res filled in, -EBADMSG when the consumer's
+ * checksum or count disagrees with what was sent, -errno. */
+int stream_run(const struct stream_cfg *cfg, struct stream_result *res);
+
+/* 64-byte request/reply round trips: the ring with both ends spinning
+ * (spin true) or blocking on eventfds, or a pipe pair (transport
+ * STREAM_PIPE).  0 with the median round trip in *median_ns, -errno. */
+int stream_rtt(enum stream_transport transport, bool spin, unsigned rounds, double *median_ns);
+
+/* Least-squares fit of cost = a + b / batch over n points.  0, or -EINVAL
+ * for fewer than two distinct batch sizes. */
+int stream_fit(const unsigned *batch, const double *ns_per_msg, size_t n, double *a, double *b);
+
+/* Writes a PNG of ns per message against batch size (log2 axis) with the
+ * fitted curve, through gnuplot.  0 or -errno (-ENOENT: no gnuplot). */
+int stream_plot_batch(const char *path, const unsigned *batch, const double *ns_per_msg, size_t n,
+                      double a, double b, double pipe_ns);
+
+#endif
