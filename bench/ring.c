@@ -69,25 +69,12 @@ static void step(const char *what, unsigned *n, unsigned total)
     fflush(stderr);
 }
 
-/* The median over o->runs runs of a stream: messages/s and bytes/s. */
 static int measure(const struct opts *o, enum stream_transport t, size_t msg, unsigned batch,
                    double *msgs_per_s, double *bytes_per_s)
 {
-    double m[16], b[16];
     struct stream_cfg cfg = {
         .transport = t, .msg_size = msg, .batch = batch, .duration_ns = o->run_ns};
-    for (unsigned i = 0; i < o->runs; i++) {
-        struct stream_result r;
-        int err = stream_run(&cfg, &r);
-        if (err)
-            return err;
-        m[i] = (double)r.msgs / zc_ns_to_s(r.ns);
-        b[i] = (double)r.bytes / zc_ns_to_s(r.ns);
-    }
-    *msgs_per_s = zc_median(m, o->runs);
-    if (bytes_per_s)
-        *bytes_per_s = zc_median(b, o->runs);
-    return 0;
+    return stream_measure(&cfg, o->runs, msgs_per_s, bytes_per_s);
 }
 
 static int run_all(const struct opts *o, struct figures *f)
@@ -224,7 +211,7 @@ int cmd_bench_ring(int argc, char **argv)
             o.plot = optarg;
             break;
         case 'r':
-            if (zc_parse_u64(optarg, 1, 15, &v))
+            if (zc_parse_u64(optarg, 1, STREAM_MAX_RUNS, &v))
                 return zc_usage_error("bench ring", "--runs wants 1..15, not '%s'", optarg);
             o.runs = (unsigned)v;
             break;

@@ -421,6 +421,26 @@ int stream_run(const struct stream_cfg *c, struct stream_result *res)
     return 0;
 }
 
+int stream_measure(const struct stream_cfg *cfg, unsigned runs, double *msgs_per_s,
+                   double *bytes_per_s)
+{
+    double m[STREAM_MAX_RUNS], b[STREAM_MAX_RUNS];
+    if (runs == 0 || runs > STREAM_MAX_RUNS)
+        return -EINVAL;
+    for (unsigned i = 0; i < runs; i++) {
+        struct stream_result r;
+        int err = stream_run(cfg, &r);
+        if (err)
+            return err;
+        m[i] = (double)r.msgs / zc_ns_to_s(r.ns);
+        b[i] = (double)r.bytes / zc_ns_to_s(r.ns);
+    }
+    *msgs_per_s = zc_median(m, runs);
+    if (bytes_per_s)
+        *bytes_per_s = zc_median(b, runs);
+    return 0;
+}
+
 /* ---- round trips ---- */
 
 #define RTT_MSG 64

@@ -33,6 +33,14 @@ struct stream_result {
  * checksum or count disagrees with what was sent, -errno. */
 int stream_run(const struct stream_cfg *cfg, struct stream_result *res);
 
+/* Most runs stream_measure() takes a median over. */
+#define STREAM_MAX_RUNS 15
+
+/* The median over runs (1..STREAM_MAX_RUNS) of stream_run(): messages and
+ * bytes a second (bytes_per_s may be NULL).  0 or -errno. */
+int stream_measure(const struct stream_cfg *cfg, unsigned runs, double *msgs_per_s,
+                   double *bytes_per_s);
+
 /* 64-byte request/reply round trips: the ring with both ends spinning
  * (spin true) or blocking on eventfds, or a pipe pair (transport
  * STREAM_PIPE).  0 with the median round trip in *median_ns, -errno. */

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define BUF_SIZE 8192
 
@@ -60,13 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                .buf_size = BUF_SIZE,
                                .features = (mode & 0x80) ? ZC_RING_F_EVENT_IDX : 0};
     struct zc_ring *drv, *dev;
-    if (zc_ring_create(&drv, ZC_RING_DRIVER, &p))
-        abort();
-    struct zc_ring_params ep;
-    struct zc_ring_fds fds;
-    zc_ring_export(drv, &ep, &fds);
-    struct zc_ring_fds d = {dup(fds.ring_fd), dup(fds.buf_fd), dup(fds.kick_fd), dup(fds.call_fd)};
-    if (zc_ring_attach(&dev, ZC_RING_DEVICE, &ep, &d))
+    if (zc_ring_create_pair(&drv, &dev, &p))
         abort();
     zc_ring_set_spin(drv, 0);
     zc_ring_set_spin(dev, 0);

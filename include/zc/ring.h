@@ -129,6 +129,11 @@ void zc_ring_export(const struct zc_ring *r, struct zc_ring_params *p, struct zc
 int zc_ring_attach(struct zc_ring **ringp, enum zc_ring_role role, const struct zc_ring_params *p,
                    const struct zc_ring_fds *fds);
 
+/* Both ends in this process (for two threads): a driver and a device over
+ * the same new ring.  0 on success, -errno (nothing is left open). */
+int zc_ring_create_pair(struct zc_ring **driver, struct zc_ring **device,
+                        const struct zc_ring_params *p);
+
 /* Sends the ring to the peer on a connected UNIX socket: params plus the
  * two regions (zc_shm_grant) and the two eventfds.  0 or -errno. */
 int zc_ring_send(const struct zc_ring *r, int sock);

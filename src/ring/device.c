@@ -126,24 +126,12 @@ int zc_ring_complete(struct zc_ring *r)
         return 0;
     /* Release: the used entries (and any data the device wrote into the
      * buffers) are visible no later than the index.  Pairs with the acquire
-     * load of used->idx in zc_ring_reap() (driver.c). */
+     * load of used->idx in zc_ring_reap() (driver.c) and ring_has_work(). */
     atomic_store_explicit(&r->used->idx, new_idx, memory_order_release);
     r->used_published = new_idx;
-    /* Full barrier between publishing used->idx and reading the driver's
-     * wish to be called.  Pairs with the fence in arm_driver() (wait.c). */
-    atomic_thread_fence(memory_order_seq_cst);
-    bool call;
-    if (r->event_idx)
-        call = ring_need_event(atomic_load_explicit(r->used_event, memory_order_relaxed), new_idx,
-                               old);
-    else
-        call =
-            !(atomic_load_explicit(&r->avail->flags, memory_order_relaxed) & AVAIL_F_NO_INTERRUPT);
-    if (call) {
-        int err = ring_signal(r->call_fd);
-        if (err)
-            return err;
-    }
+    int err = ring_notify_peer(r, old, new_idx);
+    if (err)
+        return err;
     return (uint16_t)(new_idx - old);
 }
 

@@ -91,25 +91,12 @@ int zc_ring_submit(struct zc_ring *r)
         return 0;
     /* Release: the descriptors and avail slots written above become
      * visible no later than the index.  Pairs with the acquire load of
-     * avail->idx in the device's refresh_avail() (device.c). */
+     * avail->idx in refresh_avail() (device.c) and ring_has_work(). */
     atomic_store_explicit(&r->avail->idx, new_idx, memory_order_release);
     r->avail_published = new_idx;
-    /* Full barrier between publishing avail->idx and reading the device's
-     * wish to be kicked.  Pairs with the fence in arm_device() (wait.c),
-     * which orders its avail_event store before its avail->idx re-read:
-     * either the device sees our index or we see its request. */
-    atomic_thread_fence(memory_order_seq_cst);
-    bool kick;
-    if (r->event_idx)
-        kick = ring_need_event(atomic_load_explicit(r->avail_event, memory_order_relaxed), new_idx,
-                               old);
-    else
-        kick = !(atomic_load_explicit(&r->used->flags, memory_order_relaxed) & USED_F_NO_NOTIFY);
-    if (kick) {
-        int err = ring_signal(r->kick_fd);
-        if (err)
-            return err;
-    }
+    int err = ring_notify_peer(r, old, new_idx);
+    if (err)
+        return err;
     return (uint16_t)(new_idx - old);
 }
 

@@ -217,6 +217,36 @@ int zc_ring_attach(struct zc_ring **ringp, enum zc_ring_role role, const struct 
     return ring_open(ringp, role, p, &mem, &bufmem, fds->kick_fd, fds->call_fd);
 }
 
+int zc_ring_create_pair(struct zc_ring **driver, struct zc_ring **device,
+                        const struct zc_ring_params *p)
+{
+    *device = NULL;
+    int err = zc_ring_create(driver, ZC_RING_DRIVER, p);
+    if (err)
+        return err;
+    struct zc_ring_params ep;
+    struct zc_ring_fds fds, mine = {-1, -1, -1, -1};
+    zc_ring_export(*driver, &ep, &fds);
+    mine.ring_fd = fcntl(fds.ring_fd, F_DUPFD_CLOEXEC, 0);
+    mine.buf_fd = fcntl(fds.buf_fd, F_DUPFD_CLOEXEC, 0);
+    mine.kick_fd = fcntl(fds.kick_fd, F_DUPFD_CLOEXEC, 0);
+    mine.call_fd = fcntl(fds.call_fd, F_DUPFD_CLOEXEC, 0);
+    if (mine.ring_fd < 0 || mine.buf_fd < 0 || mine.kick_fd < 0 || mine.call_fd < 0) {
+        err = -errno;
+        int all[4] = {mine.ring_fd, mine.buf_fd, mine.kick_fd, mine.call_fd};
+        for (int i = 0; i < 4; i++)
+            if (all[i] >= 0)
+                close(all[i]);
+    } else {
+        err = zc_ring_attach(device, ZC_RING_DEVICE, &ep, &mine);
+    }
+    if (err) {
+        zc_ring_destroy(*driver);
+        *driver = NULL;
+    }
+    return err;
+}
+
 /* The message after the grant: the params, with the two eventfds. */
 struct ring_hello {
     uint32_t magic;

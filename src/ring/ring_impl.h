@@ -126,6 +126,10 @@ static inline bool ring_need_event(uint16_t event, uint16_t new_idx, uint16_t ol
 /* Writes 1 to an eventfd (a full counter just means a wake-up is pending). */
 int ring_signal(int efd);
 
+/* After this end moved its published index from old to new_idx: wakes
+ * the peer if it asked to be woken.  0 or -errno. */
+int ring_notify_peer(struct zc_ring *r, uint16_t old, uint16_t new_idx);
+
 /* Is there work for this end?  Reads the peer's index (acquire). */
 bool ring_has_work(struct zc_ring *r);
 

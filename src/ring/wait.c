@@ -51,30 +51,26 @@ bool ring_has_work(struct zc_ring *r)
     return atomic_load_explicit(&r->avail->idx, memory_order_acquire) != r->last_avail;
 }
 
-/* The driver asks for a call when used->idx passes last_used. */
-static void arm_driver(struct zc_ring *r)
+int ring_notify_peer(struct zc_ring *r, uint16_t old, uint16_t new_idx)
 {
-    if (r->event_idx)
-        atomic_store_explicit(r->used_event, r->last_used, memory_order_relaxed);
-    else
-        atomic_store_explicit(&r->avail->flags, 0, memory_order_relaxed);
-    /* Full barrier between the request above and re-reading used->idx in
-     * ring_has_work().  Pairs with the fence in zc_ring_complete()
-     * (device.c) between its used->idx store and its used_event load. */
+    bool drv = r->role == ZC_RING_DRIVER;
+    /* Full barrier between publishing our index (avail->idx in
+     * zc_ring_submit, used->idx in zc_ring_complete) and reading the peer's
+     * request.  Pairs with the fence in zc_ring_arm() on the other side,
+     * between its request and its re-read of our index: either the peer
+     * sees our index or we see its request, so no wake-up is lost. */
     atomic_thread_fence(memory_order_seq_cst);
-}
-
-/* The device asks for a kick when avail->idx passes last_avail. */
-static void arm_device(struct zc_ring *r)
-{
+    bool wake;
     if (r->event_idx)
-        atomic_store_explicit(r->avail_event, r->last_avail, memory_order_relaxed);
+        wake = ring_need_event(
+            atomic_load_explicit(drv ? r->avail_event : r->used_event, memory_order_relaxed),
+            new_idx, old);
+    else if (drv)
+        wake = !(atomic_load_explicit(&r->used->flags, memory_order_relaxed) & USED_F_NO_NOTIFY);
     else
-        atomic_store_explicit(&r->used->flags, 0, memory_order_relaxed);
-    /* Full barrier between the request above and re-reading avail->idx.
-     * Pairs with the fence in zc_ring_submit() (driver.c) between its
-     * avail->idx store and its avail_event load. */
-    atomic_thread_fence(memory_order_seq_cst);
+        wake =
+            !(atomic_load_explicit(&r->avail->flags, memory_order_relaxed) & AVAIL_F_NO_INTERRUPT);
+    return wake ? ring_signal(drv ? r->kick_fd : r->call_fd) : 0;
 }
 
 /* Without EVENT_IDX a flag must be set again to stop the peer's wake-ups
@@ -93,10 +89,18 @@ int zc_ring_arm(struct zc_ring *r)
 {
     if (r->broken)
         return -EPROTO;
-    if (r->role == ZC_RING_DRIVER)
-        arm_driver(r);
+    /* The driver asks for a call when used->idx passes last_used, the
+     * device for a kick when avail->idx passes last_avail. */
+    bool drv = r->role == ZC_RING_DRIVER;
+    if (r->event_idx)
+        atomic_store_explicit(drv ? r->used_event : r->avail_event,
+                              drv ? r->last_used : r->last_avail, memory_order_relaxed);
     else
-        arm_device(r);
+        atomic_store_explicit(drv ? &r->avail->flags : &r->used->flags, 0, memory_order_relaxed);
+    /* Full barrier between the request above and the re-read of the peer's
+     * index in ring_has_work().  Pairs with the fence in ring_notify_peer()
+     * on the other side, between its index store and its request load. */
+    atomic_thread_fence(memory_order_seq_cst);
     return ring_has_work(r) ? 1 : 0;
 }
 

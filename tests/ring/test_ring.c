@@ -21,12 +21,7 @@ struct pair {
 static void make_pair(struct pair *pr, uint32_t num, uint64_t features)
 {
     struct zc_ring_params p = {.num = num, .buf_size = 1 << 20, .features = features};
-    CHECK_OK(zc_ring_create(&pr->drv, ZC_RING_DRIVER, &p));
-    struct zc_ring_params ep;
-    struct zc_ring_fds fds;
-    zc_ring_export(pr->drv, &ep, &fds);
-    struct zc_ring_fds d = {dup(fds.ring_fd), dup(fds.buf_fd), dup(fds.kick_fd), dup(fds.call_fd)};
-    CHECK_OK(zc_ring_attach(&pr->dev, ZC_RING_DEVICE, &ep, &d));
+    CHECK_OK(zc_ring_create_pair(&pr->drv, &pr->dev, &p));
 }
 
 static void free_pair(struct pair *pr)

@@ -20,12 +20,7 @@ struct pair {
 static void make_pair(struct pair *pr, uint32_t num)
 {
     struct zc_ring_params p = {.num = num, .buf_size = 1 << 16, .features = ZC_RING_F_EVENT_IDX};
-    CHECK_OK(zc_ring_create(&pr->drv, ZC_RING_DRIVER, &p));
-    struct zc_ring_params ep;
-    struct zc_ring_fds fds;
-    zc_ring_export(pr->drv, &ep, &fds);
-    struct zc_ring_fds d = {dup(fds.ring_fd), dup(fds.buf_fd), dup(fds.kick_fd), dup(fds.call_fd)};
-    CHECK_OK(zc_ring_attach(&pr->dev, ZC_RING_DEVICE, &ep, &d));
+    CHECK_OK(zc_ring_create_pair(&pr->drv, &pr->dev, &p));
     vring_init(&pr->vr, num, zc_ring_mem(pr->drv), ZC_RING_ALIGN);
 }
 

@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <unistd.h>
 
 #define NUM      64
 #define SLOT     128
@@ -90,13 +89,7 @@ static void run(uint64_t features, uint64_t spin_ns)
 {
     struct shared sh = {.device_result = 1};
     struct zc_ring_params p = {.num = NUM, .buf_size = NUM * SLOT, .features = features};
-    CHECK_OK(zc_ring_create(&sh.drv, ZC_RING_DRIVER, &p));
-    struct zc_ring_params ep;
-    struct zc_ring_fds fds;
-    zc_ring_export(sh.drv, &ep, &fds);
-    struct zc_ring_fds dfds = {dup(fds.ring_fd), dup(fds.buf_fd), dup(fds.kick_fd),
-                               dup(fds.call_fd)};
-    CHECK_OK(zc_ring_attach(&sh.dev, ZC_RING_DEVICE, &ep, &dfds));
+    CHECK_OK(zc_ring_create_pair(&sh.drv, &sh.dev, &p));
     zc_ring_set_spin(sh.drv, spin_ns);
     zc_ring_set_spin(sh.dev, spin_ns);
     pthread_t t;
