@@ -280,9 +280,9 @@ static int session_loop(struct session *ss, uint8_t *ctrl)
 }
 
 /* Tells the peer why, then waits (briefly) for it to stop sending. */
-static void send_error_and_drain(struct session *ss, int err)
+static void send_error_and_drain(struct session *ss, int err, const char *why)
 {
-    place_conn_send_error(&ss->conn, err, ss->placer.msg[0] ? ss->placer.msg : zc_strerror(err));
+    place_conn_send_error(&ss->conn, err, why);
     shutdown(ss->conn.fd, SHUT_WR);
     uint64_t until = zc_now_ns() + (uint64_t)ERROR_DRAIN_MS * 1000000;
     static uint8_t sink[65536];
@@ -318,11 +318,13 @@ int zc_place_serve_session(int fd, const struct zc_place_server_config *cfg,
     if (st)
         *st = ss.placer.st;
     if (r) {
-        zc_warn("session of %s failed: %s%s%s", ss.peer, zc_strerror(r),
-                ss.placer.msg[0] ? ": " : "", ss.placer.msg);
+        zc_warn("session of %s failed: %s", ss.peer,
+                ss.placer.msg[0] ? ss.placer.msg : zc_strerror(r));
+        char why[sizeof(ss.placer.msg)];
+        snprintf(why, sizeof(why), "%s", ss.placer.msg[0] ? ss.placer.msg : zc_strerror(r));
+        place_placer_abort(&ss.placer, r); /* nothing unverified survives the reply */
         if (r != -ECONNRESET && r != -EPIPE)
-            send_error_and_drain(&ss, r);
-        place_placer_abort(&ss.placer, r);
+            send_error_and_drain(&ss, r, why);
     } else {
         zc_info("session of %s: %llu files, %llu bytes placed", ss.peer,
                 (unsigned long long)ss.placer.st.files, (unsigned long long)ss.placer.st.bytes);

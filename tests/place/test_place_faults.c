@@ -1,0 +1,169 @@
+/* test_place_faults.c - a hostile or broken network between client and
+ * server, played by the user-space relay: one bit flipped in a header, a
+ * payload or a tag; a chunk replayed; two chunks swapped; the link cut,
+ * reset or stalled.  Each time the transfer must fail and nothing may
+ * appear under the file's name; after a cut, --resume must finish the file
+ * with an identical sha256 without resending what was verified. */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#define FILE_BYTES (6u << 20) /* 24 chunks of 256 KiB */
+#define IDLE_MS    1000
+
+static struct harness h;
+static char src[300], dst[600];
+
+/* Sends src as name through a relay with fault; returns the client's result. */
+static int put_through(const char *name, enum relay_fault fault, unsigned frame, bool integrity)
+{
+    struct relay *r;
+    uint16_t port = relay_start(&r, h.port, fault, frame);
+    struct zc_place_client *c;
+    int ret = harness_connect(&h, port, &h.client, integrity, false, IDLE_MS, &c);
+    if (!ret) {
+        ret = zc_place_put_path(c, src, name);
+        if (!ret)
+            ret = zc_place_client_finish(c);
+        if (ret)
+            fprintf(stderr, "    %s: %s (%s)\n", name, zc_strerror(ret), zc_place_client_error(c));
+        zc_place_client_close(c);
+    }
+    CHECK(fault == RELAY_PASS || relay_fired(r));
+    relay_stop(r);
+    return ret;
+}
+
+static bool published(const char *name)
+{
+    snprintf(dst, sizeof(dst), "%s/%s", h.root, name);
+    return access(dst, F_OK) == 0;
+}
+
+/* The session child has finished with name once it no longer holds its lock. */
+static void wait_released(const char *name)
+{
+    snprintf(dst, sizeof(dst), "%s/.zc-part.%s", h.root, name);
+    int fd = open(dst, O_RDONLY);
+    if (fd < 0)
+        return;
+    flock(fd, LOCK_EX);
+    close(fd);
+}
+
+static void relay_passes_clean_transfer(void)
+{
+    CHECK_OK(put_through("clean", RELAY_PASS, 0, false));
+    CHECK(published("clean"));
+    uint8_t a[32], b[32];
+    CHECK_OK(harness_sha256(src, a));
+    CHECK_OK(harness_sha256(dst, b));
+    CHECK(memcmp(a, b, 32) == 0);
+}
+
+static void fails_and_publishes_nothing(const char *name, enum relay_fault fault, bool integrity)
+{
+    int r = put_through(name, fault, 3, integrity);
+    CHECK(r < 0);
+    wait_released(name);
+    CHECK(!published(name));
+}
+
+static void bit_flips(void)
+{
+    fails_and_publishes_nothing("flip-header", RELAY_FLIP_HEADER, false);
+    fails_and_publishes_nothing("flip-payload", RELAY_FLIP_PAYLOAD, false);
+    fails_and_publishes_nothing("flip-tag", RELAY_FLIP_TAG, false);
+    fails_and_publishes_nothing("flip-payload-clear", RELAY_FLIP_PAYLOAD, true);
+    fails_and_publishes_nothing("flip-tag-clear", RELAY_FLIP_TAG, true);
+    /* An attacked session leaves no partial file behind either. */
+    CHECK_EQ(harness_count(h.root, ".zc-part.flip"), 0);
+}
+
+static void replay_and_reorder(void)
+{
+    fails_and_publishes_nothing("replayed", RELAY_REPLAY, false);
+    fails_and_publishes_nothing("reordered", RELAY_REORDER, false);
+    fails_and_publishes_nothing("reordered-clear", RELAY_REORDER, true);
+}
+
+static void stall_and_reset(void)
+{
+    uint64_t t0 = zc_now_ns();
+    fails_and_publishes_nothing("stalled", RELAY_STALL, false);
+    CHECK(zc_now_ns() - t0 < 10ull * 1000000000); /* the idle timeout ended it */
+    fails_and_publishes_nothing("reset", RELAY_RESET, false);
+}
+
+static void cut_then_resume(void)
+{
+    fails_and_publishes_nothing("resumed", RELAY_CUT, false);
+    /* The server kept the verified prefix and a record of it. */
+    snprintf(dst, sizeof(dst), "%s/.zc-state.resumed", h.root);
+    CHECK(harness_wait_for(dst, 3000));
+    wait_released("resumed");
+
+    struct zc_place_client *c;
+    CHECK_OK(harness_connect(&h, h.port, &h.client, false, true, IDLE_MS, &c));
+    CHECK_OK(zc_place_put_path(c, src, "resumed"));
+    CHECK_OK(zc_place_client_finish(c));
+    struct zc_place_stats st;
+    zc_place_client_stats(c, &st);
+    zc_place_client_close(c);
+    CHECK(st.resumed_bytes > 0 && st.resumed_bytes < FILE_BYTES);
+    CHECK(published("resumed"));
+    uint8_t a[32], b[32];
+    CHECK_OK(harness_sha256(src, a));
+    CHECK_OK(harness_sha256(dst, b));
+    CHECK(memcmp(a, b, 32) == 0);
+    CHECK_EQ(harness_count(h.root, ".zc-"), harness_count(h.root, ".zc-part.stalled") +
+                                                harness_count(h.root, ".zc-state.stalled") +
+                                                harness_count(h.root, ".zc-part.reset") +
+                                                harness_count(h.root, ".zc-state.reset"));
+}
+
+static void resume_record_bound_to_file(void)
+{
+    /* A cut, then a resume of a different file under the same name: the
+     * old verified bytes must not be reused. */
+    fails_and_publishes_nothing("changed", RELAY_CUT, false);
+    snprintf(dst, sizeof(dst), "%s/.zc-state.changed", h.root);
+    CHECK(harness_wait_for(dst, 3000));
+    wait_released("changed");
+    char other[400];
+    snprintf(other, sizeof(other), "%s/other", h.dir);
+    harness_make_file(other, FILE_BYTES, 99, 0644);
+    struct zc_place_client *c;
+    CHECK_OK(harness_connect(&h, h.port, &h.client, false, true, IDLE_MS, &c));
+    CHECK_OK(zc_place_put_path(c, other, "changed"));
+    CHECK_OK(zc_place_client_finish(c));
+    struct zc_place_stats st;
+    zc_place_client_stats(c, &st);
+    zc_place_client_close(c);
+    CHECK_EQ(st.resumed_bytes, 0);
+    uint8_t a[32], b[32];
+    CHECK(published("changed"));
+    CHECK_OK(harness_sha256(other, a));
+    CHECK_OK(harness_sha256(dst, b));
+    CHECK(memcmp(a, b, 32) == 0);
+}
+
+int main(void)
+{
+    harness_init(&h);
+    snprintf(src, sizeof(src), "%s/source.bin", h.dir);
+    harness_make_file(src, FILE_BYTES, 1, 0644);
+    harness_start_server(&h, IDLE_MS, 0);
+    RUN(relay_passes_clean_transfer);
+    RUN(bit_flips);
+    RUN(replay_and_reorder);
+    RUN(stall_and_reset);
+    RUN(cut_then_resume);
+    RUN(resume_record_bound_to_file);
+    harness_stop_server(&h);
+    return 0;
+}
