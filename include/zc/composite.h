@@ -1,0 +1,121 @@
+/* zc/composite.h - sort-last parallel image compositing over MPI.
+ *
+ * Every rank renders its own brick of the data into a full-size tile
+ * (premultiplied RGBA floats, plus a depth per pixel in depth mode); the
+ * compositor merges the tiles so that rank 0 (or another root) ends up
+ * with the image of the whole data, and only image pieces travel:
+ *
+ *   binary swap  rounds of pairs; each pair splits its image region in
+ *                two, keeps one half and receives the partner's copy of
+ *                it.  A rank count that is not a power of two along an
+ *                axis first folds the extra bricks into their neighbours.
+ *   radix-k      rounds of groups of k (k factored from the rank count,
+ *                at most the configured k when the count allows); each
+ *                member keeps 1/k of the region and receives that piece
+ *                from the k - 1 others.  k = N is direct send.
+ *
+ * Groups follow the bricks' Cartesian grid (one axis at a time), so the
+ * members of a group are neighbouring slabs and their visibility order is
+ * the sign of the view direction along that axis: 'over' is exact for any
+ * rank count.  Depth mode keeps the nearest pixel and needs no order.
+ *
+ * Active-pixel encoding: a piece travels as runs (skip, count, count
+ * pixels), so empty pixels cost nothing.  A received piece is decoded
+ * with every length checked against what the round expects; a malformed
+ * one fails the frame with -EBADMSG.
+ *
+ * The final image is opaque: the premultiplied colour over black, alpha
+ * 255, quantized once (the same rounding as zc_composite_to_fb()).
+ * Functions return 0 or a negative errno unless said otherwise; "collective"
+ * ones must be called by every rank of the communicator.
+ */
+#ifndef ZC_COMPOSITE_H
+#define ZC_COMPOSITE_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "zc/fb.h"
+
+enum zc_composite_algo { ZC_COMPOSITE_BINARY_SWAP, ZC_COMPOSITE_RADIX_K };
+enum zc_composite_mode { ZC_COMPOSITE_OVER, ZC_COMPOSITE_DEPTH };
+
+/* How a pixel travels: premultiplied RGBA at 8 or 16 bits a channel (over
+ * mode), or RGBA8 plus a float depth (depth mode). */
+enum zc_composite_pixel { ZC_PIXEL_RGBA8, ZC_PIXEL_RGBA16, ZC_PIXEL_RGBA8_DEPTH };
+
+struct zc_composite_config {
+    enum zc_composite_algo algo;
+    enum zc_composite_mode mode;
+    enum zc_composite_pixel wire; /* over mode: RGBA8 or RGBA16 between rounds */
+    unsigned k;                   /* radix-k: largest group, >= 2 (0: 8) */
+    unsigned width, height;
+    int root;
+};
+
+struct zc_composite_stats {
+    uint64_t bytes_sent;     /* by this rank in the frame: rounds and final gather */
+    uint64_t bytes_received; /* by this rank, the same */
+    unsigned rounds;         /* rounds this rank took part in */
+    double seconds;          /* wall time of zc_composite_run on this rank */
+};
+
+struct zc_composite;
+
+/* Collective over cart, a 3-D Cartesian communicator whose rank r renders
+ * the brick at its Cartesian coordinates (zc_sim_comm gives one).  Plans
+ * the rounds and allocates every buffer a frame needs.  0 with *out set;
+ * -EINVAL for a bad config or a communicator without a 3-D Cartesian
+ * topology, -ENOMEM. */
+int zc_composite_create(MPI_Comm cart, const struct zc_composite_config *cfg,
+                        struct zc_composite **out);
+/* Frees the compositor.  NULL is fine. */
+void zc_composite_destroy(struct zc_composite *c);
+
+/* This rank's tile to render into: width * height * 4 premultiplied floats
+ * (row-major, top row first); and in depth mode width * height depths
+ * (INFINITY where empty; NULL in over mode). */
+float *zc_composite_rgba(struct zc_composite *c);
+float *zc_composite_depth(struct zc_composite *c);
+
+/* A consumer of each final frame at the root, called inside
+ * zc_composite_run() once fb holds the frame; frame counts the successful
+ * runs from 0. */
+typedef void (*zc_composite_sink)(void *arg, const struct zc_fb *fb, unsigned frame);
+/* Sets (or with NULL clears) the root's frame consumer. */
+void zc_composite_set_sink(struct zc_composite *c, zc_composite_sink sink, void *arg);
+
+/* Collective: composites every rank's tile in the visibility order of a
+ * camera looking along view_dir (ignored in depth mode) and, at the root,
+ * writes the image into fb (width x height; ignored elsewhere, may be
+ * NULL), then calls the sink.  The tiles are consumed.  Fills *st when not
+ * NULL.  0, -EINVAL (fb missing or of the wrong size at the root),
+ * -EBADMSG (a malformed piece arrived) or -EIO (MPI failed); the error is
+ * the same on every rank. */
+int zc_composite_run(struct zc_composite *c, const double view_dir[3], struct zc_fb *fb,
+                     struct zc_composite_stats *st);
+
+/* The opaque final image of a whole premultiplied RGBA float image
+ * (fb's size) into fb: what zc_composite_run() gives for one rank. */
+int zc_composite_to_fb(const float *rgba, struct zc_fb *fb);
+
+/* ---- active-pixel encoding (exposed for tests and the fuzzer) ----
+ * A uint32 kind, then either records of (uint32 skip, uint32 count, count
+ * pixels) covering exactly n pixels, or (when those would be longer) all n
+ * pixels; host byte order.  A pixel is empty when all its quantized
+ * channels are 0 (and, with depth, its depth is infinite). */
+
+/* Bytes zc_composite_encode() may need for n pixels: 4 + n pixels. */
+size_t zc_composite_encode_bound(enum zc_composite_pixel px, size_t n);
+/* Encodes n pixels (rgba: 4 floats each; depth: NULL unless px has depth)
+ * into buf; returns the bytes written, or -ENOSPC when cap is short. */
+ssize_t zc_composite_encode(enum zc_composite_pixel px, const float *rgba, const float *depth,
+                            size_t n, void *buf, size_t cap);
+/* Decodes len bytes into n pixels (empty ones 0, depth INFINITY);
+ * 0, or -EBADMSG unless the records cover exactly n pixels and len. */
+int zc_composite_decode(enum zc_composite_pixel px, const void *buf, size_t len, size_t n,
+                        float *rgba, float *depth);
+
+#endif /* ZC_COMPOSITE_H */

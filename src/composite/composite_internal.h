@@ -1,0 +1,44 @@
+/* composite_internal.h - what the compositor's files share. */
+#ifndef ZC_COMPOSITE_INTERNAL_H
+#define ZC_COMPOSITE_INTERNAL_H
+
+#include "zc/composite.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bytes a pixel takes on the wire. */
+size_t composite_bpp(enum zc_composite_pixel px);
+/* The one rounding of a [0, 1] channel to 8 bits (clamped). */
+uint8_t composite_to_u8(float v);
+
+/* One round as this rank sees it: the group of ranks merging one image
+ * region, ordered by brick position along the round's axis. */
+struct composite_round {
+    int step; /* the round's number in the whole schedule (its message tag) */
+    int axis;
+    int nmembers;
+    int *members; /* ranks, ascending position along axis */
+    int me;       /* this rank's index in members */
+    bool fold;    /* members[0] receives the whole region, the others drop out */
+    size_t a, b;  /* the region, in pixels (row-major index) */
+};
+
+/* The whole schedule: this rank's rounds, and where every rank's final
+ * piece lies (empty when it dropped out). */
+struct composite_plan {
+    struct composite_round *rounds;
+    unsigned nrounds;
+    size_t *final_a, *final_b; /* per rank */
+};
+
+/* Part j of the region split among a round's receivers. */
+void composite_part(const struct composite_round *r, int j, size_t *a, size_t *b);
+/* Plans the rounds of algo (radix-k groups at most kmax) for the bricks of
+ * cart over npixels.  0, -ENOMEM. */
+int composite_plan_make(MPI_Comm cart, enum zc_composite_algo algo, unsigned kmax, size_t npixels,
+                        struct composite_plan *plan);
+void composite_plan_free(struct composite_plan *plan);
+
+#endif
