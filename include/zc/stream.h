@@ -105,12 +105,19 @@ uint64_t zc_frame_checksum(const void *payload, size_t len);
 /* Bytes of one frame's payload of this kind (0 for an unknown kind). */
 size_t zc_sensor_frame_bytes(enum zc_sensor_kind kind);
 
+/* Where the consumer persists frames: not at all, with O_DIRECT (the
+ * device reads the frame pool itself) or through the page cache. */
+enum zc_persist_mode { ZC_PERSIST_NONE, ZC_PERSIST_DIRECT, ZC_PERSIST_BUFFERED };
+
 struct zc_ingest_config {
     unsigned sensors[ZC_SENSOR_KINDS]; /* how many of each kind (at least one in all) */
     uint64_t rate;                     /* bytes per second over all sensors (> 0) */
     unsigned slots;                    /* frame slots each sensor owns in the pool (0: 8) */
     bool verify;                       /* the consumer checksums every payload */
     int cpu;                           /* producer and consumer cpu, -1: unpinned */
+    enum zc_persist_mode persist;      /* the consumer writes every frame to persist_path */
+    const char *persist_path;          /* a loop recording: whole slots (4 KiB multiples) */
+    uint64_t persist_max_bytes;        /* where the recording wraps (0: 1 GiB) */
     bool spin; /* the producer spins between frames instead of sleeping, so that its core
                   looks the same to the rest of the machine whatever the rate */
 };
@@ -126,6 +133,8 @@ struct zc_ingest_stats {
     uint64_t missing_frames; /* sequence gaps the consumer saw (equals dropped_frames) */
     uint64_t bad_frames;     /* refused by the consumer: header, length, sequence or checksum */
     uint64_t ns;             /* time the sensors ran */
+    uint64_t persisted;      /* frames written to the recording */
+    uint64_t persist_errors; /* frames whose write failed (counted, the run goes on) */
 };
 
 struct zc_ingest;
@@ -141,6 +150,10 @@ int zc_ingest_create(struct zc_ingest **ip, const struct zc_ingest_config *cfg);
  * when the ring broke, -ETIMEDOUT when the consumer stopped answering. */
 int zc_ingest_run(struct zc_ingest *in, enum zc_store store, uint64_t duration_ns,
                   struct zc_ingest_stats *st);
+
+/* Bytes of the recording resident in the page cache now (0 without
+ * persistence).  0 or -errno. */
+int zc_ingest_persist_cached(const struct zc_ingest *in, uint64_t *bytes);
 
 /* Bytes of the frame pool. */
 size_t zc_ingest_pool_bytes(const struct zc_ingest *in);

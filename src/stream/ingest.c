@@ -24,6 +24,7 @@
  */
 #define _GNU_SOURCE 1
 #include "frame.h"
+#include "persist.h"
 #include "zc/base.h"
 #include "zc/ring.h"
 #include "zc/stream.h"
@@ -36,10 +37,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_SLOTS 8
-#define MAX_SENSORS   64
-#define MAX_SLOTS     64
-#define SLOT_ALIGN    4096
+#define DEFAULT_SLOTS       8
+#define DEFAULT_PERSIST_MAX (1ull << 30)
+#define MAX_SENSORS         64
+#define MAX_SLOTS           64
+#define SLOT_ALIGN          4096
 /* Share of the configured rate each kind gets when present (renormalized). */
 static const double kind_share[ZC_SENSOR_KINDS] = {0.7, 0.2, 0.1};
 /* A gap shorter than this is spun away rather than slept (timer slack). */
@@ -60,7 +62,7 @@ struct sensor {
 /* Counters the consumer thread adds to and zc_ingest_run() reads once the
  * frames came back through the used ring (whose release/acquire orders them). */
 struct consumer_stats {
-    uint64_t frames, bytes, missing, bad;
+    uint64_t frames, bytes, missing, bad, persisted, persist_errors;
 };
 
 struct zc_ingest {
@@ -75,6 +77,8 @@ struct zc_ingest {
     struct frame_pattern pattern;
     struct zc_ring *drv, *dev;
     unsigned in_flight;
+    struct persist *persist; /* the consumer's recording, NULL without one */
+    uint64_t submit_errors;  /* the consumer's: frames it could not queue for writing */
 
     pthread_t consumer;
     bool consumer_running;
@@ -89,7 +93,8 @@ static size_t slot_bytes(enum zc_sensor_kind kind)
     return (n + SLOT_ALIGN - 1) & ~(size_t)(SLOT_ALIGN - 1);
 }
 
-static void consume_chain(struct zc_ingest *in, struct frame_checker *fc,
+/* Checks one frame; true when the consumer accepts it. */
+static bool consume_chain(struct zc_ingest *in, struct frame_checker *fc,
                           const struct zc_ring_chain *ch)
 {
     uint64_t gap = 0;
@@ -99,13 +104,42 @@ static void consume_chain(struct zc_ingest *in, struct frame_checker *fc,
         if (p)
             rc = frame_check(fc, p, ch->seg[0].len, &gap);
     }
-    if (rc == 0) {
-        __atomic_fetch_add(&in->cs.frames, 1, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&in->cs.bytes, ch->seg[0].len, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&in->cs.missing, gap, __ATOMIC_RELAXED);
-    } else {
+    if (rc < 0) {
         __atomic_fetch_add(&in->cs.bad, 1, __ATOMIC_RELAXED);
+        return false;
     }
+    __atomic_fetch_add(&in->cs.frames, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&in->cs.bytes, ch->seg[0].len, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&in->cs.missing, gap, __ATOMIC_RELAXED);
+    return true;
+}
+
+/* Queues an accepted frame's whole slot for the recording; false when it
+ * could not be queued (the slot is then given back at once). */
+static bool persist_frame(struct zc_ingest *in, const struct zc_ring_chain *ch)
+{
+    struct zc_ring_seg slot = ch->seg[0];
+    slot.len = (uint32_t)((slot.len + SLOT_ALIGN - 1) & ~(uint64_t)(SLOT_ALIGN - 1));
+    const void *p = slot.off % SLOT_ALIGN ? NULL : zc_ring_ptr(in->dev, &slot);
+    if (p && persist_submit(in->persist, p, slot.len, (void *)(uintptr_t)ch->head) == 0)
+        return true;
+    in->submit_errors++;
+    return false;
+}
+
+/* Gives back the slots whose writes completed.  The number pushed, or -errno. */
+static int persist_done(struct zc_ingest *in, int64_t wait_ns)
+{
+    void *tokens[64];
+    int n = persist_reap(in->persist, tokens, ZC_ARRAY_SIZE(tokens), wait_ns);
+    for (int i = 0; i < n; i++)
+        if (zc_ring_push(in->dev, (uint16_t)(uintptr_t)tokens[i], 0) < 0)
+            return -EPROTO;
+    struct persist_stats ps;
+    persist_stats(in->persist, &ps);
+    __atomic_store_n(&in->cs.persisted, ps.writes, __ATOMIC_RELAXED);
+    __atomic_store_n(&in->cs.persist_errors, ps.errors + in->submit_errors, __ATOMIC_RELAXED);
+    return n;
 }
 
 static void *consumer_main(void *arg)
@@ -121,20 +155,33 @@ static void *consumer_main(void *arg)
     };
     struct zc_ring_chain chains[16];
     while (!__atomic_load_n(&in->stop, __ATOMIC_RELAXED)) {
-        int rc = zc_ring_wait(in->dev, 50000000);
-        if (rc == -ETIMEDOUT)
-            continue;
-        if (rc < 0)
-            break;
+        bool writing = in->persist && persist_inflight(in->persist) > 0;
+        if (!writing) {
+            int rc = zc_ring_wait(in->dev, 50000000);
+            if (rc == -ETIMEDOUT)
+                continue;
+            if (rc < 0)
+                break;
+        }
         int n = zc_ring_pop_batch(in->dev, chains, ZC_ARRAY_SIZE(chains));
         if (n < 0)
             break;
+        int pushed = 0;
         for (int i = 0; i < n; i++) {
-            consume_chain(in, &fc, &chains[i]);
+            if (consume_chain(in, &fc, &chains[i]) && in->persist && persist_frame(in, &chains[i]))
+                continue;
             if (zc_ring_push(in->dev, chains[i].head, 0) < 0)
                 return NULL;
+            pushed++;
         }
-        if (n > 0 && zc_ring_complete(in->dev) < 0)
+        if (in->persist) {
+            /* Nothing new: wait a little for the disk instead of spinning. */
+            int done = persist_done(in, n == 0 ? 1000000 : 0);
+            if (done < 0)
+                break;
+            pushed += done;
+        }
+        if (pushed > 0 && zc_ring_complete(in->dev) < 0)
             break;
     }
     return NULL;
@@ -149,6 +196,10 @@ static int check_config(const struct zc_ingest_config *cfg, unsigned *nsensors)
         n += cfg->sensors[k];
     }
     if (n == 0 || n > MAX_SENSORS || cfg->rate == 0 || cfg->slots > MAX_SLOTS)
+        return -EINVAL;
+    if (cfg->persist != ZC_PERSIST_NONE &&
+        (!cfg->persist_path ||
+         (cfg->persist != ZC_PERSIST_DIRECT && cfg->persist != ZC_PERSIST_BUFFERED)))
         return -EINVAL;
     *nsensors = n;
     return 0;
@@ -240,6 +291,10 @@ int zc_ingest_create(struct zc_ingest **ip, const struct zc_ingest_config *cfg)
         rc = frame_pattern_init(&in->pattern, cfg->sensors);
     if (rc == 0)
         rc = open_ring(in);
+    if (rc == 0 && cfg->persist != ZC_PERSIST_NONE)
+        rc = persist_open(&in->persist, cfg->persist_path, cfg->persist,
+                          cfg->persist_max_bytes ? cfg->persist_max_bytes : DEFAULT_PERSIST_MAX,
+                          in->nslots);
     if (rc == 0) {
         rc = -pthread_create(&in->consumer, NULL, consumer_main, in);
         in->consumer_running = rc == 0;
@@ -345,17 +400,23 @@ static int drain(struct zc_ingest *in)
     return 0;
 }
 
+static void consumer_stats_read(struct zc_ingest *in, struct consumer_stats *cs)
+{
+    cs->frames = __atomic_load_n(&in->cs.frames, __ATOMIC_RELAXED);
+    cs->bytes = __atomic_load_n(&in->cs.bytes, __ATOMIC_RELAXED);
+    cs->missing = __atomic_load_n(&in->cs.missing, __ATOMIC_RELAXED);
+    cs->bad = __atomic_load_n(&in->cs.bad, __ATOMIC_RELAXED);
+    cs->persisted = __atomic_load_n(&in->cs.persisted, __ATOMIC_RELAXED);
+    cs->persist_errors = __atomic_load_n(&in->cs.persist_errors, __ATOMIC_RELAXED);
+}
+
 int zc_ingest_run(struct zc_ingest *in, enum zc_store store, uint64_t duration_ns,
                   struct zc_ingest_stats *st)
 {
     if (!in || !st || (store != ZC_STORE_NT && store != ZC_STORE_REGULAR))
         return -EINVAL;
-    struct consumer_stats before = {
-        __atomic_load_n(&in->cs.frames, __ATOMIC_RELAXED),
-        __atomic_load_n(&in->cs.bytes, __ATOMIC_RELAXED),
-        __atomic_load_n(&in->cs.missing, __ATOMIC_RELAXED),
-        __atomic_load_n(&in->cs.bad, __ATOMIC_RELAXED),
-    };
+    struct consumer_stats before;
+    consumer_stats_read(in, &before);
     uint64_t start = zc_now_ns(), dropped = 0;
     /* Stagger the sensors over their first period, as free-running clocks are. */
     for (unsigned s = 0; s < in->nsensors; s++)
@@ -389,13 +450,23 @@ int zc_ingest_run(struct zc_ingest *in, enum zc_store store, uint64_t duration_n
     uint64_t end = zc_now_ns();
     if (rc == 0)
         rc = drain(in);
-    st->frames += __atomic_load_n(&in->cs.frames, __ATOMIC_RELAXED) - before.frames;
-    st->bytes += __atomic_load_n(&in->cs.bytes, __ATOMIC_RELAXED) - before.bytes;
-    st->missing_frames += __atomic_load_n(&in->cs.missing, __ATOMIC_RELAXED) - before.missing;
-    st->bad_frames += __atomic_load_n(&in->cs.bad, __ATOMIC_RELAXED) - before.bad;
+    struct consumer_stats after;
+    consumer_stats_read(in, &after);
+    st->frames += after.frames - before.frames;
+    st->bytes += after.bytes - before.bytes;
+    st->missing_frames += after.missing - before.missing;
+    st->bad_frames += after.bad - before.bad;
+    st->persisted += after.persisted - before.persisted;
+    st->persist_errors += after.persist_errors - before.persist_errors;
     st->dropped_frames += dropped;
     st->ns += end - start;
     return rc;
+}
+
+int zc_ingest_persist_cached(const struct zc_ingest *in, uint64_t *bytes)
+{
+    *bytes = 0;
+    return in->persist ? persist_cached_bytes(in->persist, bytes) : 0;
 }
 
 size_t zc_ingest_pool_bytes(const struct zc_ingest *in)
@@ -411,6 +482,7 @@ void zc_ingest_destroy(struct zc_ingest *in)
         __atomic_store_n(&in->stop, 1, __ATOMIC_RELAXED);
         pthread_join(in->consumer, NULL);
     }
+    persist_close(in->persist);
     zc_ring_destroy(in->dev);
     zc_ring_destroy(in->drv);
     frame_pattern_free(&in->pattern);

@@ -75,6 +75,9 @@ static int parse_opts(int argc, char **argv, struct ingest_opts *o)
         OPT_CPU,
         OPT_TABLE,
         OPT_PHASE,
+        OPT_PERSIST,
+        OPT_PERSIST_MODE,
+        OPT_PERSIST_MAX,
         OPT_JSON
     };
     static const struct option opts[] = {
@@ -90,6 +93,9 @@ static int parse_opts(int argc, char **argv, struct ingest_opts *o)
         {"corunner", no_argument, NULL, 'c'},
         {"table", required_argument, NULL, OPT_TABLE},
         {"phase", required_argument, NULL, OPT_PHASE},
+        {"persist", required_argument, NULL, OPT_PERSIST},
+        {"persist-mode", required_argument, NULL, OPT_PERSIST_MODE},
+        {"persist-max", required_argument, NULL, OPT_PERSIST_MAX},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -155,6 +161,23 @@ static int parse_opts(int argc, char **argv, struct ingest_opts *o)
             if (zc_parse_double(optarg, &o->phase) < 0 || o->phase < 0.02 || o->phase > 60)
                 return zc_usage_error("ingest", "bad --phase '%s' (0.02 to 60 s)", optarg);
             break;
+        case OPT_PERSIST:
+            o->cfg.persist_path = optarg;
+            break;
+        case OPT_PERSIST_MODE:
+            if (strcmp(optarg, "direct") == 0)
+                o->cfg.persist = ZC_PERSIST_DIRECT;
+            else if (strcmp(optarg, "buffered") == 0)
+                o->cfg.persist = ZC_PERSIST_BUFFERED;
+            else
+                return zc_usage_error("ingest", "bad --persist-mode '%s' (direct or buffered)",
+                                      optarg);
+            break;
+        case OPT_PERSIST_MAX:
+            if (zc_parse_size(optarg, &o->cfg.persist_max_bytes) < 0 ||
+                o->cfg.persist_max_bytes < (64u << 20))
+                return zc_usage_error("ingest", "bad --persist-max '%s' (at least 64M)", optarg);
+            break;
         case OPT_JSON:
             o->json = true;
             break;
@@ -167,6 +190,10 @@ static int parse_opts(int argc, char **argv, struct ingest_opts *o)
     }
     if (optind < argc)
         return zc_usage_error("ingest", "unexpected argument '%s'", argv[optind]);
+    if (o->cfg.persist_path && o->cfg.persist == ZC_PERSIST_NONE)
+        o->cfg.persist = ZC_PERSIST_DIRECT;
+    if (o->cfg.persist != ZC_PERSIST_NONE && !o->cfg.persist_path)
+        return zc_usage_error("ingest", "--persist-mode needs --persist FILE");
     if (!o->cfg.sensors[0] && !o->cfg.sensors[1] && !o->cfg.sensors[2])
         return zc_usage_error("ingest", "no sensors (--cameras, --lidars, --radars all 0)");
     if (o->corunner && o->duration < 3 * o->phase)
@@ -174,16 +201,29 @@ static int parse_opts(int argc, char **argv, struct ingest_opts *o)
     return 0;
 }
 
-static void print_stats(const struct zc_ingest_stats *st, uint64_t rate)
+static const char *persist_name(enum zc_persist_mode m)
+{
+    return m == ZC_PERSIST_DIRECT ? "direct" : m == ZC_PERSIST_BUFFERED ? "buffered" : "none";
+}
+
+static void print_stats(const struct ingest_opts *o, const struct zc_ingest_stats *st,
+                        uint64_t cached)
 {
     double gbps = st->ns ? (double)st->bytes / (double)st->ns : 0;
-    fprintf(stdout, "ingest: %.2f GB/s of %.2f GB/s asked, %llu frames, %llu dropped, %llu bad\n",
-            gbps, (double)rate * 1e-9, (unsigned long long)st->frames,
-            (unsigned long long)st->dropped_frames, (unsigned long long)st->bad_frames);
+    printf("ingest: %.2f GB/s of %.2f GB/s asked, %llu frames, %llu dropped, %llu bad\n", gbps,
+           (double)o->cfg.rate * 1e-9, (unsigned long long)st->frames,
+           (unsigned long long)st->dropped_frames, (unsigned long long)st->bad_frames);
+    if (o->cfg.persist != ZC_PERSIST_NONE) {
+        char b[32];
+        printf("persist (%s): %llu frames written, %llu failed, %s of the recording in the "
+               "page cache\n",
+               persist_name(o->cfg.persist), (unsigned long long)st->persisted,
+               (unsigned long long)st->persist_errors, zc_fmt_bytes((double)cached, b, sizeof(b)));
+    }
 }
 
 static void json_stats(struct zc_json *j, const struct ingest_opts *o,
-                       const struct zc_ingest_stats *st)
+                       const struct zc_ingest_stats *st, uint64_t cached)
 {
     zc_json_num(j, "rate_GBps", (double)o->cfg.rate * 1e-9);
     zc_json_num(j, "achieved_GBps", st->ns ? (double)st->bytes / (double)st->ns : 0);
@@ -192,6 +232,39 @@ static void json_stats(struct zc_json *j, const struct ingest_opts *o,
     zc_json_u64(j, "missing_frames", st->missing_frames);
     zc_json_u64(j, "bad_frames", st->bad_frames);
     zc_json_str(j, "copy", zc_copy_nt_impl());
+    zc_json_str(j, "persist", persist_name(o->cfg.persist));
+    if (o->cfg.persist != ZC_PERSIST_NONE) {
+        zc_json_u64(j, "persisted_frames", st->persisted);
+        zc_json_u64(j, "persist_errors", st->persist_errors);
+        zc_json_u64(j, "page_cache_bytes", cached);
+    }
+}
+
+/* The recording's page-cache footprint now (0 when it cannot be read). */
+static uint64_t cached_bytes(const struct zc_ingest *in)
+{
+    uint64_t b;
+    int rc = zc_ingest_persist_cached(in, &b);
+    if (rc < 0) {
+        zc_warn("cannot read the page-cache footprint: %s", zc_strerror(rc));
+        return 0;
+    }
+    return b;
+}
+
+/* One line on stderr for frames the consumer refused or could not write. */
+static int verdict(const struct zc_ingest_stats *st)
+{
+    if (st->bad_frames) {
+        zc_error("%llu frames failed the consumer's checks", (unsigned long long)st->bad_frames);
+        return ZC_EXIT_FAIL;
+    }
+    if (st->persist_errors) {
+        zc_error("%llu frames could not be written to the recording",
+                 (unsigned long long)st->persist_errors);
+        return ZC_EXIT_FAIL;
+    }
+    return ZC_EXIT_OK;
 }
 
 /* Plain ingest with one store kind. */
@@ -212,19 +285,16 @@ static int ingest_only(const struct ingest_opts *o, struct zc_ingest *in)
         zc_error("ingest failed: %s", zc_strerror(rc));
         return ZC_EXIT_FAIL;
     }
-    print_stats(&st, o->cfg.rate);
+    uint64_t cached = cached_bytes(in);
+    print_stats(o, &st, cached);
     if (o->json) {
         struct zc_json j;
         zc_json_begin(&j, stdout);
         zc_json_str(&j, "store", o->store == ZC_STORE_NT ? "nt" : "regular");
-        json_stats(&j, o, &st);
+        json_stats(&j, o, &st, cached);
         zc_json_end(&j);
     }
-    if (st.bad_frames) {
-        zc_error("%llu frames failed the consumer's checks", (unsigned long long)st.bad_frames);
-        return ZC_EXIT_FAIL;
-    }
-    return ZC_EXIT_OK;
+    return verdict(&st);
 }
 
 struct phase {
@@ -327,9 +397,12 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
     all.missing_frames += st[PHASE_NT].missing_frames;
     all.bad_frames += st[PHASE_NT].bad_frames;
     all.ns += st[PHASE_NT].ns;
+    all.persisted += st[PHASE_NT].persisted;
+    all.persist_errors += st[PHASE_NT].persist_errors;
     double loss_regular = med[PHASE_ALONE] > 0 ? 1 - med[PHASE_REGULAR] / med[PHASE_ALONE] : 0;
     double loss_nt = med[PHASE_ALONE] > 0 ? 1 - med[PHASE_NT] / med[PHASE_ALONE] : 0;
-    print_stats(&all, o->cfg.rate);
+    uint64_t cached = cached_bytes(in);
+    print_stats(o, &all, cached);
     printf("co-runner (%zu MiB table, %zu rounds): alone %.1f M lookups/s, "
            "regular ingest %.1f (%.1f%% lost), nt ingest %.1f (%.1f%% lost)\n",
            table >> 20, rounds, med[PHASE_ALONE] * 1e-6, med[PHASE_REGULAR] * 1e-6,
@@ -337,7 +410,7 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
     if (o->json) {
         struct zc_json j;
         zc_json_begin(&j, stdout);
-        json_stats(&j, o, &all);
+        json_stats(&j, o, &all, cached);
         zc_json_num(&j, "achieved_regular_GBps",
                     st[PHASE_REGULAR].ns ? (double)st[PHASE_REGULAR].bytes / st[PHASE_REGULAR].ns
                                          : 0);
@@ -356,11 +429,7 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
         zc_json_num(&j, "corunner_loss_nt", loss_nt);
         zc_json_end(&j);
     }
-    if (all.bad_frames) {
-        zc_error("%llu frames failed the consumer's checks", (unsigned long long)all.bad_frames);
-        return ZC_EXIT_FAIL;
-    }
-    return ZC_EXIT_OK;
+    return verdict(&all);
 }
 
 int cmd_ingest(int argc, char **argv)
