@@ -42,9 +42,9 @@ static const unsigned char corner_xyz[8][3] = {{0, 0, 0}, {1, 0, 0}, {1, 1, 0}, 
                                                {0, 0, 1}, {1, 0, 1}, {1, 1, 1}, {0, 1, 1}};
 const unsigned char mc_edge_corners[12][2] = {{0, 1}, {1, 2}, {2, 3}, {3, 0}, {4, 5}, {5, 6},
                                               {6, 7}, {7, 4}, {0, 4}, {1, 5}, {2, 6}, {3, 7}};
-/* Each face as its corners in cyclic order. */
-static const unsigned char face_corners[6][4] = {{0, 1, 2, 3}, {4, 5, 6, 7}, {0, 1, 5, 4},
-                                                 {3, 2, 6, 7}, {0, 3, 7, 4}, {1, 2, 6, 5}};
+/* Each face as its corners counter-clockwise seen from outside the cube. */
+static const unsigned char face_corners[6][4] = {{0, 3, 2, 1}, {4, 5, 6, 7}, {0, 1, 5, 4},
+                                                 {3, 7, 6, 2}, {0, 4, 7, 3}, {1, 2, 6, 5}};
 
 static int edge_of(int a, int b)
 {
@@ -55,89 +55,113 @@ static int edge_of(int a, int b)
     return -1;
 }
 
+/* Loops of case c as edge sequences: next[e] is the edge after e.  Every
+ * face segment runs from the edge where the iso-line enters the corners
+ * above (walking the face counter-clockwise from outside) to the edge where
+ * it leaves them, so two cubes sharing a face run its segments opposite
+ * ways and the surface is consistently wound. */
+static void face_segments(int c, int next[12])
+{
+    for (int e = 0; e < 12; e++)
+        next[e] = -1;
+    for (int f = 0; f < 6; f++) {
+        const unsigned char *q = face_corners[f];
+        bool up[4];
+        for (int i = 0; i < 4; i++)
+            up[i] = c >> q[i] & 1;
+        for (int i = 0; i < 4; i++) {
+            /* A run of corners above, starting at i, is cut off from the
+             * edge before i to the edge after the run's last corner. */
+            if (!up[i] || up[(i + 3) % 4])
+                continue;
+            int last = i;
+            while (up[(last + 1) % 4])
+                last = (last + 1) % 4;
+            int in = edge_of(q[(i + 3) % 4], q[i]);
+            int out = edge_of(q[last], q[(last + 1) % 4]);
+            next[in] = out;
+        }
+    }
+}
+
+static bool flip; /* the winding rule gives normals towards higher values */
+
+/* True when cube edges e and f lie on one face. */
+static bool same_face(int e, int f)
+{
+    for (int k = 0; k < 6; k++) {
+        int hits = 0;
+        for (int i = 0; i < 4; i++) {
+            int g = edge_of(face_corners[k][i], face_corners[k][(i + 1) % 4]);
+            hits += g == e || g == f;
+        }
+        if (hits == 2)
+            return true;
+    }
+    return false;
+}
+
+/* Where to start the fan so that no diagonal runs along a cube face: a
+ * neighbour that fans across the same face would use the same diagonal,
+ * and the surface would touch itself there.  Such a start exists for every
+ * loop the rule makes; the first vertex otherwise. */
+static int fan_start(const int *loop, int n)
+{
+    for (int s = 0; s < n; s++) {
+        bool ok = true;
+        for (int i = 2; i + 1 < n && ok; i++)
+            ok = !same_face(loop[s], loop[(s + i) % n]);
+        if (ok)
+            return s;
+    }
+    return 0;
+}
+
+static void build_case(int c)
+{
+    int next[12];
+    face_segments(c, next);
+    bool seen[12] = {false};
+    struct mc_case *mc = &mc_cases[c];
+    mc->ntri = 0;
+    for (int e0 = 0; e0 < 12; e0++) {
+        if (next[e0] < 0 || seen[e0])
+            continue;
+        int loop[12], n = 0;
+        for (int e = e0; !seen[e]; e = next[e]) {
+            seen[e] = true;
+            loop[n++] = e;
+        }
+        int s0 = fan_start(loop, n);
+        for (int i = 1; i + 1 < n; i++) {
+            unsigned char *t = mc->tri[mc->ntri++];
+            t[0] = (unsigned char)loop[s0];
+            t[1] = (unsigned char)loop[(s0 + (flip ? i + 1 : i)) % n];
+            t[2] = (unsigned char)loop[(s0 + (flip ? i : i + 1)) % n];
+        }
+    }
+}
+
 static void edge_mid(int e, float p[3])
 {
     for (int a = 0; a < 3; a++)
         p[a] = 0.5f * (corner_xyz[mc_edge_corners[e][0]][a] + corner_xyz[mc_edge_corners[e][1]][a]);
 }
 
-static void build_case(int c)
-{
-    bool above[8];
-    for (int i = 0; i < 8; i++)
-        above[i] = c >> i & 1;
-
-    /* Segments (pairs of edges) from every face. */
-    int seg[12][2], nseg = 0;
-    for (int f = 0; f < 6; f++) {
-        const unsigned char *q = face_corners[f];
-        int cross[4], n = 0;
-        for (int i = 0; i < 4; i++)
-            if (above[q[i]] != above[q[(i + 1) % 4]])
-                cross[n++] = i; /* edge from q[i] to q[i+1] */
-        if (n == 2) {
-            seg[nseg][0] = edge_of(q[cross[0]], q[(cross[0] + 1) % 4]);
-            seg[nseg][1] = edge_of(q[cross[1]], q[(cross[1] + 1) % 4]);
-            nseg++;
-        } else if (n == 4) {
-            for (int i = 0; i < 4; i++) {
-                if (!above[q[i]])
-                    continue;
-                seg[nseg][0] = edge_of(q[(i + 3) % 4], q[i]);
-                seg[nseg][1] = edge_of(q[i], q[(i + 1) % 4]);
-                nseg++;
-            }
-        }
-    }
-
-    /* Walk segments into loops, fan each loop into triangles. */
-    bool used[12] = {false};
-    struct mc_case *mc = &mc_cases[c];
-    mc->ntri = 0;
-    for (int s0 = 0; s0 < nseg; s0++) {
-        if (used[s0])
-            continue;
-        int loop[12], n = 0;
-        used[s0] = true;
-        loop[n++] = seg[s0][0];
-        int cur = seg[s0][1];
-        while (cur != loop[0] && n < 12) {
-            loop[n++] = cur;
-            for (int s = 0; s < nseg; s++) {
-                if (used[s] || (seg[s][0] != cur && seg[s][1] != cur))
-                    continue;
-                used[s] = true;
-                cur = seg[s][0] == cur ? seg[s][1] : seg[s][0];
-                break;
-            }
-        }
-        /* Orient: the normal (Newell) must point from above to below. */
-        float nrm[3] = {0, 0, 0}, p[12][3];
-        for (int i = 0; i < n; i++)
-            edge_mid(loop[i], p[i]);
-        for (int i = 0; i < n; i++) {
-            const float *a = p[i], *b = p[(i + 1) % n];
-            nrm[0] += (a[1] - b[1]) * (a[2] + b[2]);
-            nrm[1] += (a[2] - b[2]) * (a[0] + b[0]);
-            nrm[2] += (a[0] - b[0]) * (a[1] + b[1]);
-        }
-        int e = loop[0], a0 = mc_edge_corners[e][0], a1 = mc_edge_corners[e][1];
-        int hi = above[a0] ? a0 : a1, lo = above[a0] ? a1 : a0;
-        float down = 0;
-        for (int a = 0; a < 3; a++)
-            down += nrm[a] * ((float)corner_xyz[lo][a] - corner_xyz[hi][a]);
-        bool flip = down < 0;
-        for (int i = 1; i + 1 < n; i++) {
-            unsigned char *t = mc->tri[mc->ntri++];
-            t[0] = (unsigned char)loop[0];
-            t[1] = (unsigned char)loop[flip ? i + 1 : i];
-            t[2] = (unsigned char)loop[flip ? i : i + 1];
-        }
-    }
-}
-
 static void build_all(void)
 {
+    /* Case 1 (corner 0 alone above) decides the winding: its triangle's
+     * normal must point away from corner 0, to lower values. */
+    build_case(1);
+    float a[3], b[3], q[3];
+    edge_mid(mc_cases[1].tri[0][0], a);
+    edge_mid(mc_cases[1].tri[0][1], b);
+    edge_mid(mc_cases[1].tri[0][2], q);
+    float u[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
+    float w[3] = {q[0] - a[0], q[1] - a[1], q[2] - a[2]};
+    float nsum =
+        (u[1] * w[2] - u[2] * w[1]) + (u[2] * w[0] - u[0] * w[2]) + (u[0] * w[1] - u[1] * w[0]);
+    flip = nsum < 0;
     for (int c = 0; c < 256; c++)
         build_case(c);
 }

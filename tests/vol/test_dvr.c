@@ -1,0 +1,290 @@
+/* test_dvr.c - direct volume rendering against known answers.
+ *
+ * A ball of constant value under a constant-opacity transfer function:
+ * the ray through its centre crosses a chord of 2r, so its opacity must be
+ * 1 - (1 - a)^(2r) whatever the step (opacity correction); rays that miss
+ * show the background; a clear transfer function samples nothing (empty
+ * space skipping).  Threads give the same picture; a journaled frame rolls
+ * back bit-exact; the scaling of a stored type lands in the sampler; the
+ * extra memory stays a few percent of the volume.  Plus the mesh
+ * rasterizer's picture of the same ball.
+ */
+#include "gen.h"
+#include "zc/base.h"
+#include "zc/fb.h"
+#include "zc/vol.h"
+#include "zc_test.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N 48
+#define C 23.5f
+#define R 15.0f
+
+static const unsigned dims[3] = {N, N, N};
+
+/* Clear below 100, white with opacity a per mm from 100 up. */
+static void constant_tf(struct zc_tf *tf, float a)
+{
+    tf->n = 3;
+    const float v[3] = {99.9f, 100, 255};
+    for (int i = 0; i < 3; i++) {
+        tf->value[i] = v[i];
+        tf->rgba[i][0] = tf->rgba[i][1] = tf->rgba[i][2] = 1;
+        tf->rgba[i][3] = i ? a : 0;
+    }
+}
+
+static void opts_for(struct zc_render_opts *o, const struct zc_tf *tf, float step)
+{
+    memset(o, 0, sizeof(*o));
+    zc_camera_default(&o->camera);
+    o->camera.azimuth = 0;
+    o->camera.elevation = 0;
+    o->tf = tf;
+    o->step = step;
+    o->threads = 2;
+    o->background = ZC_FB_RGBA(0, 0, 0, 255);
+}
+
+static unsigned red(const struct zc_fb *fb, unsigned x, unsigned y)
+{
+    return zc_fb_visible_row(fb, y)[x] & 0xff;
+}
+
+static void test_known_opacity(void)
+{
+    uint8_t *vox = gen_ball_u8(N, C, R);
+    struct zc_vol *v;
+    CHECK_OK(zc_vol_wrap(&v, vox, dims, ZC_VOL_U8, NULL));
+    struct zc_tf tf;
+    constant_tf(&tf, 0.05f);
+    const float steps[] = {0.5f, 1.0f, 2.0f};
+    for (size_t s = 0; s < ZC_ARRAY_SIZE(steps); s++) {
+        struct zc_fb *fb;
+        CHECK_OK(zc_fb_create(&fb, 64, 64, 16));
+        struct zc_render_opts o;
+        opts_for(&o, &tf, steps[s]);
+        struct zc_render_stats st;
+        CHECK_OK(zc_vol_render(v, fb, &o, &st));
+        /* Centre pixel: white premultiplied over black = opacity. */
+        double want = 1 - pow(0.95, 2 * R);
+        double got = red(fb, 32, 32) / 255.0;
+        if (fabs(got - want) > 0.04)
+            fprintf(stderr, "step %g: opacity %.3f, want %.3f\n", steps[s], got, want);
+        CHECK(fabs(got - want) <= 0.04);
+        CHECK_EQ(zc_fb_visible_row(fb, 0)[0], ZC_FB_RGBA(0, 0, 0, 255)); /* a miss */
+        CHECK_EQ(zc_fb_visible_row(fb, 32)[32] >> 24, 255);
+        CHECK(st.samples > 0);
+        zc_fb_destroy(fb);
+    }
+    zc_vol_close(v);
+    free(vox);
+}
+
+static void test_empty_space(void)
+{
+    uint8_t *vox = gen_ball_u8(N, C, R);
+    struct zc_vol *v;
+    CHECK_OK(zc_vol_wrap(&v, vox, dims, ZC_VOL_U8, NULL));
+    struct zc_tf tf;
+    constant_tf(&tf, 0);
+    struct zc_fb *fb;
+    CHECK_OK(zc_fb_create(&fb, 32, 32, 8));
+    struct zc_render_opts o;
+    opts_for(&o, &tf, 1);
+    o.background = ZC_FB_RGBA(10, 20, 30, 255);
+    struct zc_render_stats st;
+    CHECK_OK(zc_vol_render(v, fb, &o, &st));
+    CHECK_EQ(st.samples, 0);
+    for (unsigned y = 0; y < 32; y++)
+        for (unsigned x = 0; x < 32; x++)
+            CHECK_EQ(zc_fb_visible_row(fb, y)[x], ZC_FB_RGBA(10, 20, 30, 255));
+    zc_fb_destroy(fb);
+    zc_vol_close(v);
+    free(vox);
+}
+
+/* Threads, shading and perspective: 1 and 3 threads draw the same bits. */
+static void test_threads_same(void)
+{
+    uint8_t *vox = gen_ball_u8(N, C, R);
+    struct zc_vol *v;
+    CHECK_OK(zc_vol_wrap(&v, vox, dims, ZC_VOL_U8, NULL));
+    struct zc_tf tf;
+    CHECK_OK(zc_tf_preset(&tf, "ct", 0, 200));
+    struct zc_fb *a, *b;
+    CHECK_OK(zc_fb_create(&a, 100, 70, 16));
+    CHECK_OK(zc_fb_create(&b, 100, 70, 16));
+    struct zc_render_opts o;
+    opts_for(&o, &tf, 0.7f);
+    o.shade = true;
+    o.camera.perspective = true;
+    o.camera.azimuth = 40;
+    o.camera.elevation = -20;
+    o.threads = 1;
+    CHECK_OK(zc_vol_render(v, a, &o, NULL));
+    o.threads = 3;
+    CHECK_OK(zc_vol_render(v, b, &o, NULL));
+    for (unsigned y = 0; y < 70; y++)
+        CHECK(memcmp(zc_fb_visible_row(a, y), zc_fb_visible_row(b, y), 100 * 4) == 0);
+    CHECK(red(a, 50, 35) > 0); /* the ball is in the middle */
+    zc_fb_destroy(a);
+    zc_fb_destroy(b);
+    zc_vol_close(v);
+    free(vox);
+}
+
+/* Rendered inside a journaled frame: rollback restores the old picture. */
+static void test_journaled(void)
+{
+    uint8_t *vox = gen_ball_u8(N, C, R);
+    struct zc_vol *v;
+    CHECK_OK(zc_vol_wrap(&v, vox, dims, ZC_VOL_U8, NULL));
+    struct zc_tf tf;
+    constant_tf(&tf, 0.1f);
+    struct zc_fb *fb, *ref;
+    CHECK_OK(zc_fb_create(&fb, 80, 60, 16));
+    CHECK_OK(zc_fb_create(&ref, 80, 60, 16));
+    for (unsigned y = 0; y < 60; y++)
+        for (unsigned x = 0; x < 80; x++)
+            CHECK_OK(zc_fb_put(fb, x, y, x * 2654435761u ^ y));
+    struct zc_render_opts o;
+    opts_for(&o, &tf, 1);
+    CHECK_OK(zc_fb_begin(fb, ZC_FB_JOURNAL));
+    CHECK_OK(zc_vol_render(v, fb, &o, NULL));
+    CHECK_EQ(zc_fb_touched_tiles(fb), zc_fb_tiles_x(fb) * zc_fb_tiles_y(fb));
+    CHECK_OK(zc_fb_rollback(fb));
+    for (unsigned y = 0; y < 60; y++)
+        for (unsigned x = 0; x < 80; x++)
+            CHECK_EQ(zc_fb_visible_row(fb, y)[x], x * 2654435761u ^ y);
+    CHECK_OK(zc_fb_begin(fb, ZC_FB_JOURNAL));
+    CHECK_OK(zc_vol_render(v, fb, &o, NULL));
+    CHECK_OK(zc_fb_commit(fb));
+    CHECK_OK(zc_vol_render(v, ref, &o, NULL));
+    for (unsigned y = 0; y < 60; y++)
+        CHECK(memcmp(zc_fb_visible_row(fb, y), zc_fb_visible_row(ref, y), 80 * 4) == 0);
+    zc_fb_destroy(fb);
+    zc_fb_destroy(ref);
+    zc_vol_close(v);
+    free(vox);
+}
+
+/* The same ball stored as f32 at a tenth of the value and rendered with
+ * the transfer function scaled to match: the same picture. */
+static void test_types_agree(void)
+{
+    uint8_t *u8 = gen_ball_u8(N, C, R);
+    float *f32 = malloc((size_t)N * N * N * sizeof(float));
+    CHECK(f32);
+    for (size_t i = 0; i < (size_t)N * N * N; i++)
+        f32[i] = u8[i] * 0.1f;
+    struct zc_vol *a, *b;
+    CHECK_OK(zc_vol_wrap(&a, u8, dims, ZC_VOL_U8, NULL));
+    CHECK_OK(zc_vol_wrap(&b, f32, dims, ZC_VOL_F32, NULL));
+    struct zc_tf ta, tb;
+    CHECK_OK(zc_tf_preset(&ta, "mri", 0, 200));
+    CHECK_OK(zc_tf_preset(&tb, "mri", 0, 20));
+    struct zc_fb *fa, *fb;
+    CHECK_OK(zc_fb_create(&fa, 40, 40, 8));
+    CHECK_OK(zc_fb_create(&fb, 40, 40, 8));
+    struct zc_render_opts o;
+    opts_for(&o, &ta, 1);
+    o.shade = true;
+    CHECK_OK(zc_vol_render(a, fa, &o, NULL));
+    o.tf = &tb;
+    CHECK_OK(zc_vol_render(b, fb, &o, NULL));
+    for (unsigned y = 0; y < 40; y++)
+        for (unsigned x = 0; x < 40; x++) {
+            const unsigned char *p = (const unsigned char *)&zc_fb_visible_row(fa, y)[x];
+            const unsigned char *q = (const unsigned char *)&zc_fb_visible_row(fb, y)[x];
+            for (int c = 0; c < 4; c++)
+                CHECK(abs(p[c] - q[c]) <= 2);
+        }
+    zc_fb_destroy(fa);
+    zc_fb_destroy(fb);
+    zc_vol_close(a);
+    zc_vol_close(b);
+    free(u8);
+    free(f32);
+}
+
+static void test_memory_and_errors(void)
+{
+    const unsigned n = 128, d3[3] = {n, n, n};
+    uint8_t *vox = gen_ball_u8(n, 63.5f, 40);
+    struct zc_vol *v;
+    CHECK_OK(zc_vol_wrap(&v, vox, d3, ZC_VOL_U8, NULL));
+    struct zc_tf tf;
+    CHECK_OK(zc_tf_preset(&tf, "mri", 0, 200));
+    struct zc_fb *fb;
+    CHECK_OK(zc_fb_create(&fb, 64, 64, 0));
+    struct zc_render_opts o;
+    opts_for(&o, &tf, 1);
+    struct zc_render_stats st;
+    CHECK_OK(zc_vol_render(v, fb, &o, &st));
+    CHECK(st.extra_bytes > 0 && st.extra_bytes * 100 <= zc_vol_bytes(v) * 5);
+    o.tf = NULL;
+    CHECK_EQ(zc_vol_render(v, fb, &o, NULL), -EINVAL);
+    o.tf = &tf;
+    o.threads = 65;
+    CHECK_EQ(zc_vol_render(v, fb, &o, NULL), -EINVAL);
+    o.threads = 1;
+    o.step = NAN;
+    CHECK_EQ(zc_vol_render(v, fb, &o, NULL), -EINVAL);
+    zc_vol_close(v);
+    const unsigned flat[3] = {n, n, 1};
+    CHECK_OK(zc_vol_wrap(&v, vox, flat, ZC_VOL_U8, NULL));
+    o.step = 1;
+    CHECK_EQ(zc_vol_render(v, fb, &o, NULL), -EINVAL);
+    zc_vol_close(v);
+    zc_fb_destroy(fb);
+    free(vox);
+}
+
+static void test_mesh_picture(void)
+{
+    float *vox = gen_sphere(N, C, R);
+    struct zc_vol *v;
+    CHECK_OK(zc_vol_wrap(&v, vox, dims, ZC_VOL_F32, NULL));
+    struct zc_mesh m;
+    CHECK_OK(zc_vol_mesh_extract(v, 0, &m));
+    struct zc_fb *fb;
+    CHECK_OK(zc_fb_create(&fb, 64, 64, 0));
+    struct zc_camera cam;
+    zc_camera_default(&cam);
+    const float extent[3] = {N - 1, N - 1, N - 1};
+    size_t scratch;
+    CHECK_OK(zc_mesh_render(&m, extent, fb, &cam, ZC_FB_RGBA(255, 255, 255, 255),
+                            ZC_FB_RGBA(0, 0, 255, 255), &scratch));
+    CHECK_EQ(scratch, 64 * 64 * 4 + m.vertices * 16);
+    /* Facing the viewer in the middle: bright; the corner: background. */
+    CHECK(red(fb, 32, 32) > 200);
+    CHECK_EQ(zc_fb_visible_row(fb, 0)[0], ZC_FB_RGBA(0, 0, 255, 255));
+    /* The ball's outline: radius R of the half height (|extent| / 2). */
+    float half = sqrtf(3.0f) * (N - 1) / 2, px = R / half * 32;
+    CHECK(red(fb, 32 + (unsigned)(px - 2), 32) > 0);
+    CHECK_EQ(red(fb, 32 + (unsigned)(px + 2), 32), 0);
+    m.tri[0] = (uint32_t)m.vertices; /* a hostile index */
+    CHECK_EQ(zc_mesh_render(&m, extent, fb, &cam, 0, 0, NULL), -EINVAL);
+    zc_fb_destroy(fb);
+    zc_mesh_free(&m);
+    zc_vol_close(v);
+    free(vox);
+}
+
+int main(void)
+{
+    RUN(test_known_opacity);
+    RUN(test_empty_space);
+    RUN(test_threads_same);
+    RUN(test_journaled);
+    RUN(test_types_agree);
+    RUN(test_memory_and_errors);
+    RUN(test_mesh_picture);
+    return 0;
+}
