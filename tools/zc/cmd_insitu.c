@@ -1,9 +1,403 @@
-/* cmd_insitu.c - not built yet: each command says so and fails cleanly. */
-#include "zc/base.h"
+/* cmd_insitu.c - `zc insitu`: run under mpirun; a distributed FDTD
+ * simulation rendered in situ and composited sort-last, frames at rank 0.
+ *
+ * Every --every steps each rank fills its ghost layers, ray-casts its own
+ * brick straight from the field arrays, and the tiles are composited
+ * (radix-k or binary swap) into an fb at rank 0, which a sink writes as
+ * DIR/frame_STEP.png.  On the last frame the baseline runs from the same
+ * binary: gather the whole field at rank 0 and render it there.  The
+ * summary compares the bytes each approach moves.
+ */
 #include "cmd.h"
+#include "zc/base.h"
+#include "zc/composite.h"
+#include "zc/fb.h"
+#include "zc/progress.h"
+#include "zc/sim.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct insitu_opts {
+    uint64_t steps, every, grid;
+    unsigned width, height;
+    const char *out;
+    enum zc_composite_algo algo;
+    uint64_t k;
+    enum zc_composite_pixel wire;
+    bool baseline, json;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mpirun -np N zc insitu [options]\n"
+               "\n"
+               "Simulates a dipole pulse around a conducting torus (3-D FDTD over N ranks),\n"
+               "renders each rank's brick in situ every K steps and composites the tiles\n"
+               "sort-last; frames are written at rank 0.\n"
+               "\n"
+               "  --steps S          time steps (default 240)\n"
+               "  --every K          render every K steps and at the last (default 40)\n"
+               "  --grid G           cells along each side of the domain (default 64)\n"
+               "  --size WxH         image size (default 512x512)\n"
+               "  --out DIR          write DIR/frame_STEP.png (created; default: no files)\n"
+               "  --algo NAME        radix-k (default) or binary-swap\n"
+               "  --k K              radix-k's largest group (default 8)\n"
+               "  --precision BITS   8 (default) or 16 bits a channel between rounds\n"
+               "  --no-baseline      skip the gather-at-rank-0 baseline on the last frame\n"
+               "  --json             a JSON summary as the last line of stdout\n"
+               "  -h, --help         this help\n");
+}
+
+static int parse(int argc, char **argv, struct insitu_opts *o)
+{
+    static const struct option longopts[] = {
+        {"steps", required_argument, NULL, 's'}, {"every", required_argument, NULL, 'e'},
+        {"grid", required_argument, NULL, 'g'},  {"size", required_argument, NULL, 'S'},
+        {"out", required_argument, NULL, 'o'},   {"algo", required_argument, NULL, 'a'},
+        {"k", required_argument, NULL, 'k'},     {"precision", required_argument, NULL, 'p'},
+        {"no-baseline", no_argument, NULL, 'B'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    *o = (struct insitu_opts){.steps = 240,
+                              .every = 40,
+                              .grid = 64,
+                              .width = 512,
+                              .height = 512,
+                              .algo = ZC_COMPOSITE_RADIX_K,
+                              .k = 8,
+                              .wire = ZC_PIXEL_RGBA8,
+                              .baseline = true};
+    int opt;
+    uint64_t bits;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+            if (zc_parse_u64(optarg, 1, 10000000, &o->steps))
+                return zc_usage_error("insitu", "--steps: a count from 1 expected, not '%s'",
+                                      optarg);
+            break;
+        case 'e':
+            if (zc_parse_u64(optarg, 1, 10000000, &o->every))
+                return zc_usage_error("insitu", "--every: a count from 1 expected, not '%s'",
+                                      optarg);
+            break;
+        case 'g':
+            if (zc_parse_u64(optarg, 4, 4096, &o->grid))
+                return zc_usage_error("insitu", "--grid: 4 to 4096 cells expected, not '%s'",
+                                      optarg);
+            break;
+        case 'S':
+            if (zc_parse_wxh(optarg, &o->width, &o->height))
+                return zc_usage_error("insitu", "--size: WxH expected, not '%s'", optarg);
+            break;
+        case 'o':
+            o->out = optarg;
+            break;
+        case 'a':
+            if (strcmp(optarg, "radix-k") == 0)
+                o->algo = ZC_COMPOSITE_RADIX_K;
+            else if (strcmp(optarg, "binary-swap") == 0)
+                o->algo = ZC_COMPOSITE_BINARY_SWAP;
+            else
+                return zc_usage_error("insitu", "--algo: radix-k or binary-swap, not '%s'", optarg);
+            break;
+        case 'k':
+            if (zc_parse_u64(optarg, 2, 1024, &o->k))
+                return zc_usage_error("insitu", "--k: 2 to 1024 expected, not '%s'", optarg);
+            break;
+        case 'p':
+            if (zc_parse_u64(optarg, 8, 16, &bits) || (bits != 8 && bits != 16))
+                return zc_usage_error("insitu", "--precision: 8 or 16, not '%s'", optarg);
+            o->wire = bits == 8 ? ZC_PIXEL_RGBA8 : ZC_PIXEL_RGBA16;
+            break;
+        case 'B':
+            o->baseline = false;
+            break;
+        case 'j':
+            o->json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return -1;
+        default:
+            return zc_usage_error("insitu", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return zc_usage_error("insitu", "unexpected argument '%s'", argv[optind]);
+    return 0;
+}
+
+/* The frame sink: rank 0 writes each composited frame as a PNG. */
+struct png_sink {
+    const char *dir;
+    uint64_t step;
+    int err;
+};
+
+static void write_frame(void *arg, const struct zc_fb *fb, unsigned frame)
+{
+    struct png_sink *s = arg;
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/frame_%08llu.png", s->dir, (unsigned long long)s->step) >=
+        (int)sizeof(path)) {
+        s->err = -ENAMETOOLONG;
+        return;
+    }
+    int err = zc_fb_write_png(fb, path);
+    if (err && !s->err)
+        s->err = err;
+}
+
+/* What a run measures; sums over frames on each rank. */
+struct tally {
+    unsigned frames;
+    uint64_t composite_bytes, halo_bytes, gather_bytes;
+    double render_s, composite_s, sim_s, baseline_s;
+    int baseline_diff;
+};
+
+static int max_channel_diff(const struct zc_fb *a, const struct zc_fb *b)
+{
+    int worst = 0;
+    for (unsigned y = 0; y < zc_fb_height(a); y++) {
+        const uint8_t *pa = (const uint8_t *)zc_fb_visible_row(a, y);
+        const uint8_t *pb = (const uint8_t *)zc_fb_visible_row(b, y);
+        for (unsigned i = 0; i < zc_fb_width(a) * 4; i++) {
+            int d = abs((int)pa[i] - (int)pb[i]);
+            worst = d > worst ? d : worst;
+        }
+    }
+    return worst;
+}
+
+/* The baseline: the whole field to rank 0, rendered there alone. */
+static int run_baseline(struct zc_sim *sim, const struct zc_sim_view *view, const struct zc_fb *fb,
+                        struct tally *t)
+{
+    uint64_t t0 = zc_now_ns(), sent = 0;
+    struct zc_sim *whole;
+    int err = zc_sim_gather(sim, 0, &whole, &sent);
+    if (err)
+        return err;
+    MPI_Allreduce(&sent, &t->gather_bytes, 1, MPI_UINT64_T, MPI_SUM, zc_sim_comm(sim));
+    if (!whole) {
+        t->baseline_s = zc_ns_to_s(zc_now_ns() - t0);
+        return 0;
+    }
+    struct zc_fb *ref = NULL;
+    float *img = malloc((size_t)view->width * view->height * 4 * sizeof(float));
+    err = img ? zc_sim_render(whole, view, img) : -ENOMEM;
+    if (!err)
+        err = zc_fb_create(&ref, view->width, view->height, 0);
+    if (!err)
+        err = zc_composite_to_fb(img, ref);
+    t->baseline_s = zc_ns_to_s(zc_now_ns() - t0);
+    if (!err)
+        t->baseline_diff = max_channel_diff(fb, ref);
+    zc_fb_destroy(ref);
+    free(img);
+    zc_sim_destroy(whole);
+    return err;
+}
+
+/* The same error on every rank: the worst (most negative) of them. */
+static int agree(MPI_Comm comm, int err)
+{
+    int all;
+    MPI_Allreduce(&err, &all, 1, MPI_INT, MPI_MIN, comm);
+    return all;
+}
+
+static int render_frame(struct zc_sim *sim, struct zc_composite *c, struct zc_fb *fb,
+                        struct zc_sim_view *view, struct tally *t, int rank, bool json)
+{
+    uint64_t t0 = zc_now_ns(), halo = 0;
+    int err = zc_sim_exchange_ghosts(sim, &halo);
+    double umax = 0;
+    if (!err)
+        err = zc_sim_energy_max(sim, &umax);
+    if (err)
+        return err;
+    view->log_umax = umax > 0 ? log10(umax) : 0;
+    err = agree(zc_sim_comm(sim), zc_sim_render(sim, view, zc_composite_rgba(c)));
+    if (err)
+        return err;
+    t->render_s += zc_ns_to_s(zc_now_ns() - t0);
+    double dir[3];
+    zc_sim_view_dir(view, dir);
+    struct zc_composite_stats st;
+    if ((err = zc_composite_run(c, dir, fb, &st)))
+        return err;
+    t->frames++;
+    t->halo_bytes += halo;
+    t->composite_bytes += st.bytes_sent;
+    t->composite_s += st.seconds;
+    uint64_t worst;
+    double slowest;
+    MPI_Reduce(&st.bytes_sent, &worst, 1, MPI_UINT64_T, MPI_MAX, 0, zc_sim_comm(sim));
+    MPI_Reduce(&st.seconds, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, zc_sim_comm(sim));
+    if (rank == 0 && !json)
+        printf("frame %u at t=%.1f: composite %.4f s, at most %llu bytes sent by a rank\n",
+               t->frames, zc_sim_time(sim), slowest, (unsigned long long)worst);
+    return 0;
+}
+
+static void report(const struct insitu_opts *o, const struct tally *t, MPI_Comm comm, int size)
+{
+    double per_frame = t->frames ? (double)t->composite_bytes / t->frames : 0;
+    double worst_per_frame, comp_s, render_s, sim_s;
+    uint64_t total_bytes, halo;
+    MPI_Reduce(&per_frame, &worst_per_frame, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
+    MPI_Reduce(&t->composite_bytes, &total_bytes, 1, MPI_UINT64_T, MPI_SUM, 0, comm);
+    MPI_Reduce(&t->halo_bytes, &halo, 1, MPI_UINT64_T, MPI_MAX, 0, comm);
+    MPI_Reduce(&t->composite_s, &comp_s, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
+    MPI_Reduce(&t->render_s, &render_s, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
+    MPI_Reduce(&t->sim_s, &sim_s, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    if (rank != 0)
+        return;
+    double frames = t->frames, total_per_frame = total_bytes / frames;
+    uint64_t image = (uint64_t)o->width * o->height * 4;
+    double ratio = total_per_frame > 0 ? t->gather_bytes / total_per_frame : 0;
+    if (!o->json) {
+        char a[32], b[32], c[32];
+        printf("%u frames on %d ranks: composite %.4f s/frame, render %.4f s/frame\n", t->frames,
+               size, comp_s / frames, render_s / frames);
+        printf("bytes a rank sends per frame: %s at most (image %s); all ranks: %s\n",
+               zc_fmt_bytes(worst_per_frame, a, sizeof(a)), zc_fmt_bytes((double)image, b, 32),
+               zc_fmt_bytes(total_per_frame, c, sizeof(c)));
+        if (o->baseline)
+            printf("gather baseline: %s per frame (%.1fx the compositing), %.3f s with the "
+                   "render at rank 0; image differs by at most %d/255\n",
+                   zc_fmt_bytes((double)t->gather_bytes, a, sizeof(a)), ratio, t->baseline_s,
+                   t->baseline_diff);
+        return;
+    }
+    struct zc_json j;
+    zc_json_begin(&j, stdout);
+    zc_json_u64(&j, "ranks", (uint64_t)size);
+    zc_json_u64(&j, "grid", o->grid);
+    zc_json_u64(&j, "width", o->width);
+    zc_json_u64(&j, "height", o->height);
+    zc_json_u64(&j, "steps", o->steps);
+    zc_json_u64(&j, "frames", t->frames);
+    zc_json_str(&j, "algorithm", o->algo == ZC_COMPOSITE_RADIX_K ? "radix-k" : "binary-swap");
+    zc_json_u64(&j, "precision_bits", o->wire == ZC_PIXEL_RGBA8 ? 8 : 16);
+    zc_json_u64(&j, "image_bytes", image);
+    zc_json_num(&j, "bytes_sent_per_rank_per_frame", worst_per_frame);
+    zc_json_num(&j, "composite_bytes_per_frame", total_per_frame);
+    zc_json_num(&j, "composite_seconds_per_frame", comp_s / frames);
+    zc_json_num(&j, "render_seconds_per_frame", render_s / frames);
+    zc_json_num(&j, "halo_bytes_per_rank_per_frame", (double)halo / frames);
+    zc_json_num(&j, "simulate_seconds", sim_s);
+    zc_json_bool(&j, "baseline_run", o->baseline);
+    zc_json_u64(&j, "gather_bytes_per_frame", t->gather_bytes);
+    if (o->baseline) {
+        zc_json_num(&j, "gather_to_composite_bytes", ratio);
+        zc_json_num(&j, "baseline_seconds_per_frame", t->baseline_s);
+        zc_json_u64(&j, "baseline_max_channel_diff", (uint64_t)t->baseline_diff);
+    }
+    zc_json_end(&j);
+}
+
+static int run(const struct insitu_opts *o, int rank, int size)
+{
+    struct zc_sim_config cfg;
+    zc_sim_config_default(&cfg, (unsigned)o->grid);
+    struct zc_sim *sim;
+    int err = zc_sim_create(MPI_COMM_WORLD, &cfg, &sim);
+    if (err) {
+        if (rank == 0)
+            zc_error("a %llu-cell grid cannot be split over %d ranks (2 cells a brick at least): "
+                     "%s",
+                     (unsigned long long)o->grid, size, zc_strerror(err));
+        return ZC_EXIT_FAIL;
+    }
+    MPI_Comm comm = zc_sim_comm(sim);
+    struct zc_composite_config cc = {.algo = o->algo,
+                                     .mode = ZC_COMPOSITE_OVER,
+                                     .wire = o->wire,
+                                     .k = (unsigned)o->k,
+                                     .width = o->width,
+                                     .height = o->height,
+                                     .root = 0};
+    struct zc_composite *comp = NULL;
+    struct zc_fb *fb = NULL;
+    struct png_sink sink = {.dir = o->out};
+    err = agree(comm, zc_composite_create(comm, &cc, &comp));
+    if (!err && rank == 0) {
+        err = zc_fb_create(&fb, o->width, o->height, 0);
+        if (!err && o->out && mkdir(o->out, 0777) != 0 && errno != EEXIST)
+            err = -errno;
+    }
+    err = agree(comm, err);
+    if (!err && o->out)
+        zc_composite_set_sink(comp, write_frame, &sink);
+
+    struct zc_sim_view view;
+    zc_sim_view_default(&view, o->width, o->height);
+    struct tally t = {0};
+    struct zc_progress prog;
+    uint64_t field_bytes = o->grid * o->grid * o->grid * 6 * sizeof(float);
+    zc_progress_start(&prog, "simulating", o->steps * field_bytes, rank != 0 || o->json);
+    for (uint64_t step = 0; step < o->steps && !err;) {
+        uint64_t next = ZC_MIN((step / o->every + 1) * o->every, o->steps);
+        uint64_t t0 = zc_now_ns();
+        err = zc_sim_step(sim, (unsigned)(next - step));
+        t.sim_s += zc_ns_to_s(zc_now_ns() - t0);
+        zc_progress_add(&prog, (next - step) * field_bytes);
+        step = next;
+        sink.step = step;
+        if (!err)
+            err = render_frame(sim, comp, fb, &view, &t, rank, o->json);
+        if (!err)
+            err = agree(comm, sink.err);
+    }
+    zc_progress_finish(&prog);
+    if (!err && o->baseline)
+        err = agree(comm, run_baseline(sim, &view, fb, &t));
+    if (!err) {
+        if (!o->baseline) {
+            uint64_t mine = 0;
+            unsigned lo[3], n[3];
+            zc_sim_brick(sim, lo, n);
+            if (rank != 0)
+                mine = (uint64_t)n[0] * n[1] * n[2] * 6 * sizeof(float);
+            MPI_Allreduce(&mine, &t.gather_bytes, 1, MPI_UINT64_T, MPI_SUM, comm);
+        }
+        report(o, &t, comm, size);
+    } else if (rank == 0) {
+        zc_error("frame %u failed: %s", t.frames + 1, zc_strerror(err));
+    }
+    zc_fb_destroy(fb);
+    zc_composite_destroy(comp);
+    zc_sim_destroy(sim);
+    return err ? ZC_EXIT_FAIL : ZC_EXIT_OK;
+}
 
 int cmd_insitu(int argc, char **argv)
 {
-    zc_error("insitu is not built yet");
-    return ZC_EXIT_FAIL;
+    struct insitu_opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? ZC_EXIT_OK : rc;
+    int provided;
+    if (MPI_Init_thread(NULL, NULL, MPI_THREAD_SINGLE, &provided) != MPI_SUCCESS) {
+        zc_error("MPI failed to start");
+        return ZC_EXIT_FAIL;
+    }
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    rc = run(&o, rank, size);
+    MPI_Finalize();
+    return rc;
 }
