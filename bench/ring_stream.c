@@ -398,6 +398,9 @@ int stream_run(const struct stream_cfg *c, struct stream_result *res)
         err = drv ? produce_ring(&p, drv, slots) : produce_fd(&p, data[1]);
     if (data[1] >= 0)
         close(data[1]); /* the end of a pipe or socket stream */
+    /* Nothing more goes to the consumer: a consumer still waiting on the
+     * ring (the producer failed) sees the hang-up instead of a timeout. */
+    shutdown(ctl[0], SHUT_WR);
     struct report rep = {0};
     int rerr = zc_read_all(ctl[0], &rep, sizeof(rep));
     uint64_t t1 = zc_now_ns();
@@ -595,6 +598,7 @@ int stream_rtt(enum stream_transport transport, bool spin, unsigned rounds, doub
         if (rsp[i] >= 0)
             close(rsp[i]);
     }
+    shutdown(ctl[0], SHUT_WR);
     struct report rep = {0};
     int rerr = pid > 0 ? zc_read_all(ctl[0], &rep, sizeof(rep)) : 0;
     close(ctl[0]);
