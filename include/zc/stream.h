@@ -69,6 +69,8 @@ void zc_corunner_destroy(struct zc_corunner *c);
 
 /* ---- sensors, the frame pool and its consumer ---- */
 
+/* How frames are written: streaming stores (zc_copy_nt), or the same AVX2
+ * copy loop with ordinary stores, so that the store is all that differs. */
 enum zc_store { ZC_STORE_NT, ZC_STORE_REGULAR };
 
 enum zc_sensor_kind {

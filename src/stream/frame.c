@@ -10,6 +10,7 @@
  * one rotation among lines of another) or shifted does not add up.
  */
 #include "frame.h"
+#include "nt.h"
 #include "zc/base.h"
 
 #include <errno.h>
@@ -92,7 +93,7 @@ void frame_write_payload(const struct frame_pattern *fp, unsigned k, void *dst, 
         if (store == ZC_STORE_NT)
             zc_copy_nt((char *)dst + pos, src, n);
         else
-            memcpy((char *)dst + pos, src, n);
+            cached_copy((char *)dst + pos, src, n);
     }
 }
 

@@ -14,4 +14,9 @@ enum nt_isa nt_isa_best(void);
 void nt_copy_isa(enum nt_isa isa, void *dst, const void *src, size_t len);
 void nt_fill_isa(enum nt_isa isa, void *dst, int c, size_t len);
 
+/* The AVX2 copy loop of zc_copy_nt() with ordinary stores instead of
+ * streaming ones, no fence (memcpy without AVX2): the control for measuring
+ * what streaming changes. */
+void cached_copy(void *dst, const void *src, size_t len);
+
 #endif

@@ -41,6 +41,13 @@ static void one_copy(enum nt_isa isa, size_t soff, size_t doff, size_t len)
     check_dst(doff, len, src_buf + soff, 0);
 }
 
+static void one_cached(size_t soff, size_t doff, size_t len)
+{
+    memset(dst_buf, 0xA5, sizeof(dst_buf));
+    cached_copy(dst_buf + doff, src_buf + soff, len);
+    check_dst(doff, len, src_buf + soff, 0);
+}
+
 static void one_fill(enum nt_isa isa, size_t doff, size_t len, int c)
 {
     memset(dst_buf, 0xA5, sizeof(dst_buf));
@@ -77,6 +84,8 @@ static void test_every_alignment(void)
             for (size_t d = 0; d < 64; d++)
                 for (size_t k = 0; k < ZC_ARRAY_SIZE(edge_sizes); k++) {
                     one_copy((enum nt_isa)isa, GUARD + s, GUARD + d, edge_sizes[k]);
+                    if (isa == NT_ISA_MEMCPY)
+                        one_cached(GUARD + s, GUARD + d, edge_sizes[k]);
                     if (s == 0)
                         one_fill((enum nt_isa)isa, GUARD + d, edge_sizes[k], (int)(d * 7 + k));
                 }
