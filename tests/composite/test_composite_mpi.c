@@ -153,12 +153,19 @@ static uint32_t synth_colour(int r, unsigned p)
     return ZC_FB_RGBA((p * 3 + (unsigned)r * 50) % 256, (unsigned)r * 30 % 256, p % 200, 255);
 }
 
-static void test_depth_exact(void)
+/* The world's ranks on a 3-D grid, as the simulation lays its bricks. */
+static MPI_Comm make_cart(void)
 {
     int dims[3] = {0, 0, 0}, periods[3] = {0, 0, 0};
     MPI_Dims_create(size, 3, dims);
     MPI_Comm cart;
-    MPI_Cart_create(MPI_COMM_WORLD, 3, dims, periods, 0, &cart);
+    CHECK(MPI_Cart_create(MPI_COMM_WORLD, 3, dims, periods, 0, &cart) == MPI_SUCCESS);
+    return cart;
+}
+
+static void test_depth_exact(void)
+{
+    MPI_Comm cart = make_cart();
     struct zc_fb *fb = NULL;
     if (rank == size - 1)
         CHECK_OK(zc_fb_create(&fb, W, H, 0));
@@ -208,10 +215,7 @@ static void count_frames(void *arg, const struct zc_fb *fb, unsigned frame)
 /* Bad calls: refused, and a wrong fb at the root fails every rank alike. */
 static void test_bad_calls(void)
 {
-    int dims[3] = {0, 0, 0}, periods[3] = {0, 0, 0};
-    MPI_Dims_create(size, 3, dims);
-    MPI_Comm cart;
-    MPI_Cart_create(MPI_COMM_WORLD, 3, dims, periods, 0, &cart);
+    MPI_Comm cart = make_cart();
     struct zc_composite *c = NULL;
     struct zc_composite_config cc = {
         .algo = ZC_COMPOSITE_RADIX_K, .wire = ZC_PIXEL_RGBA8, .width = 16, .height = 8, .root = 0};
