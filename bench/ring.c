@@ -38,10 +38,10 @@ struct opts {
 };
 
 struct figures {
-    double ring64[NBATCH]; /* msgs/s */
-    double pipe64, unix64; /* msgs/s */
-    double a, b;           /* ns */
-    double ring_gbps[NSIZES], pipe_gbps[NSIZES], unix_gbps[NSIZES];
+    struct stream_figures ring64[NBATCH], pipe64, unix64;
+    struct stream_figures ring[NSIZES], pipe[NSIZES], unix_[NSIZES];
+    double ns64[NBATCH];                  /* ns per 64 B message on the ring */
+    double a, b;                          /* the fit, ns */
     double rtt_spin, rtt_block, rtt_pipe; /* ns */
 };
 
@@ -70,11 +70,11 @@ static void step(const char *what, unsigned *n, unsigned total)
 }
 
 static int measure(const struct opts *o, enum stream_transport t, size_t msg, unsigned batch,
-                   double *msgs_per_s, double *bytes_per_s)
+                   struct stream_figures *f)
 {
     struct stream_cfg cfg = {
         .transport = t, .msg_size = msg, .batch = batch, .duration_ns = o->run_ns};
-    return stream_measure(&cfg, o->runs, msgs_per_s, bytes_per_s);
+    return stream_measure(&cfg, o->runs, f);
 }
 
 static int run_all(const struct opts *o, struct figures *f)
@@ -85,32 +85,29 @@ static int run_all(const struct opts *o, struct figures *f)
     for (unsigned i = 0; !err && i < NBATCH; i++) {
         snprintf(what, sizeof(what), "ring 64 B, batch %u", batches[i]);
         step(what, &n, total);
-        err = measure(o, STREAM_RING, 64, batches[i], &f->ring64[i], NULL);
+        err = measure(o, STREAM_RING, 64, batches[i], &f->ring64[i]);
+        f->ns64[i] = 1e9 / f->ring64[i].msgs_per_s;
     }
     if (!err) {
         step("pipe 64 B", &n, total);
-        err = measure(o, STREAM_PIPE, 64, 1, &f->pipe64, NULL);
+        err = measure(o, STREAM_PIPE, 64, 1, &f->pipe64);
     }
     if (!err) {
         step("unix socket 64 B", &n, total);
-        err = measure(o, STREAM_UNIX, 64, 1, &f->unix64, NULL);
+        err = measure(o, STREAM_UNIX, 64, 1, &f->unix64);
     }
     for (unsigned i = 0; !err && i < NSIZES; i++) {
-        double m;
         snprintf(what, sizeof(what), "%s messages", size_names[i]);
         step(what, &n, total);
-        err = measure(o, STREAM_RING, sizes[i], 1, &m, &f->ring_gbps[i]);
+        err = measure(o, STREAM_RING, sizes[i], 1, &f->ring[i]);
         if (!err) {
             step(what, &n, total);
-            err = measure(o, STREAM_PIPE, sizes[i], 1, &m, &f->pipe_gbps[i]);
+            err = measure(o, STREAM_PIPE, sizes[i], 1, &f->pipe[i]);
         }
         if (!err) {
             step(what, &n, total);
-            err = measure(o, STREAM_UNIX, sizes[i], 1, &m, &f->unix_gbps[i]);
+            err = measure(o, STREAM_UNIX, sizes[i], 1, &f->unix_[i]);
         }
-        f->ring_gbps[i] *= 1e-9;
-        f->pipe_gbps[i] *= 1e-9;
-        f->unix_gbps[i] *= 1e-9;
     }
     if (!err) {
         step("round trips: ring spinning", &n, total);
@@ -126,34 +123,39 @@ static int run_all(const struct opts *o, struct figures *f)
     }
     if (err)
         return err;
-    double ns[NBATCH];
-    for (unsigned i = 0; i < NBATCH; i++)
-        ns[i] = 1e9 / f->ring64[i];
-    return stream_fit(batches, ns, NBATCH, &f->a, &f->b);
+    return stream_fit(batches, f->ns64, NBATCH, &f->a, &f->b);
+}
+
+static double gbps(const struct stream_figures *f)
+{
+    return f->bytes_per_s * 1e-9;
 }
 
 static void print_table(const struct figures *f)
 {
     printf("zc ring vs pipe and UNIX socket (two processes on two CPUs, median of runs)\n\n");
     printf("64 B messages, notifications on (EVENT_IDX, spin then block)\n");
-    printf("  %-22s %12s %10s\n", "", "Mmsg/s", "ns/msg");
+    printf("  %-24s %10s %10s %16s\n", "", "Mmsg/s", "ns/msg", "wake-ups/1k msg");
     for (unsigned i = 0; i < NBATCH; i++) {
         char label[32];
         snprintf(label, sizeof(label), "ring, batch %u", batches[i]);
-        printf("  %-22s %12.2f %10.1f\n", label, f->ring64[i] * 1e-6, 1e9 / f->ring64[i]);
+        printf("  %-24s %10.2f %10.1f %16.2f\n", label, f->ring64[i].msgs_per_s * 1e-6, f->ns64[i],
+               f->ring64[i].wakeups_per_msg * 1e3);
     }
-    printf("  %-22s %12.2f %10.1f\n", "pipe, write each", f->pipe64 * 1e-6, 1e9 / f->pipe64);
-    printf("  %-22s %12.2f %10.1f\n", "unix socket, send each", f->unix64 * 1e-6, 1e9 / f->unix64);
+    printf("  %-24s %10.2f %10.1f\n", "pipe, write each", f->pipe64.msgs_per_s * 1e-6,
+           1e9 / f->pipe64.msgs_per_s);
+    printf("  %-24s %10.2f %10.1f\n", "unix socket, send each", f->unix64.msgs_per_s * 1e-6,
+           1e9 / f->unix64.msgs_per_s);
     printf("  fit cost/msg = a + b/B:  a = %.1f ns, b = %.1f ns\n", f->a, f->b);
-    printf("  ring batch 64 / pipe = %.1fx\n\n", f->ring64[6] / f->pipe64);
+    printf("  ring batch 64 / pipe = %.1fx\n\n", f->ring64[6].msgs_per_s / f->pipe64.msgs_per_s);
 
     printf("throughput, every byte written and read (GB/s)\n");
     printf("  %-8s %8s %8s %8s %10s %10s\n", "message", "ring", "pipe", "unix", "ring/pipe",
            "ring/unix");
     for (unsigned i = 0; i < NSIZES; i++)
-        printf("  %-8s %8.2f %8.2f %8.2f %9.1fx %9.1fx\n", size_names[i], f->ring_gbps[i],
-               f->pipe_gbps[i], f->unix_gbps[i], f->ring_gbps[i] / f->pipe_gbps[i],
-               f->ring_gbps[i] / f->unix_gbps[i]);
+        printf("  %-8s %8.2f %8.2f %8.2f %9.1fx %9.1fx\n", size_names[i], gbps(&f->ring[i]),
+               gbps(&f->pipe[i]), gbps(&f->unix_[i]), gbps(&f->ring[i]) / gbps(&f->pipe[i]),
+               gbps(&f->ring[i]) / gbps(&f->unix_[i]));
     printf("\n64 B round trip (median)\n");
     printf("  ring, spinning   %10.2f us\n", f->rtt_spin * 1e-3);
     printf("  ring, blocking   %10.2f us\n", f->rtt_block * 1e-3);
@@ -167,25 +169,27 @@ static void print_json(const struct figures *f)
     zc_json_begin(&j, stdout);
     /* Every batch size (ring_64B_batch64_msgs_per_s among them) and every
      * message size (ring_64KiB_GBps, pipe_64KiB_GBps, unix_64KiB_GBps). */
-    zc_json_num(&j, "pipe_64B_msgs_per_s", f->pipe64);
-    zc_json_num(&j, "unix_64B_msgs_per_s", f->unix64);
-    zc_json_num(&j, "fit_a_ns", f->a);
-    zc_json_num(&j, "fit_b_ns", f->b);
     for (unsigned i = 0; i < NBATCH; i++) {
         snprintf(key, sizeof(key), "ring_64B_batch%u_msgs_per_s", batches[i]);
-        zc_json_num(&j, key, f->ring64[i]);
+        zc_json_num(&j, key, f->ring64[i].msgs_per_s);
+        snprintf(key, sizeof(key), "ring_64B_batch%u_wakeups_per_msg", batches[i]);
+        zc_json_num(&j, key, f->ring64[i].wakeups_per_msg);
     }
+    zc_json_num(&j, "pipe_64B_msgs_per_s", f->pipe64.msgs_per_s);
+    zc_json_num(&j, "unix_64B_msgs_per_s", f->unix64.msgs_per_s);
+    zc_json_num(&j, "fit_a_ns", f->a);
+    zc_json_num(&j, "fit_b_ns", f->b);
     for (unsigned i = 0; i < NSIZES; i++) {
         static const char *const t[3] = {"ring", "pipe", "unix"};
-        const double *v[3] = {f->ring_gbps, f->pipe_gbps, f->unix_gbps};
+        const struct stream_figures *v[3] = {&f->ring[i], &f->pipe[i], &f->unix_[i]};
         for (unsigned k = 0; k < 3; k++) {
             snprintf(key, sizeof(key), "%s_%s_GBps", t[k], size_names[i]);
-            zc_json_num(&j, key, v[k][i]);
+            zc_json_num(&j, key, gbps(v[k]));
         }
     }
-    zc_json_num(&j, "ring_vs_pipe_64B_batch64", f->ring64[6] / f->pipe64);
-    zc_json_num(&j, "ring_vs_pipe_64KiB", f->ring_gbps[1] / f->pipe_gbps[1]);
-    zc_json_num(&j, "ring_vs_unix_64KiB", f->ring_gbps[1] / f->unix_gbps[1]);
+    zc_json_num(&j, "ring_vs_pipe_64B_batch64", f->ring64[6].msgs_per_s / f->pipe64.msgs_per_s);
+    zc_json_num(&j, "ring_vs_pipe_64KiB", gbps(&f->ring[1]) / gbps(&f->pipe[1]));
+    zc_json_num(&j, "ring_vs_unix_64KiB", gbps(&f->ring[1]) / gbps(&f->unix_[1]));
     zc_json_num(&j, "ring_rtt_spin_ns", f->rtt_spin);
     zc_json_num(&j, "ring_rtt_block_ns", f->rtt_block);
     zc_json_num(&j, "pipe_rtt_ns", f->rtt_pipe);
@@ -238,10 +242,8 @@ int cmd_bench_ring(int argc, char **argv)
     }
     print_table(&f);
     if (o.plot) {
-        double ns[NBATCH];
-        for (unsigned i = 0; i < NBATCH; i++)
-            ns[i] = 1e9 / f.ring64[i];
-        err = stream_plot_batch(o.plot, batches, ns, NBATCH, f.a, f.b, 1e9 / f.pipe64);
+        err =
+            stream_plot_batch(o.plot, batches, f.ns64, NBATCH, f.a, f.b, 1e9 / f.pipe64.msgs_per_s);
         if (err) {
             zc_error("cannot write the plot %s: %s", o.plot, zc_strerror(err));
             return ZC_EXIT_FAIL;

@@ -38,6 +38,7 @@
 struct report {
     uint64_t msgs;
     uint64_t sum;
+    uint64_t wakeups; /* calls the ring's device sent */
     int64_t err;
 };
 
@@ -183,6 +184,9 @@ static void consume_ring(int ctl, struct report *rep)
             err = r;
     }
     rep->err = err;
+    struct zc_ring_stats st;
+    zc_ring_get_stats(dev, &st);
+    rep->wakeups = st.notifications;
     free(c);
     zc_ring_destroy(dev);
 }
@@ -405,6 +409,9 @@ int stream_run(const struct stream_cfg *c, struct stream_result *res)
     int rerr = zc_read_all(ctl[0], &rep, sizeof(rep));
     uint64_t t1 = zc_now_ns();
     zc_progress_finish(&p.progress);
+    struct zc_ring_stats st = {0};
+    if (drv)
+        zc_ring_get_stats(drv, &st);
     close(ctl[0]);
     if (pid > 0)
         waitpid(pid, NULL, 0);
@@ -421,13 +428,13 @@ int stream_run(const struct stream_cfg *c, struct stream_result *res)
     res->msgs = rep.msgs;
     res->bytes = rep.msgs * c->msg_size;
     res->ns = t1 - t0;
+    res->wakeups = st.notifications + rep.wakeups;
     return 0;
 }
 
-int stream_measure(const struct stream_cfg *cfg, unsigned runs, double *msgs_per_s,
-                   double *bytes_per_s)
+int stream_measure(const struct stream_cfg *cfg, unsigned runs, struct stream_figures *f)
 {
-    double m[STREAM_MAX_RUNS], b[STREAM_MAX_RUNS];
+    double m[STREAM_MAX_RUNS], b[STREAM_MAX_RUNS], w[STREAM_MAX_RUNS];
     if (runs == 0 || runs > STREAM_MAX_RUNS)
         return -EINVAL;
     for (unsigned i = 0; i < runs; i++) {
@@ -437,10 +444,11 @@ int stream_measure(const struct stream_cfg *cfg, unsigned runs, double *msgs_per
             return err;
         m[i] = (double)r.msgs / zc_ns_to_s(r.ns);
         b[i] = (double)r.bytes / zc_ns_to_s(r.ns);
+        w[i] = r.msgs ? (double)r.wakeups / (double)r.msgs : 0;
     }
-    *msgs_per_s = zc_median(m, runs);
-    if (bytes_per_s)
-        *bytes_per_s = zc_median(b, runs);
+    f->msgs_per_s = zc_median(m, runs);
+    f->bytes_per_s = zc_median(b, runs);
+    f->wakeups_per_msg = zc_median(w, runs);
     return 0;
 }
 

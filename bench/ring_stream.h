@@ -23,9 +23,17 @@ struct stream_cfg {
 };
 
 struct stream_result {
-    uint64_t msgs;  /* messages the consumer took and verified */
-    uint64_t bytes; /* their payload bytes */
-    uint64_t ns;    /* from the first message to the consumer's report */
+    uint64_t msgs;    /* messages the consumer took and verified */
+    uint64_t bytes;   /* their payload bytes */
+    uint64_t ns;      /* from the first message to the consumer's report */
+    uint64_t wakeups; /* ring: kicks and calls both ends sent (eventfd writes) */
+};
+
+/* The median figures of several runs. */
+struct stream_figures {
+    double msgs_per_s;
+    double bytes_per_s;
+    double wakeups_per_msg; /* ring only */
 };
 
 /* Runs one stream with producer and consumer pinned on two CPUs (when two
@@ -36,10 +44,8 @@ int stream_run(const struct stream_cfg *cfg, struct stream_result *res);
 /* Most runs stream_measure() takes a median over. */
 #define STREAM_MAX_RUNS 15
 
-/* The median over runs (1..STREAM_MAX_RUNS) of stream_run(): messages and
- * bytes a second (bytes_per_s may be NULL).  0 or -errno. */
-int stream_measure(const struct stream_cfg *cfg, unsigned runs, double *msgs_per_s,
-                   double *bytes_per_s);
+/* The medians over runs (1..STREAM_MAX_RUNS) of stream_run().  0 or -errno. */
+int stream_measure(const struct stream_cfg *cfg, unsigned runs, struct stream_figures *f);
 
 /* 64-byte request/reply round trips: the ring with both ends spinning
  * (spin true) or blocking on eventfds, or a pipe pair (transport

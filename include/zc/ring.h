@@ -232,6 +232,16 @@ void zc_ring_set_peer_fd(struct zc_ring *r, int fd);
  * armed, -EPROTO. */
 int zc_ring_arm(struct zc_ring *r);
 
+/* What this end's notifications and waits did since it was opened. */
+struct zc_ring_stats {
+    uint64_t notifications; /* kicks (driver) or calls (device) sent */
+    uint64_t sleeps;        /* zc_ring_wait() calls that blocked on the eventfd */
+    uint64_t spins;         /* zc_ring_wait() calls that spinning satisfied */
+};
+
+/* Fills s with this end's counters. */
+void zc_ring_get_stats(const struct zc_ring *r, struct zc_ring_stats *s);
+
 /* The eventfd this end is woken through: call (driver) or kick (device).
  * Readable after zc_ring_arm(); zc_ring_wait() drains it itself. */
 int zc_ring_notify_fd(const struct zc_ring *r);

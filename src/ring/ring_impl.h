@@ -103,6 +103,7 @@ struct zc_ring {
     /* Notifications and waiting. */
     int kick_fd, call_fd, peer_fd;
     uint64_t spin_max_ns, spin_ns;
+    struct zc_ring_stats stats;
 
     struct zc_shm mem, bufmem;
 };

@@ -70,7 +70,10 @@ int ring_notify_peer(struct zc_ring *r, uint16_t old, uint16_t new_idx)
     else
         wake =
             !(atomic_load_explicit(&r->avail->flags, memory_order_relaxed) & AVAIL_F_NO_INTERRUPT);
-    return wake ? ring_signal(drv ? r->kick_fd : r->call_fd) : 0;
+    if (!wake)
+        return 0;
+    r->stats.notifications++;
+    return ring_signal(drv ? r->kick_fd : r->call_fd);
 }
 
 /* Without EVENT_IDX a flag must be set again to stop the peer's wake-ups
@@ -114,6 +117,11 @@ void zc_ring_set_spin(struct zc_ring *r, uint64_t max_spin_ns)
     r->spin_max_ns = r->spin_ns = max_spin_ns;
 }
 
+void zc_ring_get_stats(const struct zc_ring *r, struct zc_ring_stats *s)
+{
+    *s = r->stats;
+}
+
 void zc_ring_set_peer_fd(struct zc_ring *r, int fd)
 {
     r->peer_fd = fd;
@@ -137,6 +145,7 @@ static bool spin(struct zc_ring *r, uint64_t deadline)
     for (unsigned i = 1;; i++) {
         if (ring_has_work(r)) {
             r->spin_ns = ZC_MIN(r->spin_ns * 2, r->spin_max_ns);
+            r->stats.spins++;
             return true;
         }
         cpu_relax();
@@ -173,6 +182,7 @@ int zc_ring_wait(struct zc_ring *r, int64_t timeout_ns)
             ts.tv_nsec = (long)(left % 1000000000u);
             tsp = &ts;
         }
+        r->stats.sleeps++;
         int n = ppoll(pfd, r->peer_fd >= 0 ? 2 : 1, tsp, NULL);
         if (n < 0 && errno != EINTR)
             return -errno;

@@ -85,22 +85,23 @@ static int stage_ring(const struct demo_opts *o, struct demo_summary *s)
            s->ring_gbps / s->unix_gbps);
 
     static const unsigned batches[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
-    double ns[ZC_ARRAY_SIZE(batches)], pipe_rate;
+    double ns[ZC_ARRAY_SIZE(batches)];
+    struct stream_figures fig, pipe_fig;
     for (size_t i = 0; i < ZC_ARRAY_SIZE(batches); i++) {
         struct stream_cfg cfg = {.transport = STREAM_RING,
                                  .msg_size = 64,
                                  .batch = batches[i],
                                  .duration_ns = 100 * 1000000ull};
-        double rate;
-        err = stream_measure(&cfg, 1, &rate, NULL);
+        err = stream_measure(&cfg, 1, &fig);
         if (err)
             break;
-        ns[i] = 1e9 / rate;
+        ns[i] = 1e9 / fig.msgs_per_s;
     }
     struct stream_cfg pcfg = {
         .transport = STREAM_PIPE, .msg_size = 64, .batch = 1, .duration_ns = 100 * 1000000ull};
     if (!err)
-        err = stream_measure(&pcfg, 1, &pipe_rate, NULL);
+        err = stream_measure(&pcfg, 1, &pipe_fig);
+    double pipe_ns = err ? 0 : 1e9 / pipe_fig.msgs_per_s;
     if (!err)
         err = stream_fit(batches, ns, ZC_ARRAY_SIZE(batches), &s->fit_a_ns, &s->fit_b_ns);
     if (err) {
@@ -109,14 +110,14 @@ static int stage_ring(const struct demo_opts *o, struct demo_summary *s)
     }
     snprintf(s->plot, sizeof(s->plot), "%s/ring_batch.png", o->out);
     err = stream_plot_batch(s->plot, batches, ns, ZC_ARRAY_SIZE(batches), s->fit_a_ns, s->fit_b_ns,
-                            1e9 / pipe_rate);
+                            pipe_ns);
     if (err) {
         zc_error("cannot write %s: %s", s->plot, zc_strerror(err));
         return err;
     }
     printf("  64 B messages: %.1f ns each at batch 1, %.1f at batch 64 (pipe: %.0f);"
            " fit %.1f + %.1f/B ns\n",
-           ns[0], ns[6], 1e9 / pipe_rate, s->fit_a_ns, s->fit_b_ns);
+           ns[0], ns[6], pipe_ns, s->fit_a_ns, s->fit_b_ns);
     printf("  picture: %s\n", s->plot);
     return 0;
 }
