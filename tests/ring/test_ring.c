@@ -221,6 +221,12 @@ static void waiting(uint64_t features)
     CHECK_EQ(l.result, 0);
     struct zc_ring_chain c;
     CHECK_EQ(zc_ring_pop(pr.dev, &c), 1);
+    /* The device slept (it never spins here) and the driver kicked it. */
+    struct zc_ring_stats st;
+    zc_ring_get_stats(pr.dev, &st);
+    CHECK(st.sleeps >= 2 && st.spins == 0);
+    zc_ring_get_stats(pr.drv, &st);
+    CHECK_EQ(st.notifications, 1);
 
     /* The driver waits for the completion the same way, after a short spin. */
     zc_ring_set_spin(pr.drv, 1000);
