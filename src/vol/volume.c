@@ -198,6 +198,16 @@ int zc_vol_open_nifti(struct zc_vol **out, const char *path)
         v->voxels = (const uint8_t *)v->map + nim->iname_offset;
         nifti_image_free(nim);
     } else {
+        /* libnifti allocates what the header claims before reading: first
+         * make sure the file can hold it (deflate inflates at most 1032:1). */
+        struct stat st;
+        uint64_t want = (uint64_t)nim->nvox * (uint64_t)nim->nbyper;
+        uint64_t ratio = nifti_is_gzfile(nim->iname) ? 1032 : 1;
+        if (stat(nim->iname, &st) != 0 || nim->iname_offset < 0 ||
+            want / ratio + (uint64_t)nim->iname_offset / ratio > (uint64_t)st.st_size) {
+            err = -EINVAL;
+            goto fail;
+        }
         if (nifti_image_load(nim) != 0 || !nim->data) {
             err = -EINVAL;
             goto fail;

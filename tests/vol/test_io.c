@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static char dir[4096];
 
@@ -124,6 +125,23 @@ static void test_nifti_bad(void)
     p = tmp_path("short.nii");
     write_nifti(p, DT_FLOAT32, 0, 0);
     CHECK_OK(truncate(p, 352 + 100));
+    CHECK_EQ(zc_vol_open_nifti(&v, p), -EINVAL);
+
+    /* A compressed header that claims 4 GB: refused before any allocation. */
+    p = tmp_path("huge.nii.gz");
+    const int small[8] = {3, 2, 2, 2, 1, 1, 1, 1};
+    nifti_image *nim = nifti_make_new_nim(small, DT_FLOAT32, 1);
+    CHECK(nim);
+    nifti_1_header h = nifti_convert_nim2nhdr(nim);
+    nifti_image_free(nim);
+    h.dim[1] = h.dim[2] = h.dim[3] = 1024;
+    gzFile gz = gzopen(p, "wb");
+    CHECK(gz);
+    const char ext[4] = {0}, body[64] = {0};
+    CHECK(gzwrite(gz, &h, sizeof(h)) == (int)sizeof(h));
+    CHECK(gzwrite(gz, ext, sizeof(ext)) == (int)sizeof(ext));
+    CHECK(gzwrite(gz, body, sizeof(body)) == (int)sizeof(body));
+    CHECK(gzclose(gz) == Z_OK);
     CHECK_EQ(zc_vol_open_nifti(&v, p), -EINVAL);
 
     /* A type the sampler does not know. */
