@@ -455,6 +455,10 @@ int stream_measure(const struct stream_cfg *cfg, unsigned runs, struct stream_fi
 /* ---- round trips ---- */
 
 #define RTT_MSG 64
+/* "Spinning" round trips spin this long before they block: far longer than
+ * a round trip between two busy CPUs, short enough that two processes that
+ * had to share one CPU still take turns. */
+#define RTT_SPIN_NS 200000
 
 static void echo_ring(int ctl, bool spin, struct report *rep)
 {
@@ -464,7 +468,7 @@ static void echo_ring(int ctl, bool spin, struct report *rep)
         rep->err = err;
         return;
     }
-    zc_ring_set_spin(dev, spin ? UINT64_MAX / 2 : 0);
+    zc_ring_set_spin(dev, spin ? RTT_SPIN_NS : 0);
     zc_ring_set_peer_fd(dev, ctl);
     char ready = 'r';
     err = zc_write_all(ctl, &ready, 1);
@@ -562,7 +566,7 @@ int stream_rtt(enum stream_transport transport, bool spin, unsigned rounds, doub
         struct zc_ring_params p = {.num = 8, .buf_size = 4096, .features = ZC_RING_F_EVENT_IDX};
         err = zc_ring_create(&drv, ZC_RING_DRIVER, &p);
         if (!err)
-            zc_ring_set_spin(drv, spin ? UINT64_MAX / 2 : 0);
+            zc_ring_set_spin(drv, spin ? RTT_SPIN_NS : 0);
     } else if (pipe2(req, O_CLOEXEC) < 0 || pipe2(rsp, O_CLOEXEC) < 0) {
         err = -errno;
     }
