@@ -53,74 +53,72 @@ static void usage(FILE *f)
                "1 MiB throughput with every byte written and read, 64 B round trips.\n\n"
                "  --json        print one JSON object as the last line\n"
                "  --plot FILE   write the cost-per-message curve as a PNG (gnuplot)\n"
-               "  --runs N      runs per figure, the median is reported (default 3)\n"
-               "  --time MS     length of each streaming run (default 150)\n");
+               "  --runs N      runs per figure, the median is reported (default 5)\n"
+               "  --time MS     length of each streaming run (default 100)\n");
 }
 
-/* Progress on a TTY: which figure is being measured. */
-static void step(const char *what, unsigned *n, unsigned total)
+/* Progress on a TTY: which stream is being measured. */
+static void show_progress(size_t done, size_t total, const struct stream_cfg *next, void *arg)
 {
+    static const char *const names[] = {"ring", "pipe", "unix socket"};
     if (!isatty(STDERR_FILENO))
         return;
-    ++*n;
-    fprintf(stderr, "\r\033[K[%2u/%u] %s", *n, total, what);
-    if (*n == total)
-        fputs("\r\033[K", stderr);
+    char size[32];
+    zc_fmt_bytes((double)next->msg_size, size, sizeof(size));
+    fprintf(stderr, "\r\033[K[%3zu/%zu] %s, %s messages, batch %u", done + 1, total,
+            names[next->transport], size, next->batch);
     fflush(stderr);
 }
 
-static int measure(const struct opts *o, enum stream_transport t, size_t msg, unsigned batch,
-                   struct stream_figures *f)
+static void show_step(const char *what)
 {
-    struct stream_cfg cfg = {
-        .transport = t, .msg_size = msg, .batch = batch, .duration_ns = o->run_ns};
-    return stream_measure(&cfg, o->runs, f);
+    if (isatty(STDERR_FILENO)) {
+        fprintf(stderr, "\r\033[K%s", what);
+        fflush(stderr);
+    }
 }
 
 static int run_all(const struct opts *o, struct figures *f)
 {
-    unsigned n = 0, total = NBATCH + 2 + 3 * NSIZES + 3;
-    char what[64];
-    int err = 0;
-    for (unsigned i = 0; !err && i < NBATCH; i++) {
-        snprintf(what, sizeof(what), "ring 64 B, batch %u", batches[i]);
-        step(what, &n, total);
-        err = measure(o, STREAM_RING, 64, batches[i], &f->ring64[i]);
+    /* The streams: 64 B at every batch size, 64 B over pipe and socket,
+     * then each large size over all three. */
+    enum { NSTREAMS = NBATCH + 2 + 3 * NSIZES };
+    struct stream_cfg cfg[NSTREAMS];
+    struct stream_figures res[NSTREAMS];
+    size_t n = 0;
+    for (unsigned i = 0; i < NBATCH; i++)
+        cfg[n++] = (struct stream_cfg){STREAM_RING, 64, batches[i], o->run_ns, 0, false};
+    cfg[n++] = (struct stream_cfg){STREAM_PIPE, 64, 1, o->run_ns, 0, false};
+    cfg[n++] = (struct stream_cfg){STREAM_UNIX, 64, 1, o->run_ns, 0, false};
+    for (unsigned i = 0; i < NSIZES; i++)
+        for (unsigned t = STREAM_RING; t <= STREAM_UNIX; t++)
+            cfg[n++] = (struct stream_cfg){t, sizes[i], 1, o->run_ns, 0, false};
+    int err = stream_measure_set(cfg, n, o->runs, res, show_progress, NULL);
+    if (err)
+        return err;
+    n = 0;
+    for (unsigned i = 0; i < NBATCH; i++) {
+        f->ring64[i] = res[n++];
         f->ns64[i] = 1e9 / f->ring64[i].msgs_per_s;
     }
-    if (!err) {
-        step("pipe 64 B", &n, total);
-        err = measure(o, STREAM_PIPE, 64, 1, &f->pipe64);
+    f->pipe64 = res[n++];
+    f->unix64 = res[n++];
+    for (unsigned i = 0; i < NSIZES; i++) {
+        f->ring[i] = res[n++];
+        f->pipe[i] = res[n++];
+        f->unix_[i] = res[n++];
     }
+    show_step("round trips: ring spinning");
+    err = stream_rtt(STREAM_RING, true, 20000, &f->rtt_spin);
     if (!err) {
-        step("unix socket 64 B", &n, total);
-        err = measure(o, STREAM_UNIX, 64, 1, &f->unix64);
-    }
-    for (unsigned i = 0; !err && i < NSIZES; i++) {
-        snprintf(what, sizeof(what), "%s messages", size_names[i]);
-        step(what, &n, total);
-        err = measure(o, STREAM_RING, sizes[i], 1, &f->ring[i]);
-        if (!err) {
-            step(what, &n, total);
-            err = measure(o, STREAM_PIPE, sizes[i], 1, &f->pipe[i]);
-        }
-        if (!err) {
-            step(what, &n, total);
-            err = measure(o, STREAM_UNIX, sizes[i], 1, &f->unix_[i]);
-        }
-    }
-    if (!err) {
-        step("round trips: ring spinning", &n, total);
-        err = stream_rtt(STREAM_RING, true, 20000, &f->rtt_spin);
-    }
-    if (!err) {
-        step("round trips: ring blocking", &n, total);
+        show_step("round trips: ring blocking");
         err = stream_rtt(STREAM_RING, false, 4000, &f->rtt_block);
     }
     if (!err) {
-        step("round trips: pipe", &n, total);
+        show_step("round trips: pipe");
         err = stream_rtt(STREAM_PIPE, false, 4000, &f->rtt_pipe);
     }
+    show_step("");
     if (err)
         return err;
     return stream_fit(batches, f->ns64, NBATCH, &f->a, &f->b);
@@ -202,7 +200,7 @@ int cmd_bench_ring(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},       {"plot", required_argument, NULL, 'p'},
         {"runs", required_argument, NULL, 'r'}, {"time", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
-    struct opts o = {.runs = 3, .run_ns = 150 * 1000000ull};
+    struct opts o = {.runs = 5, .run_ns = 100 * 1000000ull};
     uint64_t v;
     int c;
     optind = 1;

@@ -432,24 +432,43 @@ int stream_run(const struct stream_cfg *c, struct stream_result *res)
     return 0;
 }
 
+int stream_measure_set(const struct stream_cfg *cfgs, size_t n, unsigned runs,
+                       struct stream_figures *out, stream_progress_fn progress, void *arg)
+{
+    if (runs == 0 || runs > STREAM_MAX_RUNS || n == 0)
+        return -EINVAL;
+    double(*m)[STREAM_MAX_RUNS] = calloc(n, sizeof(*m));
+    double(*b)[STREAM_MAX_RUNS] = calloc(n, sizeof(*b));
+    double(*w)[STREAM_MAX_RUNS] = calloc(n, sizeof(*w));
+    int err = m && b && w ? 0 : -ENOMEM;
+    /* Round-robin: a burst of outside load hits every stream alike. */
+    for (unsigned r = 0; !err && r < runs; r++) {
+        for (size_t k = 0; !err && k < n; k++) {
+            if (progress)
+                progress(r * n + k, runs * n, &cfgs[k], arg);
+            struct stream_result res;
+            err = stream_run(&cfgs[k], &res);
+            if (err)
+                break;
+            m[k][r] = (double)res.msgs / zc_ns_to_s(res.ns);
+            b[k][r] = (double)res.bytes / zc_ns_to_s(res.ns);
+            w[k][r] = res.msgs ? (double)res.wakeups / (double)res.msgs : 0;
+        }
+    }
+    for (size_t k = 0; !err && k < n; k++) {
+        out[k].msgs_per_s = zc_median(m[k], runs);
+        out[k].bytes_per_s = zc_median(b[k], runs);
+        out[k].wakeups_per_msg = zc_median(w[k], runs);
+    }
+    free(m);
+    free(b);
+    free(w);
+    return err;
+}
+
 int stream_measure(const struct stream_cfg *cfg, unsigned runs, struct stream_figures *f)
 {
-    double m[STREAM_MAX_RUNS], b[STREAM_MAX_RUNS], w[STREAM_MAX_RUNS];
-    if (runs == 0 || runs > STREAM_MAX_RUNS)
-        return -EINVAL;
-    for (unsigned i = 0; i < runs; i++) {
-        struct stream_result r;
-        int err = stream_run(cfg, &r);
-        if (err)
-            return err;
-        m[i] = (double)r.msgs / zc_ns_to_s(r.ns);
-        b[i] = (double)r.bytes / zc_ns_to_s(r.ns);
-        w[i] = r.msgs ? (double)r.wakeups / (double)r.msgs : 0;
-    }
-    f->msgs_per_s = zc_median(m, runs);
-    f->bytes_per_s = zc_median(b, runs);
-    f->wakeups_per_msg = zc_median(w, runs);
-    return 0;
+    return stream_measure_set(cfg, 1, runs, f, NULL, NULL);
 }
 
 /* ---- round trips ---- */

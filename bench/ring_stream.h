@@ -47,6 +47,16 @@ int stream_run(const struct stream_cfg *cfg, struct stream_result *res);
 /* The medians over runs (1..STREAM_MAX_RUNS) of stream_run().  0 or -errno. */
 int stream_measure(const struct stream_cfg *cfg, unsigned runs, struct stream_figures *f);
 
+/* Called before each run of stream_measure_set(): done runs of total. */
+typedef void (*stream_progress_fn)(size_t done, size_t total, const struct stream_cfg *next,
+                                   void *arg);
+
+/* stream_measure() for n streams at once, run round-robin (each stream's
+ * first run, then each one's second ...) so that outside load spreads
+ * over all of them; out[k] for cfgs[k].  progress may be NULL.  0 or -errno. */
+int stream_measure_set(const struct stream_cfg *cfgs, size_t n, unsigned runs,
+                       struct stream_figures *out, stream_progress_fn progress, void *arg);
+
 /* 64-byte request/reply round trips: the ring with both ends spinning
  * (spin true) or blocking on eventfds, or a pipe pair (transport
  * STREAM_PIPE).  0 with the median round trip in *median_ns, -errno. */
