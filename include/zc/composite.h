@@ -68,7 +68,7 @@ struct zc_composite;
  * the brick at its Cartesian coordinates (zc_sim_comm gives one).  Plans
  * the rounds and allocates every buffer a frame needs.  0 with *out set;
  * -EINVAL for a bad config or a communicator without a 3-D Cartesian
- * topology, -ENOMEM. */
+ * topology, -ENOMEM; every rank given the same config gets the same. */
 int zc_composite_create(MPI_Comm cart, const struct zc_composite_config *cfg,
                         struct zc_composite **out);
 /* Frees the compositor.  NULL is fine. */

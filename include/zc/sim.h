@@ -45,7 +45,7 @@ struct zc_sim;
 /* Collective over comm: splits the domain, allocates the fields (zero) with
  * one ghost layer on every side.  0 with *out set; -EINVAL on a bad config
  * (grid too small for the rank count, Courant number out of range),
- * -ENOMEM. */
+ * -ENOMEM or -EIO, the same on every rank. */
 int zc_sim_create(MPI_Comm comm, const struct zc_sim_config *cfg, struct zc_sim **out);
 /* Frees the fields and the communicator.  NULL is fine.  Collective. */
 void zc_sim_destroy(struct zc_sim *sim);
@@ -81,8 +81,9 @@ int zc_sim_exchange_ghosts(struct zc_sim *sim, uint64_t *bytes_sent);
 int zc_sim_gather(struct zc_sim *sim, int root, struct zc_sim **whole, uint64_t *bytes_sent);
 
 /* Collective: the largest energy density (E^2 + H^2) / 2 over the cells of
- * the domain, each component taken at its own Yee position in the cell, in
- * *umax (the scale for zc_sim_view.log_umax).  0 or -EIO. */
+ * the domain, each component taken at its own Yee position in the cell,
+ * leaving out the dipole's near field (cells within max(2, grid / 16) of
+ * it), in *umax: the scale for zc_sim_view.log_umax.  0 or -EIO. */
 int zc_sim_energy_max(const struct zc_sim *sim, double *umax);
 
 /* ---- in-situ rendering ----

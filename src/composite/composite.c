@@ -142,9 +142,12 @@ int zc_composite_create(MPI_Comm cart, const struct zc_composite_config *cfg,
         for (size_t i = 0; !err && c->depth && i < c->npix; i++)
             c->depth[i] = INFINITY;
     }
-    if (err) {
+    int all;
+    if (MPI_Allreduce(&err, &all, 1, MPI_INT, MPI_MIN, c->comm) != MPI_SUCCESS)
+        all = -EIO;
+    if (all) {
         zc_composite_destroy(c);
-        return err;
+        return all;
     }
     *out = c;
     return 0;
