@@ -23,7 +23,7 @@
 #define REGION_BYTES ((size_t)512 << 20)
 #define MAX_REPS     51
 /* Bytes each method moves per size and round (enough for a stable rate). */
-#define ROUND_BYTES ((size_t)256 << 20)
+#define ROUND_BYTES ((size_t)512 << 20)
 
 enum method { M_MEMCPY, M_MOVSB, M_NT, M_MEMSET, M_FILL_NT, NMETHODS };
 static const char *const method_name[NMETHODS] = {"memcpy", "rep_movsb", "zc_copy_nt", "memset",
@@ -85,7 +85,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: zc bench stream [--reps N] [--json]\n\n"
                "Streaming-store copy and fill (zc_copy_nt, zc_fill_nt) against memcpy,\n"
                "rep movsb and memset, 4 KiB to 256 MiB, into destinations that are not cached.\n\n"
-               "      --reps N   interleaved rounds, the median reported (default 5)\n"
+               "      --reps N   interleaved rounds, the median reported (default 7)\n"
                "      --json     one JSON object per size, then a summary, as the last line\n"
                "  -h, --help     this text\n");
 }
@@ -110,7 +110,7 @@ int cmd_bench_stream(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    uint64_t reps = 5;
+    uint64_t reps = 7;
     bool json = false;
     int c;
     optind = 1;
