@@ -58,8 +58,9 @@ struct zc_seal_config {
 /* ---- the broker (untrusted by design) ---- */
 
 /* How an evil broker misbehaves, to prove the endpoints notice.  Each mode
- * strikes the third message from side 0 to side 1 (the handshake's first
- * message, then one data message pass untouched) unless said otherwise. */
+ * strikes the third message of each direction (on a one-way stream: the
+ * handshake message and one data message pass untouched) unless said
+ * otherwise. */
 enum zc_seal_evil {
     ZC_SEAL_HONEST,        /* shares each ring between the endpoints, relays nothing */
     ZC_SEAL_EVIL_RELAY,    /* relays through its own rings but changes nothing */

@@ -230,9 +230,9 @@ static int relay_one(struct relay *rl, uint64_t idx, size_t len)
 {
     enum zc_seal_evil mode = rl->b->mode;
     uint8_t *m = rl->msg;
-    bool strike = rl->from == 0 && idx == STRIKE;
+    bool strike = idx == STRIKE;
     int64_t r = 0;
-    if (rl->held_len && rl->from == 0 && idx == STRIKE + 1) {
+    if (rl->held_len && idx == STRIKE + 1) {
         /* reorder: the later message first, then the one held back */
         r = deliver(rl, m, len, (uint32_t)len);
         if (r >= 0)
@@ -303,11 +303,11 @@ static int64_t take_message(struct relay *rl, const struct zc_ring_chain *c)
     return r ? r : (int64_t)len;
 }
 
-/* Keeps flipping (and flipping back) bytes of the buffers side 1 reads. */
+/* Keeps flipping (and flipping back) bytes of the buffers both sides read. */
 static void *racer_main(void *arg)
 {
     struct zc_seal_broker *b = arg;
-    volatile uint8_t *base = zc_ring_buf_base(b->out[0]);
+    volatile uint8_t *base[2] = {zc_ring_buf_base(b->out[0]), zc_ring_buf_base(b->out[1])};
     size_t size = zc_ring_buf_size(b->out[0]);
     uint64_t x = 0x9e3779b97f4a7c15ull;
     while (!atomic_load_explicit(&b->stop, memory_order_relaxed)) {
@@ -315,11 +315,12 @@ static void *racer_main(void *arg)
         x ^= x >> 7;
         x ^= x << 17;
         size_t at = (size_t)(x % size);
+        volatile uint8_t *p = base[x & 1];
         uint8_t bit = (uint8_t)(1u << (x >> 61));
-        base[at] ^= bit;
+        p[at] ^= bit;
         for (int spin = 0; spin < 64; spin++)
             __asm__ volatile("" ::: "memory");
-        base[at] ^= bit;
+        p[at] ^= bit;
     }
     return NULL;
 }

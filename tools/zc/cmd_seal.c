@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -41,25 +42,35 @@ static int unix_address(const char *path, struct sockaddr_un *sa)
 
 static void broker_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: zc broker --socket PATH [--evil MODE] [--slots N] [--max-msg SIZE] [--json]\n\n"
-            "Sets up one sealed channel: listens on the UNIX socket PATH, takes two endpoints\n"
-            "(`zc channel`; the first is side 0), gives each its shared-memory rings, and\n"
-            "stays until one leaves.  The broker is untrusted: it sees only ciphertext.\n\n"
-            "  -s, --socket PATH    where the endpoints connect (created; removed when both came)\n"
-            "      --evil MODE      misbehave to prove the endpoints notice: relay, payload,\n"
-            "                       header, tag, replay, reorder, truncate, inflate, rewrite,\n"
-            "                       drop, cut, race (docs/PROTOCOL.md)\n"
-            "      --slots N        buffers per direction, a power of two (default 64)\n"
-            "      --max-msg SIZE   largest message (default 64KiB, at most 16MiB)\n"
-            "      --json           print a summary as the last line\n"
-            "  -h, --help           this text\n");
+    fprintf(
+        f,
+        "usage: zc broker --socket PATH [--evil MODE] [--slots N] [--max-msg SIZE] [--json]\n\n"
+        "Sets up one sealed channel: listens on the UNIX socket PATH, takes two endpoints\n"
+        "(`zc channel`; the first is side 0), gives each its shared-memory rings, and\n"
+        "stays until one leaves.  The broker is untrusted: it sees only ciphertext.\n\n"
+        "  -s, --socket PATH    where the endpoints connect (created; removed when both came)\n"
+        "      --evil MODE      misbehave to prove the endpoints notice: relay, payload,\n"
+        "                       header, tag, replay, reorder, truncate, inflate, rewrite,\n"
+        "                       drop, cut, race (docs/PROTOCOL.md)\n"
+        "      --slots N        buffers per direction, a power of two (default 64)\n"
+        "      --max-msg SIZE   largest message (default 64KiB, at most 16MiB)\n"
+        "      --timeout S      give up when an endpoint has not come in S seconds (default 60)\n"
+        "      --json           print a summary as the last line\n"
+        "  -h, --help           this text\n");
 }
 
-static int accept_endpoints(const char *path, int socks[2])
+/* Listens on path and takes two endpoints, waiting at most timeout_s for
+ * each.  The socket is bound under a temporary name and linked to path only
+ * once it listens, so that an endpoint never finds a socket that refuses
+ * it; an existing path is never replaced (-EEXIST). */
+static int accept_endpoints(const char *path, uint64_t timeout_s, int socks[2])
 {
     struct sockaddr_un sa;
-    int r = unix_address(path, &sa);
+    char tmp[sizeof(sa.sun_path)];
+    socks[0] = socks[1] = -1;
+    if (snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    int r = unix_address(tmp, &sa);
     if (r)
         return r;
     int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -68,35 +79,50 @@ static int accept_endpoints(const char *path, int socks[2])
     mode_t old = umask(077);
     r = bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
     umask(old);
-    bool bound = !r;
+    bool bound = !r, linked = false;
     if (!r && listen(l, 2) < 0)
         r = -errno;
-    socks[0] = socks[1] = -1;
+    if (!r)
+        r = link(tmp, path) < 0 ? -errno : 0;
+    linked = !r;
+    if (bound)
+        unlink(tmp);
     for (int i = 0; !r && i < 2; i++) {
-        socks[i] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-        if (socks[i] < 0 && errno == EINTR)
+        struct pollfd pfd = {.fd = l, .events = POLLIN};
+        int n = poll(&pfd, 1, (int)(timeout_s * 1000));
+        if (n < 0 && errno == EINTR) {
             i--;
-        else if (socks[i] < 0)
+            continue;
+        }
+        if (n <= 0) {
+            r = n < 0 ? -errno : -ETIMEDOUT;
+            break;
+        }
+        socks[i] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+        if (socks[i] < 0)
             r = -errno;
     }
-    if (bound)
+    if (linked)
         unlink(path);
     close(l);
+    if (r) {
+        for (int i = 0; i < 2; i++)
+            if (socks[i] >= 0)
+                close(socks[i]);
+    }
     return r;
 }
 
 int cmd_broker(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"socket", required_argument, NULL, 's'},
-        {"evil", required_argument, NULL, 'e'},
-        {"slots", required_argument, NULL, 'n'},
-        {"max-msg", required_argument, NULL, 'm'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
+        {"socket", required_argument, NULL, 's'},  {"evil", required_argument, NULL, 'e'},
+        {"slots", required_argument, NULL, 'n'},   {"max-msg", required_argument, NULL, 'm'},
+        {"timeout", required_argument, NULL, 't'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},          {0},
     };
     const char *path = NULL;
+    uint64_t timeout_s = 60;
     enum zc_seal_evil mode = ZC_SEAL_HONEST;
     struct zc_seal_config cfg = {.slots = 64, .max_msg = 64 << 10};
     bool json = false;
@@ -122,6 +148,10 @@ int cmd_broker(int argc, char **argv)
                 return zc_usage_error("broker", "--max-msg wants a size in 1..16MiB");
             cfg.max_msg = (uint32_t)v;
             break;
+        case 't':
+            if (zc_parse_u64(optarg, 1, 86400, &timeout_s))
+                return zc_usage_error("broker", "--timeout wants seconds in 1..86400");
+            break;
         case 'j':
             json = true;
             break;
@@ -144,7 +174,7 @@ int cmd_broker(int argc, char **argv)
         return ZC_EXIT_FAIL;
     }
     int socks[2];
-    r = accept_endpoints(path, socks);
+    r = accept_endpoints(path, timeout_s, socks);
     if (r) {
         zc_error("cannot take endpoints on %s: %s", path, zc_strerror(r));
         zc_seal_broker_destroy(b);
