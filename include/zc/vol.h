@@ -106,7 +106,10 @@ struct zc_render_stats {
     uint64_t samples;   /* trilinear samples taken */
 };
 /* Ray casts v into the whole of fb (tile by tile, journaled if a frame is
- * open).  stats may be NULL.  -EINVAL for bad options, -ENOMEM. */
+ * open).  The first render of a volume also finds its macrocells' value
+ * ranges and keeps them with the volume (counted in extra_bytes); renders
+ * of one volume must not run at the same time.  stats may be NULL.
+ * -EINVAL for bad options, -ENOMEM. */
 int zc_vol_render(struct zc_vol *v, struct zc_fb *fb, const struct zc_render_opts *opts,
                   struct zc_render_stats *stats);
 

@@ -1,16 +1,20 @@
 /* render.c - direct volume rendering: rays cast straight through the
  * source voxels.
  *
- * Nothing is built from the volume but two small tables, so the memory is
- * the volume itself plus a few percent:
+ * Nothing is built from the volume but small tables, so the memory is the
+ * volume itself plus a few percent:
  *
  *   lut[]     the transfer function sampled over the volume's value range,
  *             colour and opacity, the opacity corrected for the step
  *             (a' = 1 - (1 - a)^step, a per unit of world length)
- *   empty[]   one byte per macrocell of 8x8x8 voxels (its 9x9x9 corner
- *             voxels, so a trilinear sample never reaches out of its cell):
- *             1 when the transfer function is clear over the cell's
- *             [min, max], and a ray then jumps to the cell's far side
+ *   cells     min and max of each macrocell of 8x8x8 voxels (its 9x9x9
+ *             corner voxels, so a trilinear sample never reaches out of its
+ *             cell); a property of the volume, made by the first render and
+ *             kept with it
+ *   empty[]   one byte a macrocell: 1 when the transfer function is clear
+ *             over the cell's [min, max], and a ray then jumps to the cell's
+ *             far side; a second level marks blocks of 4x4x4 empty cells,
+ *             and rays are clipped to the box around the cells not empty
  *
  * Each ray is clipped to the volume's box and marched front to back at a
  * fixed step: trilinear sample (voxel type and scaling applied here, on the
@@ -54,6 +58,7 @@ struct dvr {
     bool shade;
     float bg[4];
     const unsigned *nonzero_prefix; /* lut entries with opacity, cumulative */
+    float *minmax;                  /* the volume's macrocell min, max */
     atomic_uint next_cell, next_tile;
     atomic_uint_fast64_t samples;
     atomic_int err;
@@ -104,10 +109,10 @@ static inline __attribute__((always_inline)) float fetch(const void *vox, size_t
     }
 }
 
-/* The empty flags of the macrocells of slab cz (all cx, cy).  Each voxel
- * row of the slab is reduced once into per-cell minima and maxima (rowlo,
- * rowhi: cdims[0] floats each), which then fold into the cells of every
- * cy the row borders. */
+/* The minima and maxima of the macrocells of slab cz (all cx, cy).  Each
+ * voxel row of the slab is reduced once into per-cell values (rowlo, rowhi:
+ * cdims[0] floats each), which then fold into the cells of every cy the row
+ * borders. */
 static inline __attribute__((always_inline)) void cell_slab(struct dvr *d, unsigned cz,
                                                             float *rowlo, float *rowhi,
                                                             float *cello, float *celhi,
@@ -123,7 +128,20 @@ static inline __attribute__((always_inline)) void cell_slab(struct dvr *d, unsig
     for (unsigned k = cz * CELL; k <= ZC_MIN(cz * CELL + CELL, n[2] - 1); k++)
         for (unsigned j = 0; j < n[1]; j++) {
             size_t row = ((size_t)k * n[1] + j) * n[0];
-            for (unsigned cx = 0; cx < cx_n; cx++) {
+            /* Whole cells with a constant count (unrolled), then the last. */
+            unsigned whole = (n[0] - 1) / CELL;
+            for (unsigned cx = 0; cx < whole; cx++) {
+                size_t i0 = row + (size_t)cx * CELL;
+                float lo = fetch(v->voxels, i0, t), hi = lo;
+                for (unsigned q = 1; q <= CELL; q++) {
+                    float x = fetch(v->voxels, i0 + q, t);
+                    lo = x < lo ? x : lo;
+                    hi = x > hi ? x : hi;
+                }
+                rowlo[cx] = lo;
+                rowhi[cx] = hi;
+            }
+            for (unsigned cx = whole; cx < cx_n; cx++) {
                 unsigned i0 = cx * CELL, i1 = ZC_MIN(i0 + CELL, n[0] - 1);
                 float lo = fetch(v->voxels, row + i0, t), hi = lo;
                 for (unsigned i = i0 + 1; i <= i1; i++) {
@@ -145,15 +163,26 @@ static inline __attribute__((always_inline)) void cell_slab(struct dvr *d, unsig
                     celhi[c] = rowhi[cx] > celhi[c] ? rowhi[cx] : celhi[c];
                 }
         }
+    float *mm = d->minmax + 2 * (size_t)cz * cx_n * cy_n;
     for (size_t c = 0; c < (size_t)cx_n * cy_n; c++) {
-        float a = cello[c] * d->idx_scale + d->idx_bias, b = celhi[c] * d->idx_scale + d->idx_bias;
+        mm[2 * c] = cello[c];
+        mm[2 * c + 1] = celhi[c];
+    }
+}
+
+/* A macrocell is empty when the table is clear over its [min, max]. */
+static void mark_empty(struct dvr *d, size_t ncells)
+{
+    for (size_t c = 0; c < ncells; c++) {
+        float a = d->minmax[2 * c] * d->idx_scale + d->idx_bias;
+        float b = d->minmax[2 * c + 1] * d->idx_scale + d->idx_bias;
         bool empty = false;
         if (isfinite(a) && isfinite(b)) {
             int i0 = (int)floorf(ZC_MAX(ZC_MIN(ZC_MIN(a, b), LUT_SIZE - 1.0f), 0.0f));
             int i1 = (int)ceilf(ZC_MAX(ZC_MIN(ZC_MAX(a, b), LUT_SIZE - 1.0f), 0.0f));
             empty = d->nonzero_prefix[i1 + 1] == d->nonzero_prefix[i0];
         }
-        d->empty[(size_t)cz * cx_n * cy_n + c] = empty;
+        d->empty[c] = empty;
     }
 }
 
@@ -477,16 +506,32 @@ int zc_vol_render(struct zc_vol *v, struct zc_fb *fb, const struct zc_render_opt
         prefix[i + 1] = prefix[i] + (d->lut[i][3] > 0);
 
     d->nonzero_prefix = prefix;
-    run_parallel(cells_worker, d, nthreads);
-    err = atomic_load(&d->err);
-    if (!err) {
-        summarize_cells(d);
-        run_parallel(tiles_worker, d, nthreads);
+    if (!v->cells) {
+        /* The macrocells' value ranges belong to the volume, not to the
+         * view or the transfer function: made once, kept with it. */
+        v->cells_bytes = 2 * ncells * sizeof(float);
+        v->cells = malloc(v->cells_bytes);
+        if (!v->cells) {
+            err = -ENOMEM;
+            goto out;
+        }
+        d->minmax = v->cells;
+        run_parallel(cells_worker, d, nthreads);
         err = atomic_load(&d->err);
+        if (err) {
+            free(v->cells);
+            v->cells = NULL;
+            goto out;
+        }
     }
+    d->minmax = v->cells;
+    mark_empty(d, ncells);
+    summarize_cells(d);
+    run_parallel(tiles_worker, d, nthreads);
+    err = atomic_load(&d->err);
     if (stats) {
         stats->extra_bytes = sizeof(*d) + ncells + nblocks + (LUT_SIZE + 1) * sizeof(unsigned) +
-                             nthreads * slab_scratch_bytes(d);
+                             nthreads * slab_scratch_bytes(d) + v->cells_bytes;
         stats->samples = atomic_load(&d->samples);
     }
 out:

@@ -18,6 +18,8 @@ struct zc_vol {
     nifti_image *nim; /* owns inflated voxels when not in place */
     bool range_known;
     float lo, hi;
+    float *cells; /* per 8^3 macrocell: unscaled min, max (made by the first render) */
+    size_t cells_bytes;
 };
 
 /* Unscaled voxel value at linear index idx. */

@@ -231,6 +231,7 @@ void zc_vol_close(struct zc_vol *v)
         munmap(v->map, v->map_len);
     if (v->nim)
         nifti_image_free(v->nim);
+    free(v->cells);
     free(v);
 }
 
