@@ -27,8 +27,10 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_MSG   (64u << 10)
@@ -375,14 +377,60 @@ static double ring_gbps(struct ring_pair *rp, size_t size, uint64_t n)
     return (double)(n * size) / (double)(rx.t_end - tx.t_start);
 }
 
+/* ---- the picture ---- */
+
+/* Grouped bars (gnuplot, PNG): GB/s of the three peers at each size, log
+ * scale, written to path.tmp and renamed.  0 or -errno. */
+static int plot(const char *path, enum zc_cipher cipher, const double *sealed, const double *raw,
+                const double *ring)
+{
+    char tmp[4096];
+    if (strpbrk(path, "'\"\n\\"))
+        return -EINVAL;
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    FILE *g = popen("gnuplot 2>/dev/null", "w");
+    if (!g)
+        return -errno;
+    fprintf(g, "$d << EOD\n");
+    for (int s = 0; s < NSIZES; s++)
+        fprintf(g, "%s %.4f %.4f %.4f\n", size_names[s], sealed[s], raw[s], ring[s]);
+    fprintf(g,
+            "EOD\n"
+            "set terminal pngcairo size 900,540 font ',11'\n"
+            "set output '%s'\n"
+            "set style data histograms\nset style histogram clustered gap 1\n"
+            "set style fill solid 0.85 border -1\nset boxwidth 0.9\n"
+            "set logscale y 10\nset yrange [0.01:*]\nset grid ytics\nset key top left\n"
+            "set xlabel 'message size'\nset ylabel 'GB/s (log scale)'\n"
+            "set title 'zc seal (%s): sealed channel vs raw AEAD on one core vs unsealed ring'\n"
+            "plot $d using 2:xtic(1) title 'sealed channel (2 threads, 2 cores)', "
+            "'' using 3 title 'raw AEAD, one core', '' using 4 title 'unsealed ring'\n",
+            tmp, zc_cipher_name(cipher));
+    int st = pclose(g);
+    if (st == -1)
+        return -errno;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        unlink(tmp);
+        return WIFEXITED(st) && WEXITSTATUS(st) == 127 ? -ENOENT : -EIO;
+    }
+    if (rename(tmp, path) < 0) {
+        int err = -errno;
+        unlink(tmp);
+        return err;
+    }
+    return 0;
+}
+
 /* ---- the command ---- */
 
 static void bench_usage(FILE *f)
 {
-    fprintf(f, "usage: zc bench seal [--json] [--repeat N] [--scale X]\n\n"
+    fprintf(f, "usage: zc bench seal [--json] [--plot FILE.png] [--repeat N] [--scale X]\n\n"
                "Sealed-channel throughput (64 B, 4 KiB, 64 KiB) and 64 B round trip, against\n"
                "the raw AEAD of the same cipher on one core and the unsealed ring, in one run.\n\n"
                "      --json        print every figure as one JSON object (last line)\n"
+               "      --plot FILE   draw the throughput bars as a PNG (gnuplot)\n"
                "      --repeat N    runs per figure, the median is kept (default 3, max 9)\n"
                "      --scale X     multiply the work per run (default 1: ~64 MiB a figure)\n"
                "  -h, --help        this text\n");
@@ -391,13 +439,12 @@ static void bench_usage(FILE *f)
 int cmd_bench_seal(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"repeat", required_argument, NULL, 'r'},
-        {"scale", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
+        {"json", no_argument, NULL, 'j'},         {"plot", required_argument, NULL, 'p'},
+        {"repeat", required_argument, NULL, 'r'}, {"scale", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},         {0},
     };
     bool json = false;
+    const char *plot_path = NULL;
     uint64_t reps = 3;
     double scale = 1;
     int c;
@@ -406,6 +453,9 @@ int cmd_bench_seal(int argc, char **argv)
         switch (c) {
         case 'j':
             json = true;
+            break;
+        case 'p':
+            plot_path = optarg;
             break;
         case 'r':
             if (zc_parse_u64(optarg, 1, MAX_REPS, &reps))
@@ -476,6 +526,14 @@ int cmd_bench_seal(int argc, char **argv)
                ring[s], raw[s] > 0 ? sealed[s] / raw[s] : 0,
                raw_cpu[s] > 0 ? sealed_cpu[s] / raw_cpu[s] : 0);
     printf("64 B sealed round trip: %.2f us (median)\n", rtt);
+    if (plot_path) {
+        r = plot(plot_path, cipher, sealed, raw, ring);
+        if (r) {
+            zc_error("cannot write the plot %s: %s", plot_path, zc_strerror(r));
+            return ZC_EXIT_FAIL;
+        }
+        printf("plot: %s\n", plot_path);
+    }
     if (json) {
         struct zc_json j;
         char key[48];
