@@ -196,7 +196,7 @@ static inline float cube_exit(const float p[3], const float inv[3], float t, flo
     for (int a = 0; a < 3; a++) {
         if (!isfinite(inv[a]))
             continue;
-        float c = floorf(p[a] / size);
+        float c = (float)(int)(p[a] * (1.0f / size)); /* p >= 0: truncation is floor */
         float wall = (inv[a] > 0 ? c + 1 : c) * size;
         exit = ZC_MIN(exit, (wall - p[a]) * inv[a]);
     }
@@ -238,15 +238,17 @@ static inline __attribute__((always_inline)) uint32_t cast(struct dvr *d, const 
     float acc[4] = {0, 0, 0, 0};
     const float dt = d->dt;
     uint64_t taken = 0;
+    const int last[3] = {(int)n[0] - 2, (int)n[1] - 2, (int)n[2] - 2};
+    const float hi[3] = {(float)(n[0] - 1), (float)(n[1] - 1), (float)(n[2] - 1)};
     for (float tr = t0 + start * dt; tr <= t1; tr += dt) {
         float p[3] = {org[0] + tr * dir[0], org[1] + tr * dir[1], org[2] + tr * dir[2]};
         unsigned ix[3];
         float f[3];
         for (int a = 0; a < 3; a++) {
-            float q = ZC_MIN(ZC_MAX(p[a], 0.0f), (float)(n[a] - 1));
-            unsigned i = (unsigned)q;
-            i = i >= n[a] - 1 ? n[a] - 2 : i;
-            ix[a] = i;
+            float q = ZC_MIN(ZC_MAX(p[a], 0.0f), hi[a]);
+            int i = (int)q;
+            i = i > last[a] ? last[a] : i;
+            ix[a] = (unsigned)i;
             f[a] = q - (float)i;
             p[a] = q;
         }
@@ -256,7 +258,7 @@ static inline __attribute__((always_inline)) uint32_t cast(struct dvr *d, const 
         if (d->block_empty[block] || d->empty[cell]) {
             float size = d->block_empty[block] ? CELL * BLOCK : CELL;
             float te = cube_exit(p, inv, tr, size);
-            tr += floorf((te - tr) / dt) * dt;
+            tr += (float)(int)((te - tr) / dt) * dt; /* te > tr */
             continue;
         }
         size_t base = ix[2] * sz + ix[1] * sy + ix[0] * sx;

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MAX_FRAMES 1000
+
 struct vol_args {
     const char *path;
     bool raw;
@@ -175,6 +177,8 @@ static void render_usage(FILE *f)
                "  --step S               DVR sample spacing in voxels (default 1)\n"
                "  --no-shade             DVR without gradient shading\n"
                "  --threads N            DVR threads over image tiles (default 2)\n"
+               "  --frames N             DVR: N frames of a turning view; frame_s is the\n"
+               "                         median after the first (default 1)\n"
                "  --dims X,Y,Z --type u8|i16|u16|f32   a raw volume\n"
                "  --json                 a JSON summary as the last line: render_s,\n"
                "                         extra_bytes, volume_bytes, ...\n");
@@ -184,6 +188,7 @@ struct render_args {
     const char *out, *tf_name;
     unsigned width, height;
     bool mesh, compare, json;
+    unsigned frames;
     bool have_iso;
     double iso;
     struct zc_render_opts opts;
@@ -192,6 +197,7 @@ struct render_args {
 /* One way of drawing, measured. */
 struct result {
     double render_s, extract_s;
+    double frame_s; /* median of the frames after the first */
     size_t extra_bytes, intermediate_bytes;
     size_t triangles;
     uint64_t samples;
@@ -204,10 +210,21 @@ static int render_dvr(struct zc_vol *v, struct zc_fb *fb, const struct render_ar
     uint64_t t0 = zc_now_ns();
     int err = zc_vol_render(v, fb, &ra->opts, &st);
     r->render_s = zc_ns_to_s(zc_now_ns() - t0);
+    /* More frames of a slightly turning view: the steady frame time, the
+     * volume's macrocells already known. */
+    double times[MAX_FRAMES];
+    struct zc_render_opts o = ra->opts;
+    for (unsigned i = 1; i < ra->frames && !err; i++) {
+        o.camera.azimuth = ra->opts.camera.azimuth + (i % 2 ? 1e-3f : -1e-3f);
+        uint64_t t1 = zc_now_ns();
+        err = zc_vol_render(v, fb, &o, NULL);
+        times[i - 1] = zc_ns_to_s(zc_now_ns() - t1);
+    }
     if (err) {
         zc_error("volume rendering: %s", zc_strerror(err));
         return err;
     }
+    r->frame_s = ra->frames > 1 ? zc_median(times, ra->frames - 1) : r->render_s;
     r->extra_bytes = st.extra_bytes;
     r->intermediate_bytes = 0;
     r->samples = st.samples;
@@ -294,16 +311,25 @@ static void print_compare(const struct result *d, const struct result *m, size_t
 static int parse_render(int argc, char **argv, struct render_args *ra, struct vol_args *va,
                         struct zc_tf *tf)
 {
-    static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'},  {"size", required_argument, NULL, 's'},
-        {"mode", required_argument, NULL, 'm'},    {"compare", no_argument, NULL, 'C'},
-        {"tf", required_argument, NULL, 't'},      {"iso", required_argument, NULL, 'i'},
-        {"azimuth", required_argument, NULL, 'a'}, {"elevation", required_argument, NULL, 'e'},
-        {"zoom", required_argument, NULL, 'z'},    {"perspective", no_argument, NULL, 'p'},
-        {"step", required_argument, NULL, 'S'},    {"no-shade", no_argument, NULL, 'n'},
-        {"threads", required_argument, NULL, 'N'}, {"dims", required_argument, NULL, 'D'},
-        {"type", required_argument, NULL, 'T'},    {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {"size", required_argument, NULL, 's'},
+                                         {"mode", required_argument, NULL, 'm'},
+                                         {"compare", no_argument, NULL, 'C'},
+                                         {"tf", required_argument, NULL, 't'},
+                                         {"iso", required_argument, NULL, 'i'},
+                                         {"azimuth", required_argument, NULL, 'a'},
+                                         {"elevation", required_argument, NULL, 'e'},
+                                         {"zoom", required_argument, NULL, 'z'},
+                                         {"perspective", no_argument, NULL, 'p'},
+                                         {"step", required_argument, NULL, 'S'},
+                                         {"no-shade", no_argument, NULL, 'n'},
+                                         {"threads", required_argument, NULL, 'N'},
+                                         {"frames", required_argument, NULL, 'F'},
+                                         {"dims", required_argument, NULL, 'D'},
+                                         {"type", required_argument, NULL, 'T'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int opt, rc = 0;
     double x;
     uint64_t n;
@@ -366,6 +392,12 @@ static int parse_render(int argc, char **argv, struct render_args *ra, struct vo
                 return zc_usage_error("render", "--threads wants 1..64, got '%s'", optarg);
             ra->opts.threads = (unsigned)n;
             break;
+        case 'F':
+            if (zc_parse_u64(optarg, 1, MAX_FRAMES, &n) != 0)
+                return zc_usage_error("render", "--frames wants 1..%d, got '%s'", MAX_FRAMES,
+                                      optarg);
+            ra->frames = (unsigned)n;
+            break;
         case 'j':
             ra->json = true;
             break;
@@ -406,7 +438,7 @@ static int load_tf(struct zc_vol *v, const char *name, struct zc_tf *tf)
 
 int cmd_render(int argc, char **argv)
 {
-    struct render_args ra = {.tf_name = "mri", .width = 512, .height = 512};
+    struct render_args ra = {.tf_name = "mri", .width = 512, .height = 512, .frames = 1};
     zc_camera_default(&ra.opts.camera);
     ra.opts.shade = true;
     ra.opts.threads = 2;
@@ -455,8 +487,10 @@ int cmd_render(int argc, char **argv)
             zc_json_num(&j, "mesh_render_s", mesh.render_s);
             zc_json_u64(&j, "mesh_extra_bytes", mesh.extra_bytes);
         }
-        if (!ra.mesh || ra.compare)
+        if (!ra.mesh || ra.compare) {
             zc_json_u64(&j, "samples", dvr.samples);
+            zc_json_num(&j, "frame_s", dvr.frame_s);
+        }
         zc_json_end(&j);
     } else if (!err && !ra.compare) {
         printf("%s %ux%u in %.3f s -> %s\n", ra.mesh ? "mesh" : "dvr", ra.width, ra.height,
