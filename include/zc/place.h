@@ -80,6 +80,7 @@ struct zc_place_client_config {
     const struct zc_pubkey *server; /* the server's public key */
     bool integrity_only;            /* payload in clear, MAC only */
     bool resume;                    /* continue interrupted uploads */
+    unsigned streams;               /* connections for a file >= 64 MiB (1..16); 0: 1 */
     unsigned idle_timeout_ms;       /* 0: 30000 */
     struct zc_progress *progress;   /* NULL: none */
 };

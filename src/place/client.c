@@ -18,6 +18,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +35,8 @@ struct zc_place_client {
     struct place_conn conn;
     struct place_sender snd;
     struct zc_place_client_config cfg;
+    struct zc_keypair key; /* copies: the streams of a split file connect later */
+    struct zc_pubkey server;
     uint32_t acked; /* files 1..acked are confirmed */
     bool ended;
     int err; /* first failure: the session is over */
@@ -146,12 +151,83 @@ static int client_poll(void *ctx, uint32_t opened, uint64_t *resume_at)
     }
 }
 
+/* One part of a split file over a connection of its own. */
+struct part_job {
+    struct zc_place_client *parent;
+    int fd;
+    const struct stat *st;
+    const char *dest;
+    uint8_t transfer[16];
+    uint32_t parts, index;
+    int result;
+    char msg[300];
+    pthread_t thread;
+};
+
+static void *part_thread(void *arg)
+{
+    struct part_job *j = arg;
+    struct zc_place_client_config cfg = j->parent->cfg;
+    cfg.progress = NULL;
+    cfg.streams = 1;
+    struct zc_place_client *c;
+    int r = zc_place_client_connect(&c, &cfg);
+    if (!r) {
+        r = place_send_part(&c->snd, j->fd, j->st, j->dest, j->transfer, j->parts, j->index);
+        r = r ? reason(c, r) : zc_place_client_finish(c);
+        snprintf(j->msg, sizeof(j->msg), "%s", c->msg);
+        zc_place_client_close(c);
+    }
+    j->result = r;
+    return NULL;
+}
+
+/* A large file goes over cfg.streams connections at once, one part each:
+ * the receiving side runs one process per connection, so the parts are
+ * received, verified and placed in parallel. */
+static int send_split(void *ctx, int fd, const struct stat *st, const char *dest)
+{
+    struct zc_place_client *c = ctx;
+    uint32_t parts = ZC_MIN(c->cfg.streams, PLACE_MAX_PARTS);
+    struct part_job jobs[PLACE_MAX_PARTS];
+    uint8_t transfer[16];
+    if (getrandom(transfer, sizeof(transfer), 0) != sizeof(transfer))
+        return -errno;
+    uint32_t started = 1;
+    int r = 0;
+    for (; started < parts; started++) {
+        jobs[started] = (struct part_job){
+            .parent = c, .fd = fd, .st = st, .dest = dest, .parts = parts, .index = started};
+        memcpy(jobs[started].transfer, transfer, sizeof(transfer));
+        if ((r = -pthread_create(&jobs[started].thread, NULL, part_thread, &jobs[started])))
+            break;
+    }
+    if (!r)
+        r = place_send_part(&c->snd, fd, st, dest, transfer, parts, 0);
+    uint64_t start, end;
+    place_split_range((uint64_t)st->st_size, parts, 0, &start, &end);
+    for (uint32_t k = 1; k < started; k++) {
+        pthread_join(jobs[k].thread, NULL);
+        if (!r && jobs[k].result) {
+            r = jobs[k].result;
+            snprintf(c->msg, sizeof(c->msg), "%s", jobs[k].msg);
+        }
+    }
+    if (!r && c->cfg.progress)
+        zc_progress_add(c->cfg.progress, (uint64_t)st->st_size - (end - start));
+    return r;
+}
+
 int zc_place_client_connect(struct zc_place_client **out, const struct zc_place_client_config *cfg)
 {
     struct zc_place_client *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
     c->cfg = *cfg;
+    c->key = *cfg->key;
+    c->server = *cfg->server;
+    c->cfg.key = &c->key;
+    c->cfg.server = &c->server;
     c->ctrl = malloc(PLACE_MAX_CTRL);
     int fd = c->ctrl ? tcp_connect(cfg->host, cfg->port) : -ENOMEM;
     int r = fd < 0 ? fd : place_conn_init(&c->conn, fd, cfg->idle_timeout_ms ?: DEFAULT_IDLE_MS);
@@ -170,6 +246,7 @@ int zc_place_client_connect(struct zc_place_client **out, const struct zc_place_
         .next_id = 1,
         .progress = cfg->progress,
         .poll = client_poll,
+        .send_split = cfg->streams > 1 && !cfg->resume ? send_split : NULL,
         .ctx = c,
     };
     *out = c;
@@ -307,5 +384,6 @@ void zc_place_client_close(struct zc_place_client *c)
     if (c->conn.fd >= 0 || c->conn.sealbuf)
         place_conn_destroy(&c->conn);
     free(c->ctrl);
+    zc_wipe(&c->key, sizeof(c->key));
     free(c);
 }

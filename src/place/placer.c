@@ -156,6 +156,8 @@ static void discard(struct place_file *f)
         unlinkat(f->dirfd, tmp, 0);
         part_name(f, tmp, sizeof(tmp), "state");
         unlinkat(f->dirfd, tmp, 0);
+        part_name(f, tmp, sizeof(tmp), "split");
+        unlinkat(f->dirfd, tmp, 0);
     }
     release(f);
 }
@@ -233,6 +235,19 @@ static bool already_there(struct place_file *f)
            st.st_mtim.tv_nsec == f->times[1].tv_nsec;
 }
 
+/* Reserves the whole file up front: a full disk is an error now, not a
+ * SIGBUS in the middle of a chunk. */
+static int reserve(struct place_placer *p, struct place_file *f)
+{
+    if (!f->size)
+        return 0;
+    if (fallocate(f->fd, 0, 0, (off_t)f->size) == 0)
+        return 0;
+    if (errno != EOPNOTSUPP)
+        return fail(p, -errno, "cannot reserve space for %s", f->name);
+    return ftruncate(f->fd, (off_t)f->size) ? fail(p, -errno, "%s", f->name) : 0;
+}
+
 static int create_part(struct place_placer *p, struct place_file *f)
 {
     char tmp[PLACE_MAX_NAME + 16];
@@ -247,15 +262,121 @@ static int create_part(struct place_placer *p, struct place_file *f)
     f->fd = fd;
     part_name(f, tmp, sizeof(tmp), "state");
     unlinkat(f->dirfd, tmp, 0);
+    part_name(f, tmp, sizeof(tmp), "split");
+    unlinkat(f->dirfd, tmp, 0);
     if (ftruncate(fd, 0))
         return fail(p, -errno, "%s", f->name);
-    if (!f->size)
-        return 0;
-    if (fallocate(fd, 0, 0, (off_t)f->size) == 0)
-        return 0;
-    if (errno != EOPNOTSUPP)
-        return fail(p, -errno, "cannot reserve space for %s", f->name);
-    return ftruncate(fd, (off_t)f->size) ? fail(p, -errno, "%s", f->name) : 0;
+    return reserve(p, f);
+}
+
+/* A split file: each part arrives over its own session (process).  The
+ * parts share the temporary file and a record ".zc-split.NAME" {magic,
+ * transfer id, size, parts, done bitmap}, read and written under the
+ * file's lock; the first part of a transfer creates both, the part that
+ * completes the bitmap publishes the file. */
+#define SPLIT_BYTES 40
+static const uint8_t split_magic[8] = {'z', 'c', 's', 'p', 'l', 'i', 't', 1};
+
+static int lock_briefly(int fd)
+{
+    for (int i = 0; i < 5000; i++) { /* parts hold the lock only for a few syscalls */
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK)
+            return -errno;
+        usleep(1000);
+    }
+    return -EBUSY;
+}
+
+/* The done bitmap of the split record, or -1 when it is not this transfer's. */
+static int64_t split_done(struct place_file *f)
+{
+    uint8_t b[SPLIT_BYTES];
+    char tmp[PLACE_MAX_NAME + 16];
+    part_name(f, tmp, sizeof(tmp), "split");
+    int fd = openat(f->dirfd, tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = zc_read_all(fd, b, sizeof(b));
+    close(fd);
+    if (r || memcmp(b, split_magic, 8) || memcmp(b + 8, f->transfer, 16) ||
+        place_get_le64(b + 24) != f->size || place_get_le32(b + 32) != f->parts)
+        return -1;
+    return place_get_le32(b + 36);
+}
+
+static int split_write(struct place_file *f, uint32_t done)
+{
+    uint8_t b[SPLIT_BYTES];
+    char tmp[PLACE_MAX_NAME + 16];
+    memcpy(b, split_magic, 8);
+    memcpy(b + 8, f->transfer, 16);
+    place_put_le64(b + 24, f->size);
+    place_put_le32(b + 32, f->parts);
+    place_put_le32(b + 36, done);
+    part_name(f, tmp, sizeof(tmp), "split");
+    int fd = openat(f->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    int r = zc_write_all(fd, b, sizeof(b));
+    close(fd);
+    return r;
+}
+
+static int open_split(struct place_placer *p, struct place_file *f)
+{
+    char tmp[PLACE_MAX_NAME + 16];
+    part_name(f, tmp, sizeof(tmp), "part");
+    f->fd = openat(f->dirfd, tmp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (f->fd < 0)
+        return fail(p, -errno, "cannot create the temporary file of %s", f->name);
+    int r = lock_briefly(f->fd);
+    if (r)
+        return fail(p, r, "cannot lock %s", f->name);
+    int64_t done = split_done(f);
+    if (done < 0) { /* the first part of this transfer to arrive */
+        if (ftruncate(f->fd, 0))
+            r = fail(p, -errno, "%s", f->name);
+        else if (!(r = reserve(p, f)) && (r = split_write(f, 0)))
+            r = fail(p, r, "cannot record the parts of %s", f->name);
+    } else if (done & (1u << f->index)) {
+        r = fail(p, -EPROTO, "part %u of %s sent twice", f->index, f->name);
+    }
+    flock(f->fd, LOCK_UN);
+    place_split_range(f->size, f->parts, f->index, &f->next, &f->end);
+    return r;
+}
+
+/* The part is verified and durable: mark it, and publish when it was the last. */
+static int close_split(struct place_placer *p, struct place_file *f, bool *published)
+{
+    char tmp[PLACE_MAX_NAME + 16];
+    *published = false;
+    if (fdatasync(f->fd))
+        return fail(p, -errno, "cannot sync %s", f->name);
+    int r = lock_briefly(f->fd);
+    if (r)
+        return fail(p, r, "cannot lock %s", f->name);
+    int64_t done = split_done(f);
+    uint32_t all = (uint32_t)((1ull << f->parts) - 1);
+    if (done < 0) {
+        r = fail(p, -EPROTO, "the split transfer of %s was abandoned", f->name);
+    } else if (((uint32_t)done | (1u << f->index)) != all) {
+        if ((r = split_write(f, (uint32_t)done | (1u << f->index))))
+            r = fail(p, r, "cannot record the parts of %s", f->name);
+    } else {
+        part_name(f, tmp, sizeof(tmp), "part");
+        if (futimens(f->fd, f->times) || fchmod(f->fd, f->mode) || fsync(f->fd) ||
+            renameat(f->dirfd, tmp, f->dirfd, f->name))
+            r = fail(p, -errno, "cannot publish %s", f->name);
+        part_name(f, tmp, sizeof(tmp), "split");
+        if (!r && (unlinkat(f->dirfd, tmp, 0) || fsync(f->dirfd)))
+            r = fail(p, -errno, "cannot sync the directory of %s", f->name);
+        *published = !r;
+    }
+    flock(f->fd, LOCK_UN);
+    return r;
 }
 
 static int open_dir_entry(struct place_placer *p, const struct place_open *o)
@@ -290,6 +411,9 @@ int place_placer_open(struct place_placer *p, uint32_t id, uint8_t flags,
 {
     *resume_at = 0;
     p->msg[0] = '\0';
+    if (!(flags & PLACE_FLAG_SPLIT) != !o->split ||
+        (o->split && (flags & (PLACE_FLAG_DIR | PLACE_FLAG_RESUME))))
+        return fail(p, -EPROTO, "OPEN of %s with contradicting flags", o->path);
     if (flags & PLACE_FLAG_DIR)
         return open_dir_entry(p, o);
     if (p->max_file_size && o->size > p->max_file_size)
@@ -314,7 +438,11 @@ int place_placer_open(struct place_placer *p, uint32_t id, uint8_t flags,
     f->used = true;
     f->id = id;
     f->clear = flags & PLACE_FLAG_CLEAR_DATA;
-    f->size = o->size;
+    f->size = f->end = o->size;
+    f->split = o->split;
+    f->parts = o->parts;
+    f->index = o->index;
+    memcpy(f->transfer, o->transfer, sizeof(f->transfer));
     f->mode = o->mode;
     f->times[0].tv_nsec = UTIME_OMIT;
     f->times[1] = (struct timespec){.tv_sec = (time_t)o->mtime_sec, .tv_nsec = o->mtime_nsec};
@@ -328,6 +456,21 @@ int place_placer_open(struct place_placer *p, uint32_t id, uint8_t flags,
     if (!fstatat(f->dirfd, f->name, &st, AT_SYMLINK_NOFOLLOW) && S_ISDIR(st.st_mode)) {
         int r = fail(p, -EISDIR, "%s", o->path);
         release(f);
+        return r;
+    }
+    if (f->split) {
+        for (size_t i = 0; i < PLACE_MAX_OPEN; i++) {
+            const struct place_file *g = &p->files[i];
+            if (g != f && g->used && g->split && g->index == f->index &&
+                !memcmp(g->transfer, f->transfer, sizeof(f->transfer))) {
+                int r = fail(p, -EPROTO, "part %u of %s opened twice", f->index, f->name);
+                release(f);
+                return r;
+            }
+        }
+        int r = open_split(p, f);
+        if (r)
+            discard(f);
         return r;
     }
     if (flags & PLACE_FLAG_RESUME) {
@@ -378,7 +521,7 @@ int place_placer_data(struct place_placer *p, struct place_conn *c)
         return fail(p, -EPROTO, "chunk for an unknown file");
     if ((h.flags & ~PLACE_FLAG_CLEAR) || !(h.flags & PLACE_FLAG_CLEAR) != !f->clear)
         return fail(p, -EPROTO, "chunk of %s with wrong flags", f->name);
-    if (f->complete_already || h.offset != f->next || h.length == 0 || h.length > f->size - f->next)
+    if (f->complete_already || h.offset != f->next || h.length == 0 || h.length > f->end - f->next)
         return fail(p, -EPROTO, "chunk of %s out of place", f->name);
     int r = window(f, h.offset, h.length);
     if (r)
@@ -396,9 +539,24 @@ int place_placer_close(struct place_placer *p, uint32_t id, place_ack_fn ack, vo
     p->msg[0] = '\0';
     if (!f)
         return fail(p, -EPROTO, "close of an unknown file");
-    if (f->next != f->size)
+    if (f->next != f->end)
         return fail(p, -EPROTO, "close of %s before all of it arrived", f->name);
     unmap(f);
+    if (f->split) {
+        /* Earlier files are ACKed first: ACKs go out in file-id order. */
+        uint64_t start, end, size = f->size;
+        bool published;
+        int r = place_placer_commit(p, ack, ctx);
+        if (!r)
+            r = close_split(p, f, &published);
+        if (r)
+            return r;
+        place_split_range(f->size, f->parts, f->index, &start, &end);
+        p->st.files += published;
+        p->st.bytes += end - start;
+        release(f);
+        return ack ? ack(ctx, id, size) : 0;
+    }
     if (f->fd >= 0 && (futimens(f->fd, f->times) || fchmod(f->fd, f->mode)))
         return fail(p, -errno, "%s", f->name);
     if (p->npending == p->cap) {
@@ -499,7 +657,7 @@ void place_placer_abort(struct place_placer *p, int err)
         struct place_file *f = &p->files[i];
         if (!f->used)
             continue;
-        if (keep && f->fd >= 0 && f->next > 0) {
+        if (keep && !f->split && f->fd >= 0 && f->next > 0) {
             save_state(f, &p->peer);
             release(f);
         } else {

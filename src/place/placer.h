@@ -9,12 +9,15 @@
 #include <time.h>
 
 struct place_file {
-    bool used, clear, complete_already;
+    bool used, clear, complete_already, split;
     uint32_t id;
     int dirfd, fd;
     char name[PLACE_MAX_NAME + 1];
     uint64_t size, next; /* next: every byte below it is verified */
-    uint8_t *map;        /* a window of the temporary file, [map_off, map_off + map_len) */
+    uint64_t end;        /* this session's bytes end here (a split part: its range) */
+    uint8_t transfer[16];
+    uint32_t parts, index;
+    uint8_t *map; /* a window of the temporary file, [map_off, map_off + map_len) */
     uint64_t map_off;
     size_t map_len;
     struct timespec times[2];

@@ -24,24 +24,36 @@
 #define SEND_WINDOW      (8u << 20) /* source bytes mapped at a time */
 #define POLL_EVERY_BYTES (4u << 20) /* look for the receiver's answers this often */
 
-static int send_open(struct place_sender *s, uint32_t id, uint8_t flags, uint64_t size,
-                     uint32_t mode, const struct timespec *mtime, const char *dest)
+static int send_open_part(struct place_sender *s, uint32_t id, uint8_t flags, uint64_t size,
+                          uint32_t mode, const struct timespec *mtime, const char *dest,
+                          const uint8_t *transfer, uint32_t parts, uint32_t index)
 {
     struct place_open o = {
         .size = size,
         .mtime_sec = mtime->tv_sec,
         .mtime_nsec = (uint32_t)mtime->tv_nsec,
         .mode = mode & 0777,
+        .split = transfer != NULL,
+        .parts = parts,
+        .index = index,
     };
+    if (transfer)
+        memcpy(o.transfer, transfer, sizeof(o.transfer));
     size_t n = strlen(dest);
     if (place_path_check(dest, n))
         return -EINVAL;
     memcpy(o.path, dest, n + 1);
-    uint8_t buf[PLACE_OPEN_FIXED + ZC_PLACE_MAX_PATH];
+    uint8_t buf[PLACE_OPEN_FIXED + ZC_PLACE_MAX_PATH + PLACE_SPLIT_BYTES];
     int len = place_open_encode(&o, buf, sizeof(buf));
     if (len < 0)
         return len;
     return place_conn_send(s->conn, PLACE_OPEN, flags, id, 0, buf, (uint32_t)len);
+}
+
+static int send_open(struct place_sender *s, uint32_t id, uint8_t flags, uint64_t size,
+                     uint32_t mode, const struct timespec *mtime, const char *dest)
+{
+    return send_open_part(s, id, flags, size, mode, mtime, dest, NULL, 0, 0);
 }
 
 /* OPEN, and with resume the receiver's answer: where to start. */
@@ -71,6 +83,7 @@ static int end_file(struct place_sender *s, uint32_t id)
     return r;
 }
 
+/* DATA frames for [off, end) of the file (fd) or of the memory at mem. */
 static int send_chunks(struct place_sender *s, uint32_t id, int fd, const uint8_t *mem,
                        uint64_t off, uint64_t size)
 {
@@ -129,8 +142,24 @@ int place_send_buffer(struct place_sender *s, const void *buf, size_t len, uint3
     return r ? r : end_file(s, id);
 }
 
+int place_send_part(struct place_sender *s, int fd, const struct stat *st, const char *dest,
+                    const uint8_t transfer[16], uint32_t parts, uint32_t index)
+{
+    uint8_t flags = PLACE_FLAG_SPLIT | (s->clear ? PLACE_FLAG_CLEAR_DATA : 0);
+    uint32_t id = s->next_id++;
+    uint64_t start, end;
+    place_split_range((uint64_t)st->st_size, parts, index, &start, &end);
+    int r = send_open_part(s, id, flags, (uint64_t)st->st_size, st->st_mode, &st->st_mtim, dest,
+                           transfer, parts, index);
+    if (!r)
+        r = send_chunks(s, id, fd, NULL, start, end);
+    return r ? r : end_file(s, id);
+}
+
 static int send_regular(struct place_sender *s, int fd, const struct stat *st, const char *dest)
 {
+    if (s->send_split && (uint64_t)st->st_size >= PLACE_SPLIT_MIN)
+        return s->send_split(s->ctx, fd, st, dest);
     uint32_t id;
     uint64_t start;
     int r = begin_file(s, (uint64_t)st->st_size, st->st_mode, &st->st_mtim, dest, &id, &start);

@@ -7,6 +7,8 @@
  */
 #include "wire.h"
 
+#include "zc/base.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -91,7 +93,24 @@ int place_open_encode(const struct place_open *o, uint8_t *out, size_t outlen)
     place_put_le32(out + 20, o->mode);
     place_put_le32(out + 24, (uint32_t)n);
     memcpy(out + PLACE_OPEN_FIXED, o->path, n);
-    return (int)(PLACE_OPEN_FIXED + n);
+    if (!o->split)
+        return (int)(PLACE_OPEN_FIXED + n);
+    if (outlen < PLACE_OPEN_FIXED + n + PLACE_SPLIT_BYTES)
+        return -ENAMETOOLONG;
+    uint8_t *x = out + PLACE_OPEN_FIXED + n;
+    memcpy(x, o->transfer, 16);
+    place_put_le32(x + 16, o->parts);
+    place_put_le32(x + 20, o->index);
+    return (int)(PLACE_OPEN_FIXED + n + PLACE_SPLIT_BYTES);
+}
+
+void place_split_range(uint64_t size, uint32_t parts, uint32_t index, uint64_t *start,
+                       uint64_t *end)
+{
+    uint64_t slice = size / parts + (size % parts != 0);
+    slice = (slice + ZC_PLACE_MAX_CHUNK - 1) / ZC_PLACE_MAX_CHUNK * ZC_PLACE_MAX_CHUNK;
+    *start = ZC_MIN(size, slice * index);
+    *end = ZC_MIN(size, slice * (index + 1));
 }
 
 int place_open_decode(const uint8_t *in, size_t len, struct place_open *out)
@@ -99,7 +118,14 @@ int place_open_decode(const uint8_t *in, size_t len, struct place_open *out)
     if (len < PLACE_OPEN_FIXED)
         return -EPROTO;
     uint32_t n = place_get_le32(in + 24);
-    if (n != len - PLACE_OPEN_FIXED || n > ZC_PLACE_MAX_PATH)
+    if (n > ZC_PLACE_MAX_PATH)
+        return -EPROTO;
+    bool split = len == PLACE_OPEN_FIXED + n + PLACE_SPLIT_BYTES;
+    if (!split && len != PLACE_OPEN_FIXED + n)
+        return -EPROTO;
+    const uint8_t *x = in + PLACE_OPEN_FIXED + n;
+    uint32_t parts = split ? place_get_le32(x + 16) : 0, index = split ? place_get_le32(x + 20) : 0;
+    if (split && (parts < 2 || parts > PLACE_MAX_PARTS || index >= parts))
         return -EPROTO;
     uint32_t nsec = place_get_le32(in + 16);
     uint32_t mode = place_get_le32(in + 20);
@@ -114,5 +140,10 @@ int place_open_decode(const uint8_t *in, size_t len, struct place_open *out)
     out->mode = mode;
     memcpy(out->path, in + PLACE_OPEN_FIXED, n);
     out->path[n] = '\0';
+    out->split = split;
+    out->parts = parts;
+    out->index = index;
+    if (split)
+        memcpy(out->transfer, x, 16);
     return 0;
 }

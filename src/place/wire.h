@@ -51,8 +51,11 @@ enum place_flag {
     PLACE_FLAG_RESUME = 1u << 1,     /* OPEN: keep verified bytes of an earlier attempt */
     PLACE_FLAG_DIR = 1u << 2,        /* OPEN: a directory, no data */
     PLACE_FLAG_CLEAR_DATA = 1u << 3, /* OPEN, GET: the file's DATA frames will be clear */
+    PLACE_FLAG_SPLIT = 1u << 4,      /* OPEN: one part of a file sent over several streams */
 };
-#define PLACE_FLAGS_KNOWN 0x0fu
+#define PLACE_FLAGS_KNOWN 0x1fu
+#define PLACE_SPLIT_BYTES 24 /* OPEN payload after the path of a SPLIT part */
+#define PLACE_MAX_PARTS   16
 
 /* A header in private memory (host order). */
 struct place_hdr {
@@ -71,6 +74,9 @@ struct place_open {
     uint32_t mtime_nsec;
     uint32_t mode; /* permission bits (0777 mask) */
     char path[ZC_PLACE_MAX_PATH + 1];
+    bool split;           /* one part of parts, each over its own stream */
+    uint8_t transfer[16]; /* names the split transfer the part belongs to */
+    uint32_t parts, index;
 };
 
 void place_hdr_encode(const struct place_hdr *h, uint8_t out[PLACE_HDR_BYTES]);
@@ -78,12 +84,19 @@ void place_hdr_encode(const struct place_hdr *h, uint8_t out[PLACE_HDR_BYTES]);
  * flags, zero reserved fields, length within the type's limit; 0 or -EPROTO. */
 int place_hdr_decode(const uint8_t in[PLACE_HDR_BYTES], struct place_hdr *out);
 
-/* Encodes an OPEN payload into out (>= PLACE_OPEN_FIXED + strlen(path));
+/* Encodes an OPEN payload into out (>= PLACE_OPEN_FIXED + strlen(path) +
+ * PLACE_SPLIT_BYTES);
  * returns its length, or -ENAMETOOLONG. */
 int place_open_encode(const struct place_open *o, uint8_t *out, size_t outlen);
 /* Decodes and checks an OPEN payload (path via place_path_check); 0,
  * -EPROTO (malformed) or -EACCES (a path that could leave the root). */
 int place_open_decode(const uint8_t *in, size_t len, struct place_open *out);
+
+/* The byte range [*start, *end) of part index of a file of size bytes split
+ * in parts: equal slices rounded up to whole chunks (the last may be short
+ * or empty). */
+void place_split_range(uint64_t size, uint32_t parts, uint32_t index, uint64_t *start,
+                       uint64_t *end);
 
 /* A peer's path is acceptable when it is relative, non-empty, has no "."
  * or ".." or empty component, no NUL, no component over PLACE_MAX_NAME bytes or

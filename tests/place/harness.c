@@ -123,6 +123,21 @@ int harness_connect(struct harness *h, uint16_t port, const struct zc_keypair *k
     return zc_place_client_connect(c, &cfg);
 }
 
+int harness_connect_streams(struct harness *h, unsigned streams, bool integrity,
+                            struct zc_place_client **c)
+{
+    struct zc_place_client_config cfg = {
+        .host = "127.0.0.1",
+        .port = h->port,
+        .key = &h->client,
+        .server = &h->server_pub,
+        .integrity_only = integrity,
+        .streams = streams,
+        .idle_timeout_ms = 5000,
+    };
+    return zc_place_client_connect(c, &cfg);
+}
+
 void harness_make_file(const char *path, uint64_t size, uint32_t seed, mode_t mode)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);

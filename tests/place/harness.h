@@ -30,6 +30,9 @@ void harness_stop_server(struct harness *h);
 /* A client of the server at port (the server's, or a relay's). */
 int harness_connect(struct harness *h, uint16_t port, const struct zc_keypair *key, bool integrity,
                     bool resume, unsigned idle_ms, struct zc_place_client **c);
+/* The same with streams parallel connections for large files. */
+int harness_connect_streams(struct harness *h, unsigned streams, bool integrity,
+                            struct zc_place_client **c);
 
 /* Writes size bytes of a fixed pseudo-random pattern (seed) to path. */
 void harness_make_file(const char *path, uint64_t size, uint32_t seed, mode_t mode);

@@ -135,6 +135,29 @@ static void resume_skips_finished_files(void)
     zc_place_client_close(c);
 }
 
+static void split_over_streams(void)
+{
+    /* Large enough to be split: parts land in parallel sessions, the last
+     * to finish publishes the whole file. */
+    char big[400];
+    snprintf(big, sizeof(big), "%s/big.bin", h.dir);
+    harness_make_file(big, (65u << 20) + 4097, 5, 0640);
+    for (unsigned streams = 2; streams <= 3; streams++) {
+        struct zc_place_client *c;
+        CHECK_OK(harness_connect_streams(&h, streams, streams == 3, &c));
+        snprintf(path, sizeof(path), "split%u.bin", streams);
+        CHECK_OK(zc_place_put_path(c, big, path));
+        CHECK_OK(zc_place_client_finish(c));
+        struct zc_place_stats st;
+        zc_place_client_stats(c, &st);
+        zc_place_client_close(c);
+        snprintf(path2, sizeof(path2), "%s/split%u.bin", h.root, streams);
+        same_file(big, path2);
+        CHECK_EQ(harness_count(h.root, ".zc-"), 0);
+    }
+    CHECK_OK(unlink(big) ? -errno : 0);
+}
+
 static void unauthorized_key_refused(void)
 {
     struct zc_place_client *c = NULL;
@@ -250,6 +273,26 @@ static void hostile_frames_refused(void)
     CHECK_EQ(harness_count(h.root, ".zc-"), 0);
 }
 
+static void split_part_sent_twice_refused(void)
+{
+    uint8_t b[PLACE_OPEN_FIXED + ZC_PLACE_MAX_PATH + PLACE_SPLIT_BYTES];
+    struct place_open o = {
+        .size = 8u << 20, .mode = 0644, .path = "twice", .split = true, .parts = 2, .index = 1};
+    int n = place_open_encode(&o, b, sizeof(b));
+    struct place_conn c = raw_connect();
+    CHECK_OK(place_conn_send(&c, PLACE_OPEN, PLACE_FLAG_SPLIT, 1, 0, b, (uint32_t)n));
+    CHECK_OK(place_conn_send(&c, PLACE_OPEN, PLACE_FLAG_SPLIT, 2, 0, b, (uint32_t)n));
+    CHECK_EQ(raw_answer(&c), -EPROTO); /* ids 1 and 2 both claim part 1 */
+    place_conn_destroy(&c);
+    /* A split part that says it is not split. */
+    c = raw_connect();
+    CHECK_OK(place_conn_send(&c, PLACE_OPEN, 0, 1, 0, b, (uint32_t)n));
+    CHECK_EQ(raw_answer(&c), -EPROTO);
+    place_conn_destroy(&c);
+    snprintf(path, sizeof(path), "%s/twice", h.root);
+    CHECK(access(path, F_OK) != 0);
+}
+
 int main(void)
 {
     harness_init(&h);
@@ -261,6 +304,8 @@ int main(void)
     RUN(unauthorized_key_refused);
     RUN(symlink_escape_refused);
     RUN(hostile_frames_refused);
+    RUN(split_over_streams);
+    RUN(split_part_sent_twice_refused);
     RUN(size_limit_refused);
     harness_stop_server(&h);
     return 0;

@@ -16,7 +16,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum { OPT_JSON = 256, OPT_RESUME, OPT_INTEGRITY, OPT_MAX_SESSIONS, OPT_MAX_FILE, OPT_ONCE };
+enum {
+    OPT_JSON = 256,
+    OPT_RESUME,
+    OPT_INTEGRITY,
+    OPT_MAX_SESSIONS,
+    OPT_MAX_FILE,
+    OPT_ONCE,
+    OPT_STREAMS
+};
+
+/* Streams for a large file when --streams is not given (docs/BENCHMARKS.md). */
+#define PUT_DEFAULT_STREAMS 2
 
 static volatile sig_atomic_t stop_flag;
 
@@ -183,7 +194,7 @@ int cmd_serve(int argc, char **argv)
 struct client_opts {
     const char *keyfile, *serverfile;
     bool integrity_only, resume, json, quiet;
-    unsigned timeout_ms;
+    unsigned timeout_ms, streams;
 };
 
 static const struct option client_long_opts[] = {
@@ -191,6 +202,7 @@ static const struct option client_long_opts[] = {
     {"server-pub", required_argument, NULL, 's'},
     {"integrity-only", no_argument, NULL, OPT_INTEGRITY},
     {"resume", no_argument, NULL, OPT_RESUME},
+    {"streams", required_argument, NULL, OPT_STREAMS},
     {"timeout", required_argument, NULL, 't'},
     {"json", no_argument, NULL, OPT_JSON},
     {"quiet", no_argument, NULL, 'q'},
@@ -218,6 +230,13 @@ static int parse_client(const char *cmd, int argc, char **argv, struct client_op
         case OPT_RESUME:
             o->resume = true;
             break;
+        case OPT_STREAMS: {
+            uint64_t v;
+            if (zc_parse_u64(optarg, 1, 16, &v))
+                return zc_usage_error(cmd, "--streams wants 1..16, not '%s'", optarg);
+            o->streams = (unsigned)v;
+            break;
+        }
         case 't':
             if (parse_timeout(cmd, optarg, &o->timeout_ms))
                 return ZC_EXIT_USAGE;
@@ -260,6 +279,7 @@ static int client_open(struct zc_place_client **c, const struct client_opts *o, 
         .server = &server,
         .integrity_only = o->integrity_only,
         .resume = o->resume,
+        .streams = o->streams,
         .idle_timeout_ms = o->timeout_ms,
         .progress = progress,
     };
@@ -315,10 +335,13 @@ static void put_usage(FILE *f)
             "  -s, --server-pub FILE   the server's public key\n"
             "      --integrity-only    payload in clear with a MAC per chunk (trusted networks)\n"
             "      --resume            keep what an interrupted transfer already placed\n"
+            "      --streams N         send each file of 64 MiB or more over N connections\n"
+            "                          at once (default %u; not with --resume)\n"
             "  -t, --timeout SECONDS   give up on a server silent this long (default 30)\n"
             "      --json              print a JSON summary as the last line\n"
             "  -q, --quiet             no progress line\n"
-            "  -h, --help              this text\n");
+            "  -h, --help              this text\n",
+            PUT_DEFAULT_STREAMS);
 }
 
 static uint64_t sum_size_bytes;
@@ -351,6 +374,8 @@ int cmd_put(int argc, char **argv)
     r = 0;
     if (argc - optind < 2)
         return zc_usage_error("put", "wants SRC... HOST:PORT[:DEST]");
+    if (!o.streams)
+        o.streams = PUT_DEFAULT_STREAMS;
     char host[256], dest[ZC_PLACE_MAX_PATH + 1] = "";
     uint16_t port;
     const char *rest;
@@ -433,8 +458,8 @@ int cmd_get(int argc, char **argv)
     if (r >= 0)
         return r;
     r = 0;
-    if (o.resume)
-        return zc_usage_error("get", "--resume is for put");
+    if (o.resume || o.streams)
+        return zc_usage_error("get", "--resume and --streams are for put");
     if (argc - optind < 2)
         return zc_usage_error("get", "wants HOST:PORT:SRC... LOCALDIR");
     const char *localdir = argv[argc - 1];
