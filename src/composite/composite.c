@@ -226,6 +226,29 @@ static void merge_depth(struct zc_composite *c, const struct composite_round *r,
     }
 }
 
+/* Whether member x is in front of member y for a camera looking along
+ * dir: along the first axis where their bricks differ, the ray meets the
+ * lower position first when it travels towards +axis. */
+static bool in_front(const struct composite_round *r, const double dir[3], int x, int y)
+{
+    for (int d = 0; d < 3; d++)
+        if (r->coords[x][d] != r->coords[y][d])
+            return dir[d] >= 0 ? r->coords[x][d] < r->coords[y][d]
+                               : r->coords[x][d] > r->coords[y][d];
+    return false;
+}
+
+/* The group's members front to back (insertion sort: groups are small). */
+static void visibility_order(const struct composite_round *r, const double dir[3], int *order)
+{
+    for (int t = 0; t < r->nmembers; t++) {
+        int u = t;
+        for (; u > 0 && in_front(r, dir, t, order[u - 1]); u--)
+            order[u] = order[u - 1];
+        order[u] = t;
+    }
+}
+
 /* One round of this rank's plan; accumulates bytes and the first error. */
 static int run_round(struct zc_composite *c, unsigned idx, const double dir[3],
                      struct zc_composite_stats *st)
@@ -283,9 +306,7 @@ static int run_round(struct zc_composite *c, unsigned idx, const double dir[3],
         return 0;
     }
     int order[MAX_GROUP];
-    bool ascending = dir[r->axis] >= 0; /* the ray meets low positions first */
-    for (int t = 0; t < r->nmembers; t++)
-        order[t] = ascending ? t : r->nmembers - 1 - t;
+    visibility_order(r, dir, order);
     merge_over(c, r, order, ma, mb);
     return 0;
 }

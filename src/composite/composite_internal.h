@@ -14,15 +14,15 @@ size_t composite_bpp(enum zc_composite_pixel px);
 uint8_t composite_to_u8(float v);
 
 /* One round as this rank sees it: the group of ranks merging one image
- * region, ordered by brick position along the round's axis. */
+ * region, in grid order (x, then y, then z; member j receives part j). */
 struct composite_round {
     int step; /* the round's number in the whole schedule (its message tag) */
-    int axis;
     int nmembers;
-    int *members; /* ranks, ascending position along axis */
-    int me;       /* this rank's index in members */
-    bool fold;    /* members[0] receives the whole region, the others drop out */
-    size_t a, b;  /* the region, in pixels (row-major index) */
+    int *members;     /* ranks */
+    int (*coords)[3]; /* their bricks' Cartesian coordinates */
+    int me;           /* this rank's index in members */
+    bool fold;        /* members[0] receives the whole region, the others drop out */
+    size_t a, b;      /* the region, in pixels (row-major index) */
 };
 
 /* The whole schedule: this rank's rounds, and where every rank's final
@@ -35,8 +35,8 @@ struct composite_plan {
 
 /* Part j of the region split among a round's receivers. */
 void composite_part(const struct composite_round *r, int j, size_t *a, size_t *b);
-/* Plans the rounds of algo (radix-k groups at most kmax) for the bricks of
- * cart over npixels.  0, -ENOMEM. */
+/* Plans the rounds of algo (radix-k groups at most kmax unless a prime
+ * count forces more) for the bricks of cart over npixels.  0, -ENOMEM. */
 int composite_plan_make(MPI_Comm cart, enum zc_composite_algo algo, unsigned kmax, size_t npixels,
                         struct composite_plan *plan);
 void composite_plan_free(struct composite_plan *plan);

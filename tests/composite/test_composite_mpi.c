@@ -53,30 +53,21 @@ static unsigned lit_pixels(const struct zc_fb *fb)
     return n;
 }
 
-static void test_over_equals_one_rank(void)
+/* Every variant composites the bricks of sim seen from (azimuth,
+ * elevation) into what rank 0 renders from the whole field alone. */
+static void check_view(struct zc_sim *sim, const struct zc_sim *whole, double umax, double azimuth,
+                       double elevation)
 {
-    struct zc_sim_config cfg;
-    zc_sim_config_default(&cfg, GRID);
-    cfg.source[0] = 0.4;
-    cfg.pulse_width = 1.2;
-    cfg.pulse_delay = 5;
-    struct zc_sim *sim;
-    CHECK_OK(zc_sim_create(MPI_COMM_WORLD, &cfg, &sim));
-    CHECK_OK(zc_sim_step(sim, STEPS));
-    CHECK_OK(zc_sim_exchange_ghosts(sim, NULL));
-    double umax;
-    CHECK_OK(zc_sim_energy_max(sim, &umax));
     struct zc_sim_view view;
     zc_sim_view_default(&view, W, H);
+    view.azimuth = azimuth;
+    view.elevation = elevation;
     view.log_umax = log10(umax);
     view.decades = 4;
     view.opacity = 0.6;
     double dir[3];
     zc_sim_view_dir(&view, dir);
 
-    /* The reference: the whole field, one rank, one brick. */
-    struct zc_sim *whole;
-    CHECK_OK(zc_sim_gather(sim, 0, &whole, NULL));
     struct zc_fb *ref = NULL, *fb = NULL;
     if (rank == 0) {
         float *img = malloc((size_t)W * H * 4 * sizeof(float));
@@ -87,7 +78,6 @@ static void test_over_equals_one_rank(void)
         free(img);
         CHECK(lit_pixels(ref) > W * H / 8);
         CHECK_OK(zc_fb_create(&fb, W, H, 0));
-        zc_sim_destroy(whole);
     }
 
     const struct variant variants[] = {
@@ -118,22 +108,50 @@ static void test_over_equals_one_rank(void)
         uint64_t bpp = var->wire == ZC_PIXEL_RGBA16 ? 8 : 4;
         uint64_t bound = bpp * W * H + 4 * W * H / (uint64_t)size + 4 * W + 8 * (st.rounds + 1);
         uint64_t worst;
+        unsigned rounds;
         MPI_Allreduce(&st.bytes_sent, &worst, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+        MPI_Allreduce(&st.rounds, &rounds, 1, MPI_UNSIGNED, MPI_MAX, MPI_COMM_WORLD);
         CHECK(st.bytes_sent <= bound);
         if (var->wire == ZC_PIXEL_RGBA8)
             CHECK(worst <= 4 * W * H + 64);
+        /* 2x2x2 bricks: three rounds of pairs, or radix-8's one round of 8. */
+        if (size == 8)
+            CHECK_EQ(rounds, var->k == 8 ? 1 : 3);
         if (rank == 0) {
             int diff = max_channel_diff(fb, ref);
             fprintf(stderr,
-                    "    N=%d %-20s max diff %d/255, max bytes sent by a rank %llu"
-                    " (image %u)\n",
-                    size, var->name, diff, (unsigned long long)worst, 4 * W * H);
+                    "    N=%d view (%.0f, %.0f) %-20s max diff %d/255, max bytes sent by a rank "
+                    "%llu (image %u), %u rounds\n",
+                    size, azimuth, elevation, var->name, diff, (unsigned long long)worst, 4 * W * H,
+                    rounds);
             CHECK(diff <= var->max_diff);
         }
         zc_composite_destroy(c);
     }
     zc_fb_destroy(fb);
     zc_fb_destroy(ref);
+}
+
+static void test_over_equals_one_rank(void)
+{
+    struct zc_sim_config cfg;
+    zc_sim_config_default(&cfg, GRID);
+    cfg.source[0] = 0.4;
+    cfg.pulse_width = 1.2;
+    cfg.pulse_delay = 5;
+    struct zc_sim *sim;
+    CHECK_OK(zc_sim_create(MPI_COMM_WORLD, &cfg, &sim));
+    CHECK_OK(zc_sim_step(sim, STEPS));
+    CHECK_OK(zc_sim_exchange_ghosts(sim, NULL));
+    double umax;
+    CHECK_OK(zc_sim_energy_max(sim, &umax));
+    /* The reference field: all of it on rank 0, one brick. */
+    struct zc_sim *whole;
+    CHECK_OK(zc_sim_gather(sim, 0, &whole, NULL));
+    /* Two views from opposite octants: every axis' order flips. */
+    check_view(sim, whole, umax, 30, 25);
+    check_view(sim, whole, umax, 215, -40);
+    zc_sim_destroy(whole);
     zc_sim_destroy(sim);
 }
 
