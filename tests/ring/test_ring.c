@@ -8,7 +8,11 @@
 #include "zc/shm.h"
 #include "zc_test.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -344,6 +348,62 @@ static void across_processes(void)
     close(sv[1]);
 }
 
+/* A creator that lies: unsealed regions, a queue size its ring region
+ * cannot hold, descriptors that are not eventfds.  zc_ring_recv() refuses
+ * each and leaves nothing open. */
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    CHECK(d);
+    int n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+static void recv_refuses_hostile_creator(void)
+{
+    int before = open_fds();
+    struct zc_ring *dev;
+    for (int c = 0; c < 4; c++) {
+        int sv[2];
+        CHECK_OK(zc_shm_socketpair(sv));
+        struct zc_shm g[2];
+        CHECK_OK(zc_shm_create(&g[0], "ring", zc_ring_mem_size(16)));
+        CHECK_OK(zc_shm_create(&g[1], "buf", 4096));
+        if (c == 0) { /* the ring region comes without its seals */
+            int fd = memfd_create("unsealed", MFD_CLOEXEC);
+            CHECK(fd >= 0 && ftruncate(fd, (off_t)g[0].size) == 0);
+            close(g[0].fd);
+            g[0].fd = fd;
+        }
+        CHECK_OK(zc_shm_grant(sv[0], ZC_RING_GRANT_TAG, g, 2));
+        struct {
+            uint32_t magic, num;
+            uint64_t buf_size, features;
+        } hello = {0x7a637268u, c == 1 ? 4096 : 16, 4096, ZC_RING_F_EVENT_IDX};
+        int efd[2] = {eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC)};
+        if (c == 2) { /* a memfd where the kick eventfd belongs */
+            close(efd[0]);
+            efd[0] = dup(g[1].fd);
+        }
+        if (c == 3) /* an honest ring, to show the refusals are not blanket */
+            hello.num = 16;
+        CHECK_OK(zc_shm_send_fds(sv[0], &hello, sizeof(hello), efd, 2));
+        int want[] = {-EPERM, -EBADMSG, -EBADMSG, 0};
+        CHECK_EQ(zc_ring_recv(&dev, ZC_RING_DEVICE, sv[1], getuid()), want[c]);
+        CHECK((dev != NULL) == (c == 3));
+        zc_ring_destroy(dev);
+        for (int i = 0; i < 2; i++) {
+            close(efd[i]);
+            zc_shm_close(&g[i]);
+            close(sv[i]);
+        }
+    }
+    CHECK_EQ(open_fds(), before);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -353,5 +413,6 @@ int main(void)
     RUN(waiting_event_idx);
     RUN(waiting_flags);
     RUN(across_processes);
+    RUN(recv_refuses_hostile_creator);
     return 0;
 }

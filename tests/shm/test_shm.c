@@ -49,6 +49,8 @@ static void create_is_sealed(void)
     CHECK(fcntl(s.fd, F_ADD_SEALS, F_SEAL_WRITE) < 0 && errno == EPERM);
     CHECK_EQ(((unsigned char *)s.base)[0], 0);
     CHECK_EQ(zc_shm_create(&s, "t", 0), -EINVAL);
+    CHECK_EQ(zc_shm_create(&s, "t", SIZE_MAX), -EINVAL);
+    CHECK(s.fd == -1 && s.base == NULL);
     zc_shm_close(&s);
     zc_shm_close(&s); /* idempotent */
 }
