@@ -172,16 +172,17 @@ static struct outcome run(const struct options *o)
         CHECK_EQ(zc_seal_recv(s, buf, 1), out.end);
         free(buf);
         free(want);
-        if (o->check_view) {
-            CHECK(!view_contains(br.b, MARKER, strlen(MARKER)));
-            CHECK(!view_contains(br.b, key0.priv, ZC_KEY_BYTES));
-            CHECK(!view_contains(br.b, key1.priv, ZC_KEY_BYTES));
-        }
         zc_seal_destroy(s);
     }
     close(c[1]);
     CHECK(pthread_join(st, NULL) == 0);
     CHECK(pthread_join(bt, NULL) == 0);
+    /* Everyone is done; the broker still maps every region it shared. */
+    if (o->check_view) {
+        CHECK(!view_contains(br.b, MARKER, strlen(MARKER)));
+        CHECK(!view_contains(br.b, key0.priv, ZC_KEY_BYTES));
+        CHECK(!view_contains(br.b, key1.priv, ZC_KEY_BYTES));
+    }
     out.sender_connect = sd.connect_result;
     out.sender_result = sd.send_result;
     zc_seal_broker_destroy(br.b);
@@ -324,7 +325,9 @@ static void test_names_and_limits(void)
         CHECK_EQ(zc_seal_broker_create(&b, &bad[i], ZC_SEAL_HONEST), -EINVAL);
 }
 
-int main(void)
+/* With the argument "race", only the race (which races on purpose, so it
+ * stays out of the ThreadSanitizer run); without, everything else. */
+int main(int argc, char **argv)
 {
     CHECK_OK(zc_keypair_generate(&key0));
     CHECK_OK(zc_keypair_generate(&key1));
@@ -332,6 +335,10 @@ int main(void)
     memcpy(pub0.key, key0.pub, 32);
     memcpy(pub1.key, key1.pub, 32);
     memcpy(stranger_pub.key, stranger.pub, 32);
+    if (argc > 1 && strcmp(argv[1], "race") == 0) {
+        RUN(test_race);
+        return 0;
+    }
     RUN(test_names_and_limits);
     RUN(test_bad_broker);
     RUN(test_honest);
@@ -339,6 +346,5 @@ int main(void)
     RUN(test_rekey_mismatch);
     RUN(test_evil_modes);
     RUN(test_handshake_refused);
-    RUN(test_race);
     return 0;
 }
