@@ -116,7 +116,7 @@ static void usage(FILE *f)
                "In-place frames with a tile undo journal against a back buffer: frame time\n"
                "and extra memory as the touched fraction of tiles goes from 1%% to 100%%,\n"
                "clustered and scattered; then the tile size sweep.  Defaults: 1024x1024,\n"
-               "30 frames a point.\n");
+               "100 frames a point.\n");
 }
 
 int cmd_bench_fb(int argc, char **argv)
@@ -126,7 +126,7 @@ int cmd_bench_fb(int argc, char **argv)
         {"csv", required_argument, NULL, 'c'},  {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
     unsigned w = 1024, h = 1024;
-    uint64_t frames = 30;
+    uint64_t frames = 100;
     const char *csv_path = NULL;
     bool json = false;
     int opt;
