@@ -42,11 +42,11 @@
 static const size_t sizes[NSIZES] = {64, 4096, 65536};
 static const char *const size_names[NSIZES] = {"64B", "4KiB", "64KiB"};
 
-/* Messages per measurement: about 64 MiB (at least 100k for small ones). */
+/* Messages per measurement: 500k small ones, else about 128 MiB. */
 static uint64_t messages_for(size_t size, double scale)
 {
-    uint64_t n = (uint64_t)((64u << 20) / size * scale);
-    return ZC_MAX(n, (uint64_t)(size < 1024 ? 100000 * scale : 1000));
+    uint64_t n = size < 1024 ? 500000 : (128u << 20) / size;
+    return ZC_MAX((uint64_t)((double)n * scale), 100);
 }
 
 static void pin_to_cpu(int cpu)
@@ -432,7 +432,7 @@ static void bench_usage(FILE *f)
                "      --json        print every figure as one JSON object (last line)\n"
                "      --plot FILE   draw the throughput bars as a PNG (gnuplot)\n"
                "      --repeat N    runs per figure, the median is kept (default 3, max 9)\n"
-               "      --scale X     multiply the work per run (default 1: ~64 MiB a figure)\n"
+               "      --scale X     multiply the work per run (default 1: ~128 MiB a figure)\n"
                "  -h, --help        this text\n");
 }
 
