@@ -30,12 +30,10 @@
 #include "zc/stream.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define DEFAULT_SLOTS       8
 #define DEFAULT_PERSIST_MAX (1ull << 30)
@@ -240,8 +238,8 @@ static int layout_sensors(struct zc_ingest *in)
     return 0;
 }
 
-/* The ring: the driver end here, the device end attached to duplicates of
- * the same regions and eventfds, as a consumer process would attach. */
+/* The ring: the driver end for the producer, the device end for the
+ * consumer thread, over the same shared regions. */
 static int open_ring(struct zc_ingest *in)
 {
     uint32_t num = 2;
@@ -249,26 +247,7 @@ static int open_ring(struct zc_ingest *in)
         num *= 2;
     struct zc_ring_params p = {
         .num = num, .buf_size = in->pool_bytes, .features = ZC_RING_F_EVENT_IDX};
-    int rc = zc_ring_create(&in->drv, ZC_RING_DRIVER, &p);
-    if (rc < 0)
-        return rc;
-    struct zc_ring_fds fds, dev_fds;
-    zc_ring_export(in->drv, &p, &fds);
-    dev_fds.ring_fd = fcntl(fds.ring_fd, F_DUPFD_CLOEXEC, 0);
-    dev_fds.buf_fd = fcntl(fds.buf_fd, F_DUPFD_CLOEXEC, 0);
-    dev_fds.kick_fd = fcntl(fds.kick_fd, F_DUPFD_CLOEXEC, 0);
-    dev_fds.call_fd = fcntl(fds.call_fd, F_DUPFD_CLOEXEC, 0);
-    rc = (dev_fds.ring_fd < 0 || dev_fds.buf_fd < 0 || dev_fds.kick_fd < 0 || dev_fds.call_fd < 0)
-             ? -errno
-             : 0;
-    if (rc < 0) {
-        int *f[] = {&dev_fds.ring_fd, &dev_fds.buf_fd, &dev_fds.kick_fd, &dev_fds.call_fd};
-        for (unsigned i = 0; i < ZC_ARRAY_SIZE(f); i++)
-            if (*f[i] >= 0)
-                close(*f[i]);
-        return rc;
-    }
-    rc = zc_ring_attach(&in->dev, ZC_RING_DEVICE, &p, &dev_fds);
+    int rc = zc_ring_create_pair(&in->drv, &in->dev, &p);
     if (rc < 0)
         return rc;
     /* The consumer shares the producer's core: it blocks instead of spinning. */
