@@ -38,7 +38,7 @@ import csv, sys
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-rows = list(csv.DictReader(open(sys.argv[1])))
+rows = [x for x in csv.DictReader(open(sys.argv[1])) if int(x["ranks"]) > 1]  # 1 rank sends nothing
 fig, ax = plt.subplots(figsize=(6.4, 4))
 for algo, mark in (("radix-k", "o-"), ("binary-swap", "s--")):
     r = [x for x in rows if x["algorithm"] == algo]
@@ -47,6 +47,7 @@ for algo, mark in (("radix-k", "o-"), ("binary-swap", "s--")):
 r = [x for x in rows if x["algorithm"] == "radix-k"]
 n = [int(x["ranks"]) for x in r]
 ax.plot(n, [float(x["image_bytes"]) for x in r], "k:", label="image bytes (RGBA8)")
+ax.plot(n, [float(x["composite_bytes_per_frame"]) for x in r], "c.-", label="radix-k, all ranks' bytes")
 ax.plot(n, [float(x["gather_bytes_per_frame"]) for x in r], "r^-", label="gather baseline, all bytes")
 ax.set_yscale("log")
 ax.set_xlabel("ranks")
