@@ -26,10 +26,13 @@ def main():
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     ax.plot(x, [r["corunner_alone_Mlookups"] for r in rows], "k--", label="co-runner alone")
     ax.plot(x, [r["corunner_regular_Mlookups"] for r in rows], "o-", color="tab:red",
-            label="under ingest, ordinary stores (memcpy)")
+            label="under ingest, ordinary stores")
     ax.plot(x, [r["corunner_nt_Mlookups"] for r in rows], "s-", color="tab:blue",
             label="under ingest, streaming stores (zc_copy_nt)")
     ax.set_xscale("log")
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{v:.2g}" for v in x])
+    ax.minorticks_off()
     ax.set_xlabel("ingest rate asked (GB/s)")
     ax.set_ylabel("co-runner lookups (millions/s, median)")
     ax.set_ylim(bottom=0)
