@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -51,10 +52,10 @@ def sha256(path):
             h.update(b)
 
 
-def rss_of(time_out):
-    """Peak RSS in KiB from a file written by /usr/bin/time -f %M."""
-    with open(time_out) as f:
-        return int(f.read().strip().splitlines()[-1])
+def rss_of(path):
+    """Peak RSS in KiB, as /usr/bin/time -f %M wrote it."""
+    with open(path) as f:
+        return int(f.read().split()[-1])
 
 
 class Sshd:
@@ -126,24 +127,29 @@ class Bench:
 
     # ---- the tools: each returns (seconds, extra dict) ----
     def zc_put(self, src, mode):
+        """zc serve and zc put, each under /usr/bin/time for its peak RSS (the
+        server's includes its session processes, which it reaps on SIGTERM)."""
         out = self.fresh_dest()
-        port = free_port()
-        srv_time = os.path.join(self.work, "srv.time")
-        cli_time = os.path.join(self.work, "cli.time")
-        srv = subprocess.Popen(["/usr/bin/time", "-o", srv_time, "-f", "%M", self.zc, "serve",
-                                "--once", "--root", out, "--listen", f"127.0.0.1:{port}",
-                                "--key", self.skey, "--authorized", self.cpub],
-                               stderr=subprocess.PIPE, text=True)
-        srv.stderr.readline()  # "listening on ...": ready
-        cmd = ["/usr/bin/time", "-o", cli_time, "-f", "%M", self.zc, "put", "-q", "--key",
+        srv_rss, cli_rss = (os.path.join(self.work, n) for n in ("srv.rss", "cli.rss"))
+        srv = subprocess.Popen(["/usr/bin/time", "-o", srv_rss, "-f", "%M", self.zc, "serve",
+                                "--root", out, "--listen", "127.0.0.1:0", "--key", self.skey,
+                                "--authorized", self.cpub], stderr=subprocess.PIPE, text=True)
+        line = srv.stderr.readline()  # "zc serve: listening on 127.0.0.1:PORT, root ..."
+        port = line.split("127.0.0.1:")[1].split(",")[0]
+        cmd = ["/usr/bin/time", "-o", cli_rss, "-f", "%M", self.zc, "put", "-q", "--key",
                self.ckey, "--server-pub", self.spub]
         if mode == "integrity":
             cmd.append("--integrity-only")
         t0 = time.perf_counter()
-        subprocess.run(cmd + [src, f"127.0.0.1:{port}"], check=True)
+        cli = subprocess.run(cmd + [src, f"127.0.0.1:{port}"])
         dt = time.perf_counter() - t0
+        with open(f"/proc/{srv.pid}/task/{srv.pid}/children") as f:
+            for pid in f.read().split():
+                os.kill(int(pid), signal.SIGTERM)
         srv.communicate()
-        return dt, {"rss_send_kib": rss_of(cli_time), "rss_recv_kib": rss_of(srv_time),
+        if cli.returncode:
+            raise RuntimeError(f"zc put failed ({cli.returncode})")
+        return dt, {"rss_send_kib": rss_of(cli_rss), "rss_recv_kib": rss_of(srv_rss),
                     "out": os.path.join(out, os.path.basename(src))}
 
     def scp(self, src):
@@ -265,6 +271,8 @@ def main():
     if a.quick:
         a.size, a.files, a.runs = "64M", 1000, 1
     size, fsize = parse_size(a.size), parse_size(a.file_size)
+    # A plain kill must still stop sshd and remove the scratch files.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     b = Bench(a)
     try:
         big = os.path.join(b.work, "big.bin")

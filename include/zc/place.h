@@ -60,7 +60,8 @@ int zc_place_server_open(struct zc_place_server **out, const struct zc_place_ser
 /* The port the server listens on (useful after port 0). */
 uint16_t zc_place_server_port(const struct zc_place_server *s);
 /* Accepts sessions, one child process each, until *stop becomes nonzero
- * (e.g. from a signal handler); returns 0, or -errno if accepting fails. */
+ * (e.g. from a signal handler), then waits for the running sessions to end;
+ * returns 0, or -errno if accepting fails. */
 int zc_place_server_run(struct zc_place_server *s, volatile sig_atomic_t *stop);
 /* Accepts one connection and serves its session in this process; the
  * session's result (0 when the peer ended cleanly). */

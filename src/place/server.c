@@ -137,6 +137,9 @@ int zc_place_server_run(struct zc_place_server *s, volatile sig_atomic_t *stop)
         else
             s->active++;
     }
+    /* Stopped: accept nothing more, let the running sessions finish. */
+    while (s->active && (waitpid(-1, NULL, 0) > 0 || errno == EINTR))
+        s->active--;
     return 0;
 }
 
