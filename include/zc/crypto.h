@@ -63,7 +63,8 @@ int zc_pubkey_parse_list(const char *text, size_t len, struct zc_pubkey **keys, 
 
 /* ---- AEAD ---- */
 enum zc_cipher { ZC_CIPHER_AES256GCM, ZC_CIPHER_CHACHA20POLY1305 };
-/* AES-256-GCM when the CPU has AES-NI (or ZC_CIPHER=aes), else ChaCha20-Poly1305. */
+/* AES-256-GCM when the CPU has AES-NI, else ChaCha20-Poly1305; the
+ * environment variable ZC_CIPHER=aes or ZC_CIPHER=chacha overrides. */
 enum zc_cipher zc_cipher_default(void);
 const char *zc_cipher_name(enum zc_cipher c);
 
