@@ -36,6 +36,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Tile edge in pixels when zc_fb_create() is given 0: the fastest of
  * 16/32/64/128 for journaled frames (zc bench fb measures it). */
@@ -118,5 +119,9 @@ int zc_fb_write_png(const struct zc_fb *fb, const char *path);
 /* The same for any RGBA8 image in memory (rows stride_px pixels apart). */
 int zc_png_write_rgba(const char *path, const uint32_t *pixels, unsigned width, unsigned height,
                       size_t stride_px);
+/* Publishes a file whole or not at all: fill(f, arg) writes it into a
+ * temporary beside path (mode 0644), renamed over path when fill returned 0
+ * and every byte reached the file.  0, fill's error, or -errno. */
+int zc_fb_write_file(const char *path, int (*fill)(FILE *f, void *arg), void *arg);
 
 #endif /* ZC_FB_H */

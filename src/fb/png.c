@@ -1,9 +1,10 @@
-/* png.c - RGBA8 pictures to PNG through libpng.
+/* png.c - RGBA8 pictures to PNG through libpng, and the file publishing
+ * they (and vol's meshes) go through.
  *
- * A picture is published whole or not at all: libpng writes into a
- * temporary file in the destination's folder, which is renamed over the
- * destination only once every row and the end chunk are on disk.  A failed
- * write removes the temporary and leaves any older file in place.
+ * A file is published whole or not at all: it is written into a temporary
+ * file in the destination's folder, which is renamed over the destination
+ * only once every byte is written.  A failed write removes the temporary
+ * and leaves any older file in place.
  */
 #include "zc/fb.h"
 #include "zc/base.h"
@@ -45,31 +46,25 @@ static int encode(FILE *f, const uint32_t *pixels, unsigned width, unsigned heig
     return 0;
 }
 
-int zc_png_write_rgba(const char *path, const uint32_t *pixels, unsigned width, unsigned height,
-                      size_t stride_px)
+int zc_fb_write_file(const char *path, int (*fill)(FILE *f, void *arg), void *arg)
 {
-    if (width == 0 || height == 0 || stride_px < width)
-        return -EINVAL;
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
+    size_t n = strlen(path) + 16;
+    char *tmp = malloc(n);
     if (!tmp)
         return -ENOMEM;
-    snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
+    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int err = -errno;
-        free(tmp);
-        return err;
-    }
-    FILE *f = fdopen(fd, "wb");
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
         int err = -errno;
-        close(fd);
-        unlink(tmp);
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
         free(tmp);
         return err;
     }
-    int err = encode(f, pixels, width, height, stride_px);
+    int err = fill(f, arg);
     if (fflush(f) != 0 && !err)
         err = -errno;
     if (fchmod(fd, 0644) != 0 && !err)
@@ -82,6 +77,27 @@ int zc_png_write_rgba(const char *path, const uint32_t *pixels, unsigned width, 
         unlink(tmp);
     free(tmp);
     return err;
+}
+
+struct png_job {
+    const uint32_t *pixels;
+    unsigned width, height;
+    size_t stride_px;
+};
+
+static int fill_png(FILE *f, void *arg)
+{
+    const struct png_job *job = arg;
+    return encode(f, job->pixels, job->width, job->height, job->stride_px);
+}
+
+int zc_png_write_rgba(const char *path, const uint32_t *pixels, unsigned width, unsigned height,
+                      size_t stride_px)
+{
+    if (width == 0 || height == 0 || stride_px < width)
+        return -EINVAL;
+    struct png_job job = {pixels, width, height, stride_px};
+    return zc_fb_write_file(path, fill_png, &job);
 }
 
 int zc_fb_write_png(const struct zc_fb *fb, const char *path)

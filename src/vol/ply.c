@@ -1,18 +1,17 @@
 /* ply.c - meshes to binary little-endian PLY.
  *
- * The file is written beside its destination under a temporary name and
- * renamed into place once complete, so a reader never sees half a mesh.
- * Values are stored byte by byte in little-endian order whatever the host.
+ * The file is published whole or not at all (zc_fb_write_file: a temporary
+ * beside it, renamed into place once complete), so a reader never sees half
+ * a mesh.  Values are stored byte by byte in little-endian order whatever
+ * the host.
  */
 #include "zc/base.h"
+#include "zc/fb.h"
 #include "zc/vol.h"
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static void le32(unsigned char *p, uint32_t x)
 {
@@ -56,35 +55,12 @@ static int write_body(FILE *f, const struct zc_mesh *m)
     return 0;
 }
 
+static int fill_ply(FILE *f, void *arg)
+{
+    return write_body(f, arg);
+}
+
 int zc_mesh_write_ply(const struct zc_mesh *mesh, const char *path)
 {
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return -ENOMEM;
-    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!f) {
-        int err = -errno;
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        free(tmp);
-        return err;
-    }
-    int err = write_body(f, mesh);
-    if (fflush(f) != 0 && !err)
-        err = -errno;
-    if (fchmod(fd, 0644) != 0 && !err)
-        err = -errno;
-    if (fclose(f) != 0 && !err)
-        err = -errno;
-    if (!err && rename(tmp, path) != 0)
-        err = -errno;
-    if (err)
-        unlink(tmp);
-    free(tmp);
-    return err;
+    return zc_fb_write_file(path, fill_ply, (void *)mesh);
 }

@@ -12,6 +12,7 @@
 #include "zc_test.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -94,7 +95,9 @@ static void random_draw(struct zc_fb *fb, uint32_t *model)
     }
 }
 
-static void random_frames(unsigned W, unsigned H, unsigned tile, enum zc_fb_mode mode)
+/* Frames of random draws, committed or rolled back at random; each frame
+ * in mode, or alternating between the two when mixed. */
+static void random_frames(unsigned W, unsigned H, unsigned tile, enum zc_fb_mode mode, bool mixed)
 {
     struct zc_fb *fb;
     CHECK_OK(zc_fb_create(&fb, W, H, tile));
@@ -103,11 +106,12 @@ static void random_frames(unsigned W, unsigned H, unsigned tile, enum zc_fb_mode
     for (int frame = 0; frame < 40; frame++) {
         uint32_t *before = snapshot(fb);
         memcpy(model, before, (size_t)W * H * 4);
-        CHECK_OK(zc_fb_begin(fb, mode));
+        enum zc_fb_mode m = mixed ? (frame % 3 ? ZC_FB_JOURNAL : ZC_FB_BACKBUFFER) : mode;
+        CHECK_OK(zc_fb_begin(fb, m));
         unsigned draws = 1 + rnd() % 30;
         for (unsigned d = 0; d < draws; d++)
             random_draw(fb, model);
-        if (frame % 2) {
+        if (rnd() % 2) {
             CHECK_OK(zc_fb_rollback(fb));
             CHECK(same(fb, before));
         } else {
@@ -122,37 +126,17 @@ static void random_frames(unsigned W, unsigned H, unsigned tile, enum zc_fb_mode
 
 static void test_rollback_bit_exact(void)
 {
-    random_frames(200, 150, 32, ZC_FB_JOURNAL);
-    random_frames(97, 61, 8, ZC_FB_JOURNAL);
-    random_frames(300, 40, 64, ZC_FB_JOURNAL);
-    random_frames(200, 150, 0, ZC_FB_BACKBUFFER);
-    random_frames(97, 61, 16, ZC_FB_BACKBUFFER);
+    random_frames(200, 150, 32, ZC_FB_JOURNAL, false);
+    random_frames(97, 61, 8, ZC_FB_JOURNAL, false);
+    random_frames(300, 40, 64, ZC_FB_JOURNAL, false);
+    random_frames(200, 150, 0, ZC_FB_BACKBUFFER, false);
+    random_frames(97, 61, 16, ZC_FB_BACKBUFFER, false);
 }
 
 /* Modes alternate frame by frame on one framebuffer. */
 static void test_modes_mixed(void)
 {
-    struct zc_fb *fb;
-    CHECK_OK(zc_fb_create(&fb, 128, 96, 16));
-    uint32_t *model = malloc(128 * 96 * 4);
-    CHECK(model);
-    for (int frame = 0; frame < 20; frame++) {
-        uint32_t *before = snapshot(fb);
-        memcpy(model, before, 128 * 96 * 4);
-        CHECK_OK(zc_fb_begin(fb, frame % 3 ? ZC_FB_JOURNAL : ZC_FB_BACKBUFFER));
-        for (int d = 0; d < 10; d++)
-            random_draw(fb, model);
-        if (rnd() % 2) {
-            CHECK_OK(zc_fb_rollback(fb));
-            CHECK(same(fb, before));
-        } else {
-            CHECK_OK(zc_fb_commit(fb));
-            CHECK(same(fb, model));
-        }
-        free(before);
-    }
-    free(model);
-    zc_fb_destroy(fb);
+    random_frames(128, 96, 16, ZC_FB_JOURNAL, true);
 }
 
 /* 10% of the tiles touched: journal <= 15% of a back buffer's memory. */
@@ -249,6 +233,12 @@ static void test_threads(void)
     zc_fb_destroy(fb);
 }
 
+static int fill_then_fail(FILE *f, void *arg)
+{
+    fputs("half a picture", f);
+    return -EIO;
+}
+
 static void test_png(void)
 {
     const char *tmpdir = getenv("TMPDIR");
@@ -272,6 +262,13 @@ static void test_png(void)
     CHECK_EQ(head[20] << 24 | head[21] << 16 | head[22] << 8 | head[23], 17);
     CHECK_EQ(zc_fb_write_png(fb, bad), -ENOENT);
     CHECK_EQ(zc_png_write_rgba(path, zc_fb_visible_row(fb, 0), 33, 17, 10), -EINVAL);
+    /* A write that fails half way leaves the older file as it was. */
+    CHECK_EQ(zc_fb_write_file(path, fill_then_fail, NULL), -EIO);
+    f = fopen(path, "rb");
+    CHECK(f);
+    CHECK(fread(head, 1, 8, f) == 8);
+    fclose(f);
+    CHECK(memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0);
     CHECK_OK(unlink(path));
     CHECK_OK(rmdir(templ)); /* no temporary left behind */
     zc_fb_destroy(fb);
