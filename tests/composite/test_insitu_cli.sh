@@ -24,6 +24,14 @@ rc=0
 grep -q "cannot be split" "$dir/err" || fail "no clear error for a grid too small: $(cat "$dir/err")"
 [ ! -e "$dir/none" ] || fail "a failed job left an output folder"
 
+# An output folder that cannot be made: a failed job that says where.
+: > "$dir/file"
+rc=0
+"$mpiexec" -np 2 --oversubscribe "$zc" insitu --steps 4 --every 2 --size 16x16 --grid 8 \
+    --out "$dir/file/frames" > "$dir/out" 2> "$dir/err" || rc=$?
+[ $rc -eq 1 ] || fail "an impossible --out exited $rc, not 1"
+grep -q "cannot create $dir/file/frames" "$dir/err" || fail "no clear error for --out: $(cat "$dir/err")"
+
 "$mpiexec" -np 3 --oversubscribe "$zc" insitu --steps 30 --every 10 --size 96x64 --grid 24 \
     --out "$dir/frames" --json > "$dir/out"
 ls "$dir/frames" > "$dir/list"

@@ -147,12 +147,15 @@ static void write_frame(void *arg, const struct zc_fb *fb, unsigned frame)
     char path[4096];
     if (snprintf(path, sizeof(path), "%s/frame_%08llu.png", s->dir, (unsigned long long)s->step) >=
         (int)sizeof(path)) {
+        zc_error("output folder name too long: %s", s->dir);
         s->err = -ENAMETOOLONG;
         return;
     }
     int err = zc_fb_write_png(fb, path);
-    if (err && !s->err)
+    if (err && !s->err) {
+        zc_error("cannot write %s: %s", path, zc_strerror(err));
         s->err = err;
+    }
 }
 
 /* What a run measures; sums over frames on each rank. */
@@ -332,11 +335,15 @@ static int run(const struct insitu_opts *o, int rank, int size)
     struct zc_composite *comp = NULL;
     struct zc_fb *fb = NULL;
     struct png_sink sink = {.dir = o->out};
+    bool said = false; /* rank 0 has already told what failed */
     err = agree(comm, zc_composite_create(comm, &cc, &comp));
     if (!err && rank == 0) {
         err = zc_fb_create(&fb, o->width, o->height, 0);
-        if (!err && o->out && mkdir(o->out, 0777) != 0 && errno != EEXIST)
+        if (!err && o->out && mkdir(o->out, 0777) != 0 && errno != EEXIST) {
             err = -errno;
+            zc_error("cannot create %s: %s", o->out, zc_strerror(err));
+            said = true;
+        }
     }
     err = agree(comm, err);
     if (!err && o->out)
@@ -358,8 +365,10 @@ static int run(const struct insitu_opts *o, int rank, int size)
         sink.step = step;
         if (!err)
             err = render_frame(sim, comp, fb, &view, &t, rank, o->json);
-        if (!err)
+        if (!err) {
             err = agree(comm, sink.err);
+            said = sink.err != 0;
+        }
     }
     zc_progress_finish(&prog);
     if (!err && o->baseline)
@@ -374,7 +383,7 @@ static int run(const struct insitu_opts *o, int rank, int size)
             MPI_Allreduce(&mine, &t.gather_bytes, 1, MPI_UINT64_T, MPI_SUM, comm);
         }
         report(o, &t, comm, size);
-    } else if (rank == 0) {
+    } else if (rank == 0 && !said) {
         zc_error("frame %u failed: %s", t.frames + 1, zc_strerror(err));
     }
     zc_fb_destroy(fb);
