@@ -162,6 +162,7 @@ static void write_frame(void *arg, const struct zc_fb *fb, unsigned frame)
 struct tally {
     unsigned frames;
     uint64_t composite_bytes, halo_bytes, gather_bytes;
+    uint64_t busiest_bytes; /* rank 0: sum over frames of the most a rank sent */
     double render_s, composite_s, sim_s, baseline_s;
     int baseline_diff;
 };
@@ -246,6 +247,7 @@ static int render_frame(struct zc_sim *sim, struct zc_composite *c, struct zc_fb
     double slowest;
     MPI_Reduce(&st.bytes_sent, &worst, 1, MPI_UINT64_T, MPI_MAX, 0, zc_sim_comm(sim));
     MPI_Reduce(&st.seconds, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, zc_sim_comm(sim));
+    t->busiest_bytes += rank == 0 ? worst : 0;
     if (rank == 0 && !json)
         printf("frame %u at t=%.1f: composite %.4f s, at most %llu bytes sent by a rank\n",
                t->frames, zc_sim_time(sim), slowest, (unsigned long long)worst);
@@ -254,10 +256,8 @@ static int render_frame(struct zc_sim *sim, struct zc_composite *c, struct zc_fb
 
 static void report(const struct insitu_opts *o, const struct tally *t, MPI_Comm comm, int size)
 {
-    double per_frame = t->frames ? (double)t->composite_bytes / t->frames : 0;
-    double worst_per_frame, comp_s, render_s, sim_s;
+    double comp_s, render_s, sim_s;
     uint64_t total_bytes, halo;
-    MPI_Reduce(&per_frame, &worst_per_frame, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
     MPI_Reduce(&t->composite_bytes, &total_bytes, 1, MPI_UINT64_T, MPI_SUM, 0, comm);
     MPI_Reduce(&t->halo_bytes, &halo, 1, MPI_UINT64_T, MPI_MAX, 0, comm);
     MPI_Reduce(&t->composite_s, &comp_s, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
@@ -268,6 +268,7 @@ static void report(const struct insitu_opts *o, const struct tally *t, MPI_Comm 
     if (rank != 0)
         return;
     double frames = t->frames, total_per_frame = total_bytes / frames;
+    double worst_per_frame = t->busiest_bytes / frames;
     uint64_t image = (uint64_t)o->width * o->height * 4;
     double ratio = total_per_frame > 0 ? t->gather_bytes / total_per_frame : 0;
     if (!o->json) {
