@@ -177,9 +177,36 @@ static int from_header(struct zc_vol **out, const nifti_image *nim)
     return 0;
 }
 
+/* The header's first fields, read into private memory and checked before
+ * libnifti sees the file (it would print its own complaints): its size
+ * field says 348 in one byte order or the other, and dim[0] is 1..7.  A
+ * path that does not open as given is left to libnifti (it completes
+ * extensions). */
+static int check_header(const char *path)
+{
+    znzFile z = znzopen(path, "rb", nifti_is_gzfile(path));
+    if (znz_isnull(z))
+        return 0;
+    nifti_1_header h;
+    size_t n = znzread(&h, 1, sizeof(h), z);
+    znzclose(z);
+    if (n != sizeof(h))
+        return -EINVAL;
+    int size = h.sizeof_hdr;
+    short ndim = h.dim[0];
+    if (size != 348) {
+        size = (int)__builtin_bswap32((uint32_t)size);
+        ndim = (short)__builtin_bswap16((uint16_t)ndim);
+    }
+    return size == 348 && ndim >= 1 && ndim <= 7 ? 0 : -EINVAL;
+}
+
 int zc_vol_open_nifti(struct zc_vol **out, const char *path)
 {
     nifti_set_debug_level(0);
+    int hdr = check_header(path);
+    if (hdr)
+        return hdr;
     nifti_image *nim = nifti_image_read(path, 0);
     if (!nim)
         return access(path, R_OK) != 0 ? -errno : -EINVAL;

@@ -109,6 +109,15 @@ static void test_failures(void)
     snprintf(a, sizeof(a), "mesh %s/none.nii --iso 1 -o %s/m.ply", dir, dir);
     CHECK_EQ(run(a), 1);
     CHECK_EQ(err_lines(), 1);
+    snprintf(a, sizeof(a), "%s/junk.nii", dir);
+    FILE *f = fopen(a, "wb");
+    CHECK(f);
+    for (int i = 0; i < 600; i++)
+        fputc(i * 131 + 7, f);
+    fclose(f);
+    snprintf(a, sizeof(a), "render %s/junk.nii -o %s/r.png", dir, dir);
+    CHECK_EQ(run(a), 1);
+    CHECK_EQ(err_lines(), 1); /* ours, and nothing from libnifti */
     snprintf(a, sizeof(a), "render %s/ball.raw -o %s/r.png --dims 64,64,64 --type u8", dir, dir);
     CHECK_EQ(run(a), 1); /* the file is smaller than the dims */
     CHECK_EQ(err_lines(), 1);
