@@ -80,6 +80,14 @@ static int fail(struct zc_place_client *c, int r)
     return c->err;
 }
 
+/* The server's ERROR frame in c->ctrl: keeps its text, returns its -errno. */
+static int peer_error(struct zc_place_client *c)
+{
+    int err;
+    place_error_decode(c->ctrl, c->conn.rx_cur.length, &err, c->msg, sizeof(c->msg));
+    return -err;
+}
+
 /* One frame from the server while we send or finish. */
 static int handle_frame(struct zc_place_client *c, uint32_t opened, uint64_t *resume_at,
                         bool *got_opened)
@@ -108,11 +116,8 @@ static int handle_frame(struct zc_place_client *c, uint32_t opened, uint64_t *re
             return -EPROTO;
         c->ended = true;
         return 0;
-    case PLACE_ERROR: {
-        int err;
-        place_error_decode(c->ctrl, h.length, &err, c->msg, sizeof(c->msg));
-        return -err;
-    }
+    case PLACE_ERROR:
+        return peer_error(c);
     default:
         return -EPROTO;
     }
@@ -317,11 +322,8 @@ static int get_ctrl(struct zc_place_client *c, struct place_placer *p, bool *don
     case PLACE_END:
         *done = true;
         return place_placer_end(p, NULL, NULL);
-    case PLACE_ERROR: {
-        int err;
-        place_error_decode(c->ctrl, h.length, &err, c->msg, sizeof(c->msg));
-        return -err;
-    }
+    case PLACE_ERROR:
+        return peer_error(c);
     default:
         return -EPROTO;
     }

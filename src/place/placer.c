@@ -58,7 +58,7 @@ fail(struct place_placer *p, int err, const char *fmt, ...)
     return err;
 }
 
-static int openat2_beneath(int dirfd, const char *path, int flags)
+int place_openat_beneath(int dirfd, const char *path, int flags)
 {
     struct open_how how = {
         .flags = (uint64_t)(flags | O_CLOEXEC),
@@ -78,7 +78,7 @@ static int dir_open(struct place_placer *p, const char *path, bool create)
         int fd = fcntl(p->rootfd, F_DUPFD_CLOEXEC, 0);
         return fd < 0 ? -errno : fd;
     }
-    int fd = openat2_beneath(p->rootfd, path, O_RDONLY | O_DIRECTORY);
+    int fd = place_openat_beneath(p->rootfd, path, O_RDONLY | O_DIRECTORY);
     if (fd != -ENOENT || !create)
         return fd;
     char comp[PLACE_MAX_NAME + 1];
@@ -95,7 +95,7 @@ static int dir_open(struct place_placer *p, const char *path, bool create)
             close(cur);
             return r;
         }
-        fd = openat2_beneath(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        fd = place_openat_beneath(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
         close(cur);
         if (fd < 0)
             return fd == -ELOOP || fd == -ENOTDIR ? -EACCES : fd;

@@ -43,6 +43,10 @@ struct place_placer {
     char msg[256]; /* why the last call failed, for the peer and the log */
 };
 
+/* openat2(dirfd, path, flags) confined beneath dirfd (no "..", no symlink
+ * out, no magic links); the fd, -EACCES for an escape, or -errno. */
+int place_openat_beneath(int dirfd, const char *path, int flags);
+
 /* Called for each file as it is published (the server ACKs it). */
 typedef int (*place_ack_fn)(void *ctx, uint32_t id, uint64_t size);
 

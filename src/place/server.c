@@ -17,14 +17,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -176,18 +174,6 @@ static int send_ack(void *ctx, uint32_t id, uint64_t size)
     return place_conn_send(&ss->conn, PLACE_ACK, 0, id, size, NULL, 0);
 }
 
-static int openat2_beneath(int dirfd, const char *path)
-{
-    struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-    };
-    long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-    if (fd >= 0)
-        return (int)fd;
-    return errno == EXDEV || errno == ELOOP ? -EACCES : -errno;
-}
-
 /* GET: the server becomes the sender of a file or tree beneath its root. */
 static int serve_get(struct session *ss, const uint8_t *payload, uint32_t len, uint8_t flags)
 {
@@ -198,7 +184,7 @@ static int serve_get(struct session *ss, const uint8_t *payload, uint32_t len, u
     }
     memcpy(path, payload, len);
     path[len] = '\0';
-    int fd = openat2_beneath(ss->rootfd, path);
+    int fd = place_openat_beneath(ss->rootfd, path, O_RDONLY | O_NOFOLLOW);
     if (fd < 0) {
         snprintf(ss->placer.msg, sizeof(ss->placer.msg), "%.200s: %s", path, zc_strerror(fd));
         return fd;
