@@ -308,8 +308,8 @@ static void print_compare(const struct result *d, const struct result *m, size_t
     printf("volume %s\n", zc_fmt_bytes((double)volume_bytes, c, 32));
 }
 
-static int parse_render(int argc, char **argv, struct render_args *ra, struct vol_args *va,
-                        struct zc_tf *tf)
+/* 0 to go on, -1 when --help was answered, else the usage exit code. */
+static int parse_render(int argc, char **argv, struct render_args *ra, struct vol_args *va)
 {
     static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                          {"size", required_argument, NULL, 's'},
@@ -415,7 +415,6 @@ static int parse_render(int argc, char **argv, struct render_args *ra, struct vo
     if (va->raw && va->dims[0] == 0)
         return zc_usage_error("render", "a raw volume needs --dims X,Y,Z");
     va->path = argv[optind];
-    (void)tf;
     return 0;
 }
 
@@ -445,7 +444,7 @@ int cmd_render(int argc, char **argv)
     ra.opts.background = ZC_FB_RGBA(0, 0, 0, 255);
     struct vol_args va = {.type = ZC_VOL_U8};
     struct zc_tf tf;
-    int rc = parse_render(argc, argv, &ra, &va, &tf);
+    int rc = parse_render(argc, argv, &ra, &va);
     if (rc)
         return rc < 0 ? ZC_EXIT_OK : rc;
 
