@@ -217,7 +217,7 @@ class Bench:
                   file=sys.stderr)
 
     def ratios(self):
-        for w in sorted({r["workload"] for r in self.rows}):
+        for w in dict.fromkeys(r["workload"] for r in self.rows):
             rows = {r["tool"]: r for r in self.rows if r["workload"] == w}
             for r in rows.values():
                 for z in ("zc encrypted", "zc integrity-only"):
@@ -240,7 +240,7 @@ def plot(rows, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    works = sorted({r["workload"] for r in rows})
+    works = list(dict.fromkeys(r["workload"] for r in rows))
     fig, axes = plt.subplots(1, len(works), figsize=(6 * len(works), 4))
     if len(works) == 1:
         axes = [axes]
