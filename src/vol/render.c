@@ -239,27 +239,31 @@ static inline __attribute__((always_inline)) uint32_t cast(struct dvr *d, const 
     const float dt = d->dt;
     uint64_t taken = 0;
     const int last[3] = {(int)n[0] - 2, (int)n[1] - 2, (int)n[2] - 2};
-    const float hi[3] = {(float)(n[0] - 1), (float)(n[1] - 1), (float)(n[2] - 1)};
+    size_t full_cell = SIZE_MAX;
     for (float tr = t0 + start * dt; tr <= t1; tr += dt) {
         float p[3] = {org[0] + tr * dir[0], org[1] + tr * dir[1], org[2] + tr * dir[2]};
         unsigned ix[3];
         float f[3];
         for (int a = 0; a < 3; a++) {
-            float q = ZC_MIN(ZC_MAX(p[a], 0.0f), hi[a]);
-            int i = (int)q;
+            /* The ray is clipped to the box: p is in [0, n-1] but for
+             * rounding, so truncation and one bound give the cell. */
+            int i = (int)p[a];
             i = i > last[a] ? last[a] : i;
             ix[a] = (unsigned)i;
-            f[a] = q - (float)i;
-            p[a] = q;
+            f[a] = p[a] - (float)i;
         }
         unsigned cx = ix[0] / CELL, cy = ix[1] / CELL, cz = ix[2] / CELL;
-        size_t block = ((size_t)(cz / BLOCK) * d->bdims[1] + cy / BLOCK) * d->bdims[0] + cx / BLOCK;
         size_t cell = ((size_t)cz * d->cdims[1] + cy) * d->cdims[0] + cx;
-        if (d->block_empty[block] || d->empty[cell]) {
-            float size = d->block_empty[block] ? CELL * BLOCK : CELL;
-            float te = cube_exit(p, inv, tr, size);
-            tr += (float)(int)((te - tr) / dt) * dt; /* te > tr */
-            continue;
+        if (cell != full_cell) { /* else still in the cell last found not empty */
+            size_t block =
+                ((size_t)(cz / BLOCK) * d->bdims[1] + cy / BLOCK) * d->bdims[0] + cx / BLOCK;
+            if (d->block_empty[block] || d->empty[cell]) {
+                float size = d->block_empty[block] ? CELL * BLOCK : CELL;
+                float te = cube_exit(p, inv, tr, size);
+                tr += (float)(int)((te - tr) / dt) * dt; /* te > tr */
+                continue;
+            }
+            full_cell = cell;
         }
         size_t base = ix[2] * sz + ix[1] * sy + ix[0] * sx;
         float c000 = fetch(vox, base, t), c100 = fetch(vox, base + sx, t);
