@@ -9,7 +9,8 @@
  *   op % 4 == 1   raw bytes (len, bytes), no seal at all
  *   op % 4 == 2   a valid message with one bit flipped (len, bytes, position)
  *   op % 4 == 3   a message correctly sealed over a made-up header
- *                 (counter skew, length, type, descriptor slack)
+ *                 (counter skew, length, type, descriptor slack), or one
+ *                 whose type is changed after sealing
  *
  * After each buffer the endpoint receives once.  The model says whether that
  * message must be delivered (then byte for byte), end the stream, or be
@@ -168,14 +169,20 @@ static void play(struct peer *p, struct zc_seal *s, struct zc_aead *a, struct in
             msg[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         } else {
             int8_t skew = (int8_t)next(in);
-            uint16_t type = next(in) % 4;
+            uint8_t t = next(in);
+            uint16_t type = t % 4;
             int8_t slack = (int8_t)(next(in) % 8) - 4;
             header(hdr, counter + (uint64_t)(int64_t)skew, len, type);
             n = seal(a, hdr, payload, len, msg);
-            if (skew == 0 && slack == 0 && type == 1)
+            if (t & 4) {
+                /* Sealed as one type, shown as another (data <-> close):
+                 * only the tag over the header can tell. */
+                msg[12] ^= 3;
+            } else if (skew == 0 && slack == 0 && type == 1) {
                 expect = DELIVER;
-            else if (skew == 0 && slack == 0 && type == 2 && len == 0)
+            } else if (skew == 0 && slack == 0 && type == 2 && len == 0) {
                 expect = END;
+            }
             n = (size_t)((int64_t)n + slack);
         }
         desc_len = (uint32_t)n;
