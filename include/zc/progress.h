@@ -2,7 +2,8 @@
  *
  * A line on stderr redrawn at most ten times a second while stderr is a
  * terminal; silent otherwise (pipes, logs, tests), so callers never need
- * to ask.  Not thread-safe: one owner updates it.
+ * to ask.  zc_progress_add may be called from several threads at once
+ * (the streams of one transfer); start, grow and finish by one owner.
  */
 #ifndef ZC_PROGRESS_H
 #define ZC_PROGRESS_H
@@ -24,7 +25,8 @@ struct zc_progress {
 void zc_progress_start(struct zc_progress *p, const char *label, uint64_t total, bool quiet);
 /* Raises the expected total by bytes (work discovered on the way). */
 void zc_progress_grow(struct zc_progress *p, uint64_t bytes);
-/* Counts bytes more as done; redraws when the last draw is 100 ms old. */
+/* Counts bytes more as done; redraws when the last draw is 100 ms old
+ * (one thread draws, the others only count). */
 void zc_progress_add(struct zc_progress *p, uint64_t bytes);
 /* Draws the final state and ends the line (nothing when never drawn). */
 void zc_progress_finish(struct zc_progress *p);

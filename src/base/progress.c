@@ -31,29 +31,34 @@ static void draw(struct zc_progress *p, uint64_t now)
 {
     char done[32], total[32], rate[32];
     double secs = zc_ns_to_s(now - p->start_ns);
-    double bps = secs > 0 ? (double)p->done / secs : 0;
-    zc_fmt_bytes((double)p->done, done, sizeof(done));
+    uint64_t n = __atomic_load_n(&p->done, __ATOMIC_RELAXED);
+    double bps = secs > 0 ? (double)n / secs : 0;
+    zc_fmt_bytes((double)n, done, sizeof(done));
     zc_fmt_bytes(bps, rate, sizeof(rate));
     if (p->total) {
         zc_fmt_bytes((double)p->total, total, sizeof(total));
-        double pct = 100.0 * (double)p->done / (double)p->total;
-        double eta = bps > 0 && p->total > p->done ? (double)(p->total - p->done) / bps : 0;
+        double pct = 100.0 * (double)n / (double)p->total;
+        double eta = bps > 0 && p->total > n ? (double)(p->total - n) / bps : 0;
         fprintf(stderr, "\r%s %5.1f%%  %s / %s  %s/s  ETA %02u:%02u  ", p->label, pct, done, total,
                 rate, (unsigned)(eta / 60), (unsigned)eta % 60);
     } else {
         fprintf(stderr, "\r%s %s  %s/s  ", p->label, done, rate);
     }
-    p->last_draw_ns = now;
-    p->drawn = true;
+    __atomic_store_n(&p->drawn, true, __ATOMIC_RELAXED);
 }
 
 void zc_progress_add(struct zc_progress *p, uint64_t bytes)
 {
-    p->done += bytes;
+    /* Relaxed: a counter read only for display, no other memory depends on it. */
+    __atomic_fetch_add(&p->done, bytes, __ATOMIC_RELAXED);
     if (!p->enabled)
         return;
     uint64_t now = zc_now_ns();
-    if (now - p->last_draw_ns >= PROGRESS_REDRAW_NS)
+    uint64_t last = __atomic_load_n(&p->last_draw_ns, __ATOMIC_RELAXED);
+    /* Whoever moves last_draw_ns forward draws; relaxed for the same reason. */
+    if (now - last >= PROGRESS_REDRAW_NS &&
+        __atomic_compare_exchange_n(&p->last_draw_ns, &last, now, false, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED))
         draw(p, now);
 }
 
@@ -61,6 +66,8 @@ void zc_progress_finish(struct zc_progress *p)
 {
     if (!p->enabled || !p->drawn)
         return;
-    draw(p, zc_now_ns());
+    uint64_t now = zc_now_ns();
+    __atomic_store_n(&p->last_draw_ns, now, __ATOMIC_RELAXED);
+    draw(p, now);
     fputc('\n', stderr);
 }

@@ -173,8 +173,7 @@ static void *part_thread(void *arg)
 {
     struct part_job *j = arg;
     struct zc_place_client_config cfg = j->parent->cfg;
-    cfg.progress = NULL;
-    cfg.streams = 1;
+    cfg.streams = 1; /* the progress line is shared: zc_progress_add is thread-safe */
     struct zc_place_client *c;
     int r = zc_place_client_connect(&c, &cfg);
     if (!r) {
@@ -209,8 +208,6 @@ static int send_split(void *ctx, int fd, const struct stat *st, const char *dest
     }
     if (!r)
         r = place_send_part(&c->snd, fd, st, dest, transfer, parts, 0);
-    uint64_t start, end;
-    place_split_range((uint64_t)st->st_size, parts, 0, &start, &end);
     for (uint32_t k = 1; k < started; k++) {
         pthread_join(jobs[k].thread, NULL);
         if (!r && jobs[k].result) {
@@ -218,8 +215,6 @@ static int send_split(void *ctx, int fd, const struct stat *st, const char *dest
             snprintf(c->msg, sizeof(c->msg), "%s", jobs[k].msg);
         }
     }
-    if (!r && c->cfg.progress)
-        zc_progress_add(c->cfg.progress, (uint64_t)st->st_size - (end - start));
     return r;
 }
 
