@@ -113,7 +113,9 @@ void zc_sim_view_dir(const struct zc_sim_view *view, double dir[3]);
  * premultiplied, row-major, top row first), overwriting it; pixels no
  * sample reached are 0.  The energy density is computed inside the sampler
  * from the field arrays; ghost layers must be current
- * (zc_sim_exchange_ghosts).  0, or -EINVAL on a bad view. */
+ * (zc_sim_exchange_ghosts).  Blocks of the brick whose field cannot
+ * reach the transfer function's floor are skipped without changing the
+ * image.  0, -EINVAL on a bad view, -ENOMEM. */
 int zc_sim_render(const struct zc_sim *sim, const struct zc_sim_view *view, float *rgba);
 
 #endif /* ZC_SIM_H */
