@@ -198,6 +198,14 @@ def main():
             sys.exit("vol_peers: VTK's ray caster needs an X display: install xvfb")
         os.environ["ZC_BENCH_XVFB"] = "1"
         os.execvp("xvfb-run", ["xvfb-run", "-a", sys.executable] + sys.argv)
+    try:
+        import skimage  # noqa: F401
+        import vtk  # noqa: F401
+    except ImportError as e:
+        sys.exit(f"vol_peers: {e.name} is missing: run it with /usr/bin/python3 after"
+                 " scripts/deps bench (python3-vtk9, python3-skimage)")
+    if not os.access(args.zc, os.X_OK):
+        sys.exit(f"vol_peers: {args.zc} is not there: build it first (make) or pass --zc")
     tmp = tempfile.mkdtemp(prefix="zc-vol-bench-")
     out = args.out or tmp
     os.makedirs(out, exist_ok=True)
