@@ -88,8 +88,9 @@ struct zc_place_client_config {
 
 struct zc_place_client;
 
-/* Connects and runs the handshake; 0 with *out set, -EACCES/-EBADMSG when
- * the server refuses us or fails to prove its key, or -errno. */
+/* Connects and runs the handshake; 0 with *out set, -EACCES when the
+ * server hangs up during the handshake (our key is not authorized, or it is
+ * at its session limit), -EBADMSG when it fails to prove its key, or -errno. */
 int zc_place_client_connect(struct zc_place_client **out, const struct zc_place_client_config *cfg);
 /* Uploads len bytes at buf as the file dest (relative to the server's
  * root) with permission bits mode and the current time as mtime.  Returns

@@ -288,7 +288,9 @@ static int client_open(struct zc_place_client **c, const struct client_opts *o, 
     zc_wipe(&kp, sizeof(kp));
     if (r)
         zc_error("cannot open a session with %s:%u: %s", host, port,
-                 r == -EACCES ? "the server refused our key" : zc_strerror(r));
+                 r == -EACCES ? "the server refused our key (not in its authorized list, or "
+                                "it is at its session limit)"
+                              : zc_strerror(r));
     return r;
 }
 
