@@ -3,9 +3,10 @@
  * workload on the other core, with streaming stores against ordinary ones.
  *
  * The co-runner measurement interleaves short phases (alone, regular-store
- * ingest, streaming ingest, in a rotating order) and takes the median of
- * each kind, so that a burst of unrelated load on the machine moves one
- * phase, not the verdict.
+ * ingest, streaming ingest, in a rotating order), compares each ingest phase
+ * with the alone phase of its own round and takes the median over rounds,
+ * so that a burst of unrelated load on the machine moves one round, not the
+ * verdict.
  */
 #include "cmd.h"
 #include "zc/base.h"
@@ -298,32 +299,36 @@ static int ingest_only(const struct ingest_opts *o, struct zc_ingest *in)
 }
 
 struct phase {
+    size_t round;
     enum phase_kind kind;
     uint64_t t0, t1;
 };
 
-/* Median co-runner rate of each phase kind into med[]. 0 or -ENODATA. */
-static int phase_medians(const struct zc_corunner *cr, const struct phase *ph, size_t n,
-                         double med[PHASE_KINDS])
+/* The co-runner's rate in each phase (rate[round * PHASE_KINDS + kind]),
+ * the median rate of each kind into med[], and the median over rounds of each
+ * kind's loss against the alone phase of the same round into loss[]: a
+ * paired comparison, so that load that drifts over the run cancels out.
+ * 0 or -ENODATA, -ENOMEM. */
+static int phase_results(const struct zc_corunner *cr, const struct phase *ph, size_t rounds,
+                         double med[PHASE_KINDS], double loss[PHASE_KINDS])
 {
-    double *v = calloc(n, sizeof(*v));
-    if (!v)
-        return -ENOMEM;
-    int rc = 0;
-    for (int k = 0; k < PHASE_KINDS && rc == 0; k++) {
-        size_t m = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (ph[i].kind != (enum phase_kind)k)
-                continue;
-            uint64_t settle = (uint64_t)((double)(ph[i].t1 - ph[i].t0) * SETTLE_FRACTION);
-            double r;
-            if (zc_corunner_rate(cr, ph[i].t0 + settle, ph[i].t1, &r) == 0)
-                v[m++] = r;
-        }
-        if (m == 0)
-            rc = -ENODATA;
-        med[k] = zc_median(v, m);
+    double *rate = calloc(rounds * PHASE_KINDS, sizeof(*rate));
+    double *v = calloc(rounds, sizeof(*v));
+    int rc = rate && v ? 0 : -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < rounds * PHASE_KINDS; i++) {
+        uint64_t settle = (uint64_t)((double)(ph[i].t1 - ph[i].t0) * SETTLE_FRACTION);
+        rc = zc_corunner_rate(cr, ph[i].t0 + settle, ph[i].t1,
+                              &rate[ph[i].round * PHASE_KINDS + ph[i].kind]);
     }
+    for (int k = 0; rc == 0 && k < PHASE_KINDS; k++) {
+        for (size_t r = 0; r < rounds; r++)
+            v[r] = rate[r * PHASE_KINDS + k];
+        med[k] = zc_median(v, rounds);
+        for (size_t r = 0; r < rounds; r++)
+            v[r] = 1 - rate[r * PHASE_KINDS + k] / rate[r * PHASE_KINDS + PHASE_ALONE];
+        loss[k] = zc_median(v, rounds);
+    }
+    free(rate);
     free(v);
     return rc;
 }
@@ -368,6 +373,7 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
             /* Rotate the order so that no kind always follows the same one. */
             enum phase_kind k = (enum phase_kind)((i + r) % PHASE_KINDS);
             uint64_t before = st[k].bytes;
+            ph[n].round = r;
             ph[n].kind = k;
             ph[n].t0 = zc_now_ns();
             if (k == PHASE_ALONE)
@@ -380,9 +386,9 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
         }
     zc_progress_finish(&pr);
     zc_corunner_stop(cr);
-    double med[PHASE_KINDS] = {0};
+    double med[PHASE_KINDS] = {0}, loss[PHASE_KINDS] = {0};
     if (rc == 0)
-        rc = phase_medians(cr, ph, n, med);
+        rc = phase_results(cr, ph, rounds, med, loss);
     size_t table = zc_corunner_table_bytes(cr);
     free(ph);
     zc_corunner_destroy(cr);
@@ -399,8 +405,7 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
     all.ns += st[PHASE_NT].ns;
     all.persisted += st[PHASE_NT].persisted;
     all.persist_errors += st[PHASE_NT].persist_errors;
-    double loss_regular = med[PHASE_ALONE] > 0 ? 1 - med[PHASE_REGULAR] / med[PHASE_ALONE] : 0;
-    double loss_nt = med[PHASE_ALONE] > 0 ? 1 - med[PHASE_NT] / med[PHASE_ALONE] : 0;
+    double loss_regular = loss[PHASE_REGULAR], loss_nt = loss[PHASE_NT];
     uint64_t cached = cached_bytes(in);
     print_stats(o, &all, cached);
     printf("co-runner (%zu MiB table, %zu rounds): alone %.1f M lookups/s, "
