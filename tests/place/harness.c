@@ -82,6 +82,7 @@ void harness_start_server(struct harness *h, unsigned idle_ms, uint64_t max_file
         .nauthorized = 1,
         .idle_timeout_ms = idle_ms,
         .max_file_size = max_file_size,
+        .max_sessions = h->max_sessions,
     };
     struct zc_place_server *s;
     CHECK_OK(zc_place_server_open(&s, &cfg));

@@ -19,6 +19,7 @@ struct harness {
     struct zc_pubkey server_pub;
     pid_t server_pid;
     uint16_t port;
+    unsigned max_sessions; /* for the next harness_start_server; 0: the default */
 };
 
 /* Scratch directory under $TMPDIR, keys; registers cleanup. */

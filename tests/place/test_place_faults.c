@@ -3,13 +3,18 @@
  * payload or a tag; a chunk replayed; two chunks swapped; the link cut,
  * reset or stalled.  Each time the transfer must fail and nothing may
  * appear under the file's name; after a cut, --resume must finish the file
- * with an identical sha256 without resending what was verified. */
+ * with an identical sha256 without resending what was verified.  And the
+ * server's own limits: silent or trickling peers are dropped, sessions
+ * beyond the limit refused. */
 #define _GNU_SOURCE
 #include "harness.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define FILE_BYTES (6u << 20) /* 24 chunks of 256 KiB */
@@ -152,6 +157,63 @@ static void resume_record_bound_to_file(void)
     CHECK(memcmp(a, b, 32) == 0);
 }
 
+static int tcp_to_server(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons(h.port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK_OK(connect(fd, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0);
+    return fd;
+}
+
+/* Waits for the server to hang up on fd; the seconds it took. */
+static double seconds_until_hangup(int fd)
+{
+    uint64_t t0 = zc_now_ns();
+    struct pollfd p = {fd, POLLIN, 0};
+    CHECK_EQ(poll(&p, 1, 10000), 1);
+    char c;
+    CHECK(recv(fd, &c, 1, 0) <= 0);
+    return zc_ns_to_s(zc_now_ns() - t0);
+}
+
+static void silent_peer_dropped(void)
+{
+    /* Connects and never starts the handshake: gone after the idle time. */
+    int fd = tcp_to_server();
+    double s = seconds_until_hangup(fd);
+    CHECK(s < 5);
+    close(fd);
+    /* Starts the handshake, then trickles: the handshake deadline ends it. */
+    fd = tcp_to_server();
+    uint64_t t0 = zc_now_ns();
+    for (int i = 0; i < 30 && zc_now_ns() - t0 < 6000000000ull; i++) {
+        if (send(fd, "\x01", 1, MSG_NOSIGNAL) != 1)
+            break;
+        usleep(300000);
+    }
+    CHECK(zc_ns_to_s(zc_now_ns() - t0) < 5.5); /* the server hung up before 30 bytes */
+    close(fd);
+}
+
+static void session_limit(void)
+{
+    harness_stop_server(&h);
+    h.max_sessions = 1;
+    harness_start_server(&h, IDLE_MS * 3, 0);
+    struct zc_place_client *busy, *c = NULL;
+    CHECK_OK(harness_connect(&h, h.port, &h.client, false, false, IDLE_MS, &busy));
+    usleep(100000); /* the server has counted the first session */
+    CHECK_EQ(harness_connect(&h, h.port, &h.client, false, false, IDLE_MS, &c), -EACCES);
+    CHECK_OK(zc_place_client_finish(busy));
+    zc_place_client_close(busy);
+    usleep(300000); /* reaped */
+    CHECK_OK(harness_connect(&h, h.port, &h.client, false, false, IDLE_MS, &c));
+    CHECK_OK(zc_place_client_finish(c));
+    zc_place_client_close(c);
+}
+
 int main(void)
 {
     harness_init(&h);
@@ -164,6 +226,8 @@ int main(void)
     RUN(stall_and_reset);
     RUN(cut_then_resume);
     RUN(resume_record_bound_to_file);
+    RUN(silent_peer_dropped);
+    RUN(session_limit);
     harness_stop_server(&h);
     return 0;
 }
