@@ -102,6 +102,15 @@ static int send_chunks(struct place_sender *s, uint32_t id, int fd, const uint8_
                     munmap((void *)map, map_len);
                 map_off = off - off % SEND_WINDOW;
                 map_len = ZC_MIN((uint64_t)SEND_WINDOW, size - map_off);
+                /* A file cut short under us would fault on the mapping: check
+                 * first (what changes after the check is the sender's race). */
+                struct stat st;
+                if (fstat(fd, &st) || (uint64_t)st.st_size < map_off + map_len) {
+                    zc_error("a source file shrank while it was being sent");
+                    r = -ESTALE;
+                    map = NULL;
+                    break;
+                }
                 void *m =
                     mmap(NULL, map_len, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)map_off);
                 if (m == MAP_FAILED) {
