@@ -19,7 +19,9 @@ int cmd_insitu(int argc, char **argv);  /* cmd_insitu.c */
 int cmd_demo(int argc, char **argv);    /* cmd_demo.c */
 
 /* zc bench NAME: the benchmark programs under bench/. */
-int cmd_bench_ring(int argc, char **argv); /* bench/ring.c */
-int cmd_bench_seal(int argc, char **argv); /* bench/seal.c */
+int cmd_bench_ring(int argc, char **argv);   /* bench/ring.c */
+int cmd_bench_seal(int argc, char **argv);   /* bench/seal.c */
+int cmd_bench_stream(int argc, char **argv); /* bench/stream.c */
+int cmd_bench_fb(int argc, char **argv);     /* bench/fb.c */
 
 #endif

@@ -23,12 +23,14 @@ static const struct command commands[] = {
     {"mesh", cmd_mesh, "marching cubes to a binary PLY"},
     {"insitu", cmd_insitu, "MPI simulation rendered in situ, sort-last composited"},
     {"demo", cmd_demo, "the whole pipeline on embedded defaults"},
-    {"bench", NULL, "benchmarks: zc bench ring|seal [--json]"},
+    {"bench", NULL, "benchmarks: zc bench ring|seal|stream|fb [--json]"},
 };
 
 static const struct command benches[] = {
     {"ring", cmd_bench_ring, "shared-memory virtqueue vs pipe and UNIX socket"},
     {"seal", cmd_bench_seal, "sealed channel vs raw AEAD and the unsealed ring"},
+    {"stream", cmd_bench_stream, "streaming (non-temporal) copy vs memcpy, by size"},
+    {"fb", cmd_bench_fb, "tile journal vs back buffer, by touched fraction"},
 };
 
 static void usage(FILE *f)
