@@ -489,6 +489,7 @@ int cmd_bench_seal(int argc, char **argv)
         return ZC_EXIT_FAIL;
     }
     enum zc_cipher cipher = zc_seal_cipher(ch.s0);
+    bool tty = isatty(STDERR_FILENO);
     /* Touch every shared buffer once, so that no figure pays the page
      * faults of first use. */
     double warm;
@@ -501,6 +502,9 @@ int cmd_bench_seal(int argc, char **argv)
     for (int s = 0; s < NSIZES; s++) {
         uint64_t n = messages_for(sizes[s], scale);
         for (uint64_t k = 0; k < reps; k++) {
+            if (tty)
+                fprintf(stderr, "\r%-6s run %llu/%llu ", size_names[s], (unsigned long long)k + 1,
+                        (unsigned long long)reps);
             vs[k] = sealed_gbps(&ch, sizes[s], n, &vsc[k]);
             vr[k] = raw_aead_gbps(cipher, sizes[s], n, &vrc[k]);
             vg[k] = ring_gbps(&rp, sizes[s], n);
@@ -514,6 +518,8 @@ int cmd_bench_seal(int argc, char **argv)
     for (uint64_t k = 0; k < reps; k++)
         v[k] = sealed_rtt_us(&ch, (uint64_t)(RTT_ITERS * scale) + 1);
     double rtt = zc_median(v, reps);
+    if (tty)
+        fprintf(stderr, "\r%20s\r", "");
     zc_ring_destroy(rp.drv);
     zc_ring_destroy(rp.dev);
     channel_close(&ch);
