@@ -96,10 +96,14 @@ void zc_camera_default(struct zc_camera *cam);
 struct zc_render_opts {
     struct zc_camera camera;
     const struct zc_tf *tf;
-    float step;       /* sample spacing in voxels (0: 1.0) */
-    bool shade;       /* gradient (Blinn-Phong) shading */
-    unsigned threads; /* 0: 1 */
-    uint32_t background;
+    float step;          /* sample spacing in voxels (0: 1.0) */
+    bool shade;          /* gradient (Blinn-Phong) shading */
+    unsigned threads;    /* 0: 1 */
+    uint32_t background; /* 0: premultiplied colour and opacity, for compositing */
+    /* Called (may be NULL) after each finished image tile, from the thread
+     * that drew it: done of total tiles. */
+    void (*progress)(void *arg, unsigned done, unsigned total);
+    void *progress_arg;
 };
 struct zc_render_stats {
     size_t extra_bytes; /* peak memory beyond the volume and the frame */

@@ -59,7 +59,8 @@ struct dvr {
     float bg[4];
     const unsigned *nonzero_prefix; /* lut entries with opacity, cumulative */
     float *minmax;                  /* the volume's macrocell min, max */
-    atomic_uint next_cell, next_tile;
+    atomic_uint next_cell, next_tile, tiles_done;
+    const struct zc_render_opts *opts;
     atomic_uint_fast64_t samples;
     atomic_int err;
 };
@@ -439,6 +440,9 @@ static void *tiles_worker(void *arg)
             atomic_store(&d->err, err);
             break;
         }
+        if (d->opts->progress)
+            d->opts->progress(d->opts->progress_arg, atomic_fetch_add(&d->tiles_done, 1) + 1,
+                              ntiles);
     }
     atomic_fetch_add(&d->samples, samples);
     return NULL;
@@ -470,6 +474,7 @@ int zc_vol_render(struct zc_vol *v, struct zc_fb *fb, const struct zc_render_opt
         return -ENOMEM;
     d->v = v;
     d->fb = fb;
+    d->opts = opts;
     float extent[3], minsp = INFINITY;
     for (int a = 0; a < 3; a++) {
         extent[a] = (float)(v->dims[a] - 1) * v->spacing[a];

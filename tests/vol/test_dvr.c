@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +110,22 @@ static void test_empty_space(void)
     free(vox);
 }
 
-/* Threads, shading and perspective: 1 and 3 threads draw the same bits. */
+struct progress {
+    atomic_uint calls, max_done, total;
+};
+
+static void count_progress(void *arg, unsigned done, unsigned total)
+{
+    struct progress *p = arg;
+    atomic_fetch_add(&p->calls, 1);
+    atomic_store(&p->total, total);
+    unsigned prev = atomic_load(&p->max_done);
+    while (done > prev && !atomic_compare_exchange_weak(&p->max_done, &prev, done))
+        ;
+}
+
+/* Threads, shading and perspective: 1 and 3 threads draw the same bits;
+ * progress is reported once a tile. */
 static void test_threads_same(void)
 {
     uint8_t *vox = gen_ball_u8(N, C, R);
@@ -129,7 +145,13 @@ static void test_threads_same(void)
     o.threads = 1;
     CHECK_OK(zc_vol_render(v, a, &o, NULL));
     o.threads = 3;
+    struct progress pr = {0, 0, 0};
+    o.progress = count_progress;
+    o.progress_arg = &pr;
     CHECK_OK(zc_vol_render(v, b, &o, NULL));
+    CHECK_EQ(pr.calls, zc_fb_tiles_x(b) * zc_fb_tiles_y(b));
+    CHECK_EQ(pr.max_done, pr.calls);
+    CHECK_EQ(pr.total, pr.calls);
     for (unsigned y = 0; y < 70; y++)
         CHECK(memcmp(zc_fb_visible_row(a, y), zc_fb_visible_row(b, y), 100 * 4) == 0);
     CHECK(red(a, 50, 35) > 0); /* the ball is in the middle */
