@@ -49,6 +49,7 @@ static void usage(FILE *f)
                "  --k K              radix-k's largest group (default 8)\n"
                "  --precision BITS   8 (default) or 16 bits a channel between rounds\n"
                "  --no-baseline      skip the gather-at-rank-0 baseline on the last frame\n"
+               "                     (its bytes are then counted from the bricks, not sent)\n"
                "  --json             a JSON summary as the last line of stdout\n"
                "  -h, --help         this help\n");
 }
