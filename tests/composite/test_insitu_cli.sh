@@ -32,11 +32,20 @@ rc=0
 [ $rc -eq 1 ] || fail "an impossible --out exited $rc, not 1"
 grep -q "cannot create $dir/file/frames" "$dir/err" || fail "no clear error for --out: $(cat "$dir/err")"
 
+# An earlier run's frames are replaced; other files stay.
+mkdir "$dir/frames"
+: > "$dir/frames/frame_00000090.png"
+: > "$dir/frames/notes.txt"
 "$mpiexec" -np 3 --oversubscribe "$zc" insitu --steps 30 --every 10 --size 96x64 --grid 24 \
     --out "$dir/frames" --json > "$dir/out"
+[ -e "$dir/frames/notes.txt" ] || fail "a file that is not a frame was removed"
+rm "$dir/frames/notes.txt"
 ls "$dir/frames" > "$dir/list"
 [ "$(cat "$dir/list")" = "$(printf 'frame_00000010.png\nframe_00000020.png\nframe_00000030.png')" ] ||
     fail "unexpected frames: $(cat "$dir/list")"
+for f in "$dir"/frames/*.png; do
+    [ "$(head -c 4 "$f" | tail -c 3)" = PNG ] || fail "$f is not a PNG"
+done
 json=$(tail -n 1 "$dir/out")
 num() { echo "$json" | sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p"; }
 sent=$(num bytes_sent_per_rank_per_frame)

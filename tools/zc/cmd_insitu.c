@@ -20,7 +20,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct insitu_opts {
     uint64_t steps, every, grid;
@@ -44,7 +47,8 @@ static void usage(FILE *f)
                "  --every K          render every K steps and at the last (default 40)\n"
                "  --grid G           cells along each side of the domain (default 64)\n"
                "  --size WxH         image size (default 512x512)\n"
-               "  --out DIR          write DIR/frame_STEP.png (created; default: no files)\n"
+               "  --out DIR          write DIR/frame_STEP.png (created; an earlier run's\n"
+               "                     frame_*.png there are replaced; default: no files)\n"
                "  --algo NAME        radix-k (default) or binary-swap\n"
                "  --k K              radix-k's largest group (default 8)\n"
                "  --precision BITS   8 (default) or 16 bits a channel between rounds\n"
@@ -157,6 +161,36 @@ static void write_frame(void *arg, const struct zc_fb *fb, unsigned frame)
         zc_error("cannot write %s: %s", path, zc_strerror(err));
         s->err = err;
     }
+}
+
+/* Creates dir, or empties it of an earlier run's frames so that the last
+ * frame by name is this run's; nothing else in it is touched. */
+static int prepare_out(const char *dir)
+{
+    if (mkdir(dir, 0777) == 0)
+        return 0;
+    int err = -errno;
+    DIR *d = err == -EEXIST ? opendir(dir) : NULL;
+    if (!d) {
+        err = err == -EEXIST ? -errno : err;
+        zc_error("cannot create %s: %s", dir, zc_strerror(err));
+        return err;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, "frame_", 6) != 0 || len < 10 ||
+            strcmp(e->d_name + len - 4, ".png") != 0)
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) != 0) {
+            err = -errno;
+            zc_error("cannot remove the old frame %s/%s: %s", dir, e->d_name, zc_strerror(err));
+            closedir(d);
+            return err;
+        }
+    }
+    closedir(d);
+    return 0;
 }
 
 /* What a run measures; sums over frames on each rank. */
@@ -341,11 +375,8 @@ static int run(const struct insitu_opts *o, int rank, int size)
     err = agree(comm, zc_composite_create(comm, &cc, &comp));
     if (!err && rank == 0) {
         err = zc_fb_create(&fb, o->width, o->height, 0);
-        if (!err && o->out && mkdir(o->out, 0777) != 0 && errno != EEXIST) {
-            err = -errno;
-            zc_error("cannot create %s: %s", o->out, zc_strerror(err));
+        if (!err && o->out && (err = prepare_out(o->out)))
             said = true;
-        }
     }
     err = agree(comm, err);
     if (!err && o->out)
