@@ -139,16 +139,18 @@ static int parse(int argc, char **argv, struct insitu_opts *o)
     return 0;
 }
 
-/* The frame sink: rank 0 writes each composited frame as a PNG. */
-struct png_sink {
+/* The frame consumers at rank 0: the PNG files (when --out is given), then
+ * the caller's sink (cmd_insitu_with_sink), each frame in turn. */
+struct frame_sink {
     const char *dir;
     uint64_t step;
     int err;
+    zc_composite_sink next;
+    void *next_arg;
 };
 
-static void write_frame(void *arg, const struct zc_fb *fb, unsigned frame)
+static void write_png(struct frame_sink *s, const struct zc_fb *fb)
 {
-    struct png_sink *s = arg;
     char path[4096];
     if (snprintf(path, sizeof(path), "%s/frame_%08llu.png", s->dir, (unsigned long long)s->step) >=
         (int)sizeof(path)) {
@@ -161,6 +163,15 @@ static void write_frame(void *arg, const struct zc_fb *fb, unsigned frame)
         zc_error("cannot write %s: %s", path, zc_strerror(err));
         s->err = err;
     }
+}
+
+static void consume_frame(void *arg, const struct zc_fb *fb, unsigned frame)
+{
+    struct frame_sink *s = arg;
+    if (s->dir)
+        write_png(s, fb);
+    if (s->next)
+        s->next(s->next_arg, fb, frame);
 }
 
 /* Creates dir, or empties it of an earlier run's frames so that the last
@@ -347,7 +358,8 @@ static void report(const struct insitu_opts *o, const struct tally *t, MPI_Comm 
     zc_json_end(&j);
 }
 
-static int run(const struct insitu_opts *o, int rank, int size)
+static int run(const struct insitu_opts *o, int rank, int size, zc_composite_sink consumer,
+               void *consumer_arg)
 {
     struct zc_sim_config cfg;
     zc_sim_config_default(&cfg, (unsigned)o->grid);
@@ -370,7 +382,7 @@ static int run(const struct insitu_opts *o, int rank, int size)
                                      .root = 0};
     struct zc_composite *comp = NULL;
     struct zc_fb *fb = NULL;
-    struct png_sink sink = {.dir = o->out};
+    struct frame_sink sink = {.dir = o->out, .next = consumer, .next_arg = consumer_arg};
     bool said = false; /* rank 0 has already told what failed */
     err = agree(comm, zc_composite_create(comm, &cc, &comp));
     if (!err && rank == 0) {
@@ -379,8 +391,8 @@ static int run(const struct insitu_opts *o, int rank, int size)
             said = true;
     }
     err = agree(comm, err);
-    if (!err && o->out)
-        zc_composite_set_sink(comp, write_frame, &sink);
+    if (!err && (o->out || consumer))
+        zc_composite_set_sink(comp, consume_frame, &sink);
 
     struct zc_sim_view view;
     zc_sim_view_default(&view, o->width, o->height);
@@ -425,7 +437,10 @@ static int run(const struct insitu_opts *o, int rank, int size)
     return err ? ZC_EXIT_FAIL : ZC_EXIT_OK;
 }
 
-int cmd_insitu(int argc, char **argv)
+/* `zc insitu` with one more consumer of each final frame, called at rank
+ * 0 after the frame's PNG is written (the pipeline demo hands frames on
+ * through a shared-memory ring this way).  Returns the exit code. */
+int cmd_insitu_with_sink(int argc, char **argv, zc_composite_sink sink, void *arg)
 {
     struct insitu_opts o;
     int rc = parse(argc, argv, &o);
@@ -439,7 +454,12 @@ int cmd_insitu(int argc, char **argv)
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    rc = run(&o, rank, size);
+    rc = run(&o, rank, size, sink, arg);
     MPI_Finalize();
     return rc;
+}
+
+int cmd_insitu(int argc, char **argv)
+{
+    return cmd_insitu_with_sink(argc, argv, NULL, NULL);
 }
