@@ -21,7 +21,6 @@
 #include <pthread.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,11 +142,8 @@ static int client_poll(void *ctx, uint32_t opened, uint64_t *resume_at)
     struct zc_place_client *c = ctx;
     bool got = false;
     for (;;) {
-        if (!opened) {
-            struct pollfd pfd = {c->conn.fd, POLLIN, 0};
-            if (poll(&pfd, 1, 0) <= 0)
-                return 0;
-        }
+        if (!opened && !place_conn_pending(&c->conn))
+            return 0;
         int r = handle_frame(c, opened, resume_at, &got);
         if (r)
             return r;

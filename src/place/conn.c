@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -279,9 +280,40 @@ void place_error_decode(const uint8_t *buf, uint32_t len, int *err, char *msg, s
         msg[n] = '\0';
 }
 
+/* Reads the tag that ends a frame, and in the same call whatever of the
+ * next header has arrived: one receive a frame fewer.  Never a byte past
+ * that header, so payloads still land only where their header says. */
+static int recv_tag(struct place_conn *c, uint8_t tag[ZC_TAG_BYTES])
+{
+    uint8_t buf[ZC_TAG_BYTES + PLACE_HDR_BYTES];
+    size_t got = 0;
+    while (got < ZC_TAG_BYTES) {
+        ssize_t n = recv(c->fd, buf + got, sizeof(buf) - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return sock_errno();
+        if (n == 0)
+            return -ECONNRESET;
+        got += (size_t)n;
+    }
+    memcpy(tag, buf, ZC_TAG_BYTES);
+    c->nahead = (uint32_t)(got - ZC_TAG_BYTES);
+    memcpy(c->ahead, buf + ZC_TAG_BYTES, c->nahead);
+    return 0;
+}
+
+bool place_conn_pending(struct place_conn *c)
+{
+    struct pollfd p = {c->fd, POLLIN, 0};
+    return c->nahead || poll(&p, 1, 0) > 0;
+}
+
 int place_conn_recv_hdr(struct place_conn *c)
 {
-    int r = recv_all(c->fd, c->rx_hdr, sizeof(c->rx_hdr));
+    memcpy(c->rx_hdr, c->ahead, c->nahead);
+    int r = recv_all(c->fd, c->rx_hdr + c->nahead, sizeof(c->rx_hdr) - c->nahead);
+    c->nahead = 0;
     if (r)
         return r;
     struct place_hdr h;
@@ -301,7 +333,7 @@ int place_conn_recv_payload(struct place_conn *c, void *dst)
     uint32_t len = c->rx_cur.length;
     int r = recv_all(c->fd, dst, len);
     if (!r)
-        r = recv_all(c->fd, tag, sizeof(tag));
+        r = recv_tag(c, tag);
     if (r)
         return r;
     if (c->rx_cur.flags & PLACE_FLAG_CLEAR)

@@ -13,6 +13,8 @@ struct place_conn {
     struct zc_aead *tx, *rx;
     uint64_t tx_seq, rx_seq;
     uint8_t rx_hdr[PLACE_HDR_BYTES]; /* the header being received: the tag's associated data */
+    uint8_t ahead[PLACE_HDR_BYTES];  /* the next header's first bytes, read with a tag */
+    uint32_t nahead;
     struct place_hdr rx_cur;
     uint8_t *sealbuf; /* ZC_PLACE_MAX_CHUNK bytes: the encrypted payload on its way out */
     struct zc_pubkey peer;
@@ -49,6 +51,8 @@ int place_conn_recv_hdr(struct place_conn *c);
  * and its tag, then verifies (and decrypts in place); 0 or -EBADMSG: dst
  * is then garbage that must never count. */
 int place_conn_recv_payload(struct place_conn *c, void *dst);
+/* Whether the next frame has begun to arrive (without blocking). */
+bool place_conn_pending(struct place_conn *c);
 /* Receives one whole control frame (not DATA) into buf (PLACE_MAX_CTRL
  * bytes), verified; 0 with c->rx_cur set, or -errno. */
 int place_conn_recv_ctrl(struct place_conn *c, uint8_t *buf);

@@ -244,7 +244,7 @@ static int session_loop(struct session *ss, uint8_t *ctrl)
 {
     bool ended = false;
     while (!ended) {
-        if (place_placer_has_pending(&ss->placer)) {
+        if (place_placer_has_pending(&ss->placer) && !place_conn_pending(&ss->conn)) {
             struct pollfd pfd = {ss->conn.fd, POLLIN, 0};
             if (poll(&pfd, 1, COMMIT_IDLE_MS) == 0) {
                 int r = place_placer_commit(&ss->placer, send_ack, ss);
