@@ -112,12 +112,56 @@ static void test_bad_configs(void)
     CHECK_EQ(zc_sim_create(MPI_COMM_SELF, &cfg, &sim), -EINVAL);
 }
 
+/* The renderer refuses a bad view, and draws nothing from a still field
+ * except the conductor. */
+static void test_render_views(void)
+{
+    struct zc_sim_config cfg;
+    zc_sim_config_default(&cfg, 12);
+    struct zc_sim *sim;
+    CHECK_OK(zc_sim_create(MPI_COMM_SELF, &cfg, &sim));
+    enum { W = 40, H = 30 };
+    static float img[W * H * 4];
+    struct zc_sim_view view;
+    zc_sim_view_default(&view, W, H);
+    view.log_umax = 0;
+    struct zc_sim_view bad = view;
+    bad.width = 0;
+    CHECK_EQ(zc_sim_render(sim, &bad, img), -EINVAL);
+    bad = view;
+    bad.step = 0;
+    CHECK_EQ(zc_sim_render(sim, &bad, img), -EINVAL);
+    bad = view;
+    bad.log_umax = NAN;
+    CHECK_EQ(zc_sim_render(sim, &bad, img), -EINVAL);
+    bad = view;
+    bad.decades = -1;
+    CHECK_EQ(zc_sim_render(sim, &bad, img), -EINVAL);
+
+    CHECK_OK(zc_sim_exchange_ghosts(sim, NULL));
+    view.draw_conductor = false;
+    CHECK_OK(zc_sim_render(sim, &view, img));
+    for (unsigned i = 0; i < W * H * 4; i++)
+        CHECK(img[i] == 0.0f);
+    view.draw_conductor = true;
+    CHECK_OK(zc_sim_render(sim, &view, img));
+    unsigned lit = 0;
+    for (unsigned i = 0; i < W * H; i++) {
+        CHECK(img[4 * i + 3] >= 0.0f && img[4 * i + 3] <= 1.0f);
+        CHECK(img[4 * i] <= img[4 * i + 3] + 1e-6f); /* premultiplied */
+        lit += img[4 * i + 3] > 0.3f;
+    }
+    CHECK(lit > W * H / 40 && lit < W * H / 2); /* the torus, and only it */
+    zc_sim_destroy(sim);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     RUN(test_cavity_resonance);
     RUN(test_walls_and_stability);
     RUN(test_bad_configs);
+    RUN(test_render_views);
     MPI_Finalize();
     return 0;
 }
