@@ -266,7 +266,7 @@ static int agree(MPI_Comm comm, int err)
 }
 
 static int render_frame(struct zc_sim *sim, struct zc_composite *c, struct zc_fb *fb,
-                        struct zc_sim_view *view, struct tally *t, int rank, bool json)
+                        struct zc_sim_view *view, struct tally *t, int rank)
 {
     uint64_t t0 = zc_now_ns(), halo = 0;
     int err = zc_sim_exchange_ghosts(sim, &halo);
@@ -294,7 +294,7 @@ static int render_frame(struct zc_sim *sim, struct zc_composite *c, struct zc_fb
     MPI_Reduce(&st.bytes_sent, &worst, 1, MPI_UINT64_T, MPI_MAX, 0, zc_sim_comm(sim));
     MPI_Reduce(&st.seconds, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, zc_sim_comm(sim));
     t->busiest_bytes += rank == 0 ? worst : 0;
-    if (rank == 0 && !json)
+    if (rank == 0)
         printf("frame %u at t=%.1f: composite %.4f s, at most %llu bytes sent by a rank\n",
                t->frames, zc_sim_time(sim), slowest, (unsigned long long)worst);
     return 0;
@@ -409,7 +409,7 @@ static int run(const struct insitu_opts *o, int rank, int size, zc_composite_sin
         step = next;
         sink.step = step;
         if (!err)
-            err = render_frame(sim, comp, fb, &view, &t, rank, o->json);
+            err = render_frame(sim, comp, fb, &view, &t, rank);
         if (!err) {
             err = agree(comm, sink.err);
             said = sink.err != 0;
