@@ -69,11 +69,11 @@ static int recv_all(int fd, void *buf, size_t len)
     return 0;
 }
 
-static int writev_all(int fd, struct iovec *iov, int cnt)
+static int writev_all(int fd, struct iovec *iov, int cnt, int flags)
 {
     struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
     while (m.msg_iovlen) {
-        ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
+        ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL | flags);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -200,7 +200,10 @@ int place_conn_send(struct place_conn *c, uint8_t type, uint8_t flags, uint32_t 
         {(void *)out, len},
         {tag, sizeof(tag)},
     };
-    return writev_all(c->fd, iov, 3);
+    /* OPEN and DATA are always followed by more frames without waiting for
+     * an answer (except OPEN with RESUME): let them share packets. */
+    bool more = type == PLACE_DATA || (type == PLACE_OPEN && !(flags & PLACE_FLAG_RESUME));
+    return writev_all(c->fd, iov, 3, more ? MSG_MORE : 0);
 }
 
 /* sendfile() raises SIGPIPE on a closed peer; keep it from killing the
