@@ -346,15 +346,37 @@ static inline __attribute__((always_inline)) int tile(struct dvr *d, unsigned tx
     return 0;
 }
 
-#define TILE_LOOP(name, type)                                                                      \
-    static int name(struct dvr *d, unsigned tx, unsigned ty, uint64_t *samples)                    \
+typedef int tile_fn(struct dvr *d, unsigned tx, unsigned ty, uint64_t *samples);
+
+/* One copy of the ray loop a voxel type, and on x86-64 a second set built
+ * for AVX2 + FMA (fused multiply-adds make the trilinear and shading
+ * arithmetic about a fifth shorter), picked at run time. */
+#define TILE_LOOP(name, type, attr)                                                                \
+    attr static int name(struct dvr *d, unsigned tx, unsigned ty, uint64_t *samples)               \
     {                                                                                              \
         return tile(d, tx, ty, type, samples);                                                     \
     }
-TILE_LOOP(tile_u8, ZC_VOL_U8)
-TILE_LOOP(tile_i16, ZC_VOL_I16)
-TILE_LOOP(tile_u16, ZC_VOL_U16)
-TILE_LOOP(tile_f32, ZC_VOL_F32)
+#define TILE_LOOPS(suffix, attr)                                                                   \
+    TILE_LOOP(tile_u8##suffix, ZC_VOL_U8, attr)                                                    \
+    TILE_LOOP(tile_i16##suffix, ZC_VOL_I16, attr)                                                  \
+    TILE_LOOP(tile_u16##suffix, ZC_VOL_U16, attr)                                                  \
+    TILE_LOOP(tile_f32##suffix, ZC_VOL_F32, attr)                                                  \
+    static tile_fn *const tiles##suffix[] = {tile_u8##suffix, tile_i16##suffix, tile_u16##suffix,  \
+                                             tile_f32##suffix};
+TILE_LOOPS(, )
+#if defined(__x86_64__)
+TILE_LOOPS(_avx2, __attribute__((target("avx2,fma"))))
+#endif
+
+static tile_fn *tile_loop(enum zc_vol_type type)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return tiles_avx2[type];
+#endif
+    return tiles[type];
+}
 
 /* Blocks of macrocells, and the box around everything not empty (rays are
  * clipped to it; an empty volume gives an empty box and no samples). */
@@ -427,10 +449,7 @@ static void *cells_worker(void *arg)
 static void *tiles_worker(void *arg)
 {
     struct dvr *d = arg;
-    int (*fn)(struct dvr *, unsigned, unsigned, uint64_t *) = d->v->type == ZC_VOL_U8    ? tile_u8
-                                                              : d->v->type == ZC_VOL_I16 ? tile_i16
-                                                              : d->v->type == ZC_VOL_U16 ? tile_u16
-                                                                                         : tile_f32;
+    tile_fn *fn = tile_loop(d->v->type);
     unsigned tiles_x = zc_fb_tiles_x(d->fb), ntiles = tiles_x * zc_fb_tiles_y(d->fb);
     uint64_t samples = 0;
     unsigned t;
