@@ -74,8 +74,10 @@ static void *sender_main(void *arg)
     if (sd->rekey)
         zc_seal_set_rekey_interval(s, sd->rekey);
     size_t max = zc_seal_max_msg(s);
-    uint8_t *buf = malloc(max);
+    uint8_t *buf = malloc(max + 1);
     CHECK(buf);
+    /* Too large: refused, and the channel goes on. */
+    CHECK_EQ(zc_seal_send(s, buf, max + 1), -EMSGSIZE);
     for (unsigned i = 0; i < sd->count && !sd->send_result; i++) {
         size_t len = message(i, sd->size, max, buf);
         sd->send_result = zc_seal_send(s, buf, len);
@@ -151,6 +153,8 @@ static struct outcome run(const struct options *o)
         size_t max = zc_seal_max_msg(s);
         uint8_t *buf = malloc(max), *want = malloc(max);
         CHECK(buf && want);
+        /* A buffer that might not hold a message: refused, nothing consumed. */
+        CHECK_EQ(zc_seal_recv(s, buf, max - 1), -EINVAL);
         for (;;) {
             memset(buf, 0xAA, max);
             ssize_t n = zc_seal_recv(s, buf, max);
@@ -200,6 +204,18 @@ static void test_honest(void)
     CHECK_OK(r.connect_result);
     CHECK_OK(r.sender_connect);
     CHECK_EQ(r.delivered, 300);
+    CHECK_EQ(r.end, -ESHUTDOWN);
+    CHECK_OK(r.sender_result);
+}
+
+static void test_chacha(void)
+{
+    /* The fallback cipher, as on a CPU without AES instructions. */
+    setenv("ZC_CIPHER", "chacha", 1);
+    struct options o = {.mode = ZC_SEAL_HONEST, .count = 100, .check_view = true};
+    struct outcome r = run(&o);
+    unsetenv("ZC_CIPHER");
+    CHECK_EQ(r.delivered, 100);
     CHECK_EQ(r.end, -ESHUTDOWN);
     CHECK_OK(r.sender_result);
 }
@@ -342,6 +358,7 @@ int main(int argc, char **argv)
     RUN(test_names_and_limits);
     RUN(test_bad_broker);
     RUN(test_honest);
+    RUN(test_chacha);
     RUN(test_relay_view);
     RUN(test_rekey_mismatch);
     RUN(test_evil_modes);
