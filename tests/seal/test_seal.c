@@ -99,6 +99,7 @@ struct outcome {
     ssize_t end;        /* what ended the stream */
     int sender_connect, sender_result;
     bool clean_buffer; /* the failed receive left no bytes of its own */
+    enum zc_cipher cipher;
 };
 
 struct options {
@@ -150,6 +151,7 @@ static struct outcome run(const struct options *o)
     if (!out.connect_result) {
         if (o->rekey_rx)
             zc_seal_set_rekey_interval(s, o->rekey_rx);
+        out.cipher = zc_seal_cipher(s);
         size_t max = zc_seal_max_msg(s);
         uint8_t *buf = malloc(max), *want = malloc(max);
         CHECK(buf && want);
@@ -215,6 +217,7 @@ static void test_chacha(void)
     struct options o = {.mode = ZC_SEAL_HONEST, .count = 100, .check_view = true};
     struct outcome r = run(&o);
     unsetenv("ZC_CIPHER");
+    CHECK_EQ(r.cipher, ZC_CIPHER_CHACHA20POLY1305);
     CHECK_EQ(r.delivered, 100);
     CHECK_EQ(r.end, -ESHUTDOWN);
     CHECK_OK(r.sender_result);
