@@ -38,6 +38,8 @@ cmp src/tree/sub/b root/tree/sub/b || fail "tree differs"
 [ "$(stat -c %a root/tree/a)" = 640 ] || fail "mode not kept"
 [ "$(stat -c %Y src/file.bin)" = "$(stat -c %Y root/file.bin)" ] || fail "mtime not kept"
 
+$PUT src/file.bin src/tree/a "127.0.0.1:$PORT:several" || fail "put several into DEST"
+cmp src/tree/a root/several/a || fail "several sources: DEST is a directory"
 $PUT --integrity-only --json src/file.bin "127.0.0.1:$PORT:renamed.bin" >out.json || fail "put rename"
 cmp src/file.bin root/renamed.bin || fail "renamed file differs"
 tail -n 1 out.json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["files"]==1 and d["bytes"]==3000000 and d["mode"]=="integrity-only"' ||

@@ -394,7 +394,7 @@ int cmd_put(int argc, char **argv)
             dest[--n] = '\0';
     }
     struct stat st;
-    if (nsrc == 1 && !dest_is_dir && (stat(srcs[0], &st) || !S_ISREG(st.st_mode)))
+    if (nsrc > 1 || stat(srcs[0], &st) || !S_ISREG(st.st_mode))
         dest_is_dir = true;
 
     sum_size_bytes = 0;
