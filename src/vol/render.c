@@ -55,6 +55,7 @@ struct dvr {
     float dt;             /* step, world units */
     float inv_sp[3];      /* world -> voxel */
     float light[3];       /* towards the viewer */
+    float pixel_step[3];  /* orthographic: world distance between pixels of a row */
     bool shade;
     float bg[4];
     const unsigned *nonzero_prefix; /* lut entries with opacity, cumulative */
@@ -333,9 +334,18 @@ static inline __attribute__((always_inline)) int tile(struct dvr *d, unsigned tx
         return err;
     for (unsigned y = y0; y < y1; y++) {
         uint32_t *row = zc_fb_row(d->fb, y);
+        float org0[3], dir0[3];
+        view_ray(&d->view, (float)x0, (float)y, org0, dir0);
         for (unsigned x = x0; x < x1; x++) {
             float org[3], dir[3];
-            view_ray(&d->view, (float)x, (float)y, org, dir);
+            if (d->view.perspective) {
+                view_ray(&d->view, (float)x, (float)y, org, dir);
+            } else { /* parallel rays, origins a fixed step apart along the row */
+                for (int a = 0; a < 3; a++) {
+                    org[a] = org0[a] + (float)(x - x0) * d->pixel_step[a];
+                    dir[a] = dir0[a];
+                }
+            }
             for (int a = 0; a < 3; a++) {
                 org[a] *= d->inv_sp[a];
                 dir[a] *= d->inv_sp[a];
@@ -503,8 +513,10 @@ int zc_vol_render(struct zc_vol *v, struct zc_fb *fb, const struct zc_render_opt
         d->bdims[a] = (d->cdims[a] - 1) / BLOCK + 1;
     }
     view_setup(&d->view, &opts->camera, extent, zc_fb_width(fb), zc_fb_height(fb));
-    for (int a = 0; a < 3; a++)
+    for (int a = 0; a < 3; a++) {
         d->light[a] = -d->view.fwd[a];
+        d->pixel_step[a] = d->view.right[a] * 2 * d->view.half_w / (float)zc_fb_width(fb);
+    }
     d->dt = (opts->step > 0 ? opts->step : 1.0f) * minsp;
     d->shade = opts->shade;
     const unsigned char *bg = (const unsigned char *)&opts->background;
