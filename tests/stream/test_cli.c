@@ -75,7 +75,7 @@ static void test_usage(void)
 static void test_json_run(void)
 {
     CHECK_EQ(run((const char *[]){"ingest", "--rate", "32M", "--duration", "0.5", "--verify",
-                                  "--cpu", "0", "--json", NULL}),
+                                  "--json", NULL}),
              ZC_EXIT_OK);
     const char *j = last_line();
     CHECK(strstr(j, "\"achieved_GBps\":") != NULL);

@@ -8,6 +8,7 @@
  * so that a burst of unrelated load on the machine moves one round, not the
  * verdict.
  */
+#define _GNU_SOURCE 1
 #include "cmd.h"
 #include "zc/base.h"
 #include "zc/progress.h"
@@ -15,10 +16,10 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* The share of each phase left out of the co-runner's window while the
  * caches settle into the new phase. */
@@ -34,6 +35,7 @@ struct ingest_opts {
     double phase;
     enum zc_store store;
     bool corunner;
+    int corunner_cpu; /* -1: no second CPU allowed */
     uint64_t table_bytes;
     bool json;
 };
@@ -56,7 +58,8 @@ static void ingest_usage(FILE *f)
         "      --radars N      radar sensors (512 KiB cubes; default 1)\n"
         "      --slots N       frame slots per sensor in the pool (default 8)\n"
         "      --verify        the consumer checksums every frame (it reads the payloads)\n"
-        "      --cpu N         core of the producer and consumer (default 0)\n"
+        "      --cpu N         core of the producer and consumer (default: the first this\n"
+        "                      process may use; the co-runner takes the next one)\n"
         "  -c, --corunner      measure a lookup workload on another core: alone, under\n"
         "                      regular and under streaming ingest, phases interleaved\n"
         "      --table BYTES   the co-runner's table (default 7/8 of the L3)\n"
@@ -102,7 +105,7 @@ static int parse_opts(int argc, char **argv, struct ingest_opts *o)
         {0},
     };
     *o = (struct ingest_opts){
-        .cfg = {.sensors = {4, 1, 1}, .rate = 1ull << 30, .cpu = 0},
+        .cfg = {.sensors = {4, 1, 1}, .rate = 1ull << 30, .cpu = -1},
         .duration = 5,
         .phase = 0.25,
         .store = ZC_STORE_NT,
@@ -333,12 +336,19 @@ static int phase_results(const struct zc_corunner *cr, const struct phase *ph, s
     return rc;
 }
 
-static int corunner_cpu(int producer_cpu)
+/* The first CPU this process may run on at or after cpu + 1, wrapping
+ * around (cpu -1: the first of all); -1 when none but cpu itself. */
+static int next_allowed_cpu(int cpu)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 2)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) < 0)
         return -1;
-    return (int)((producer_cpu + 1) % n);
+    for (int i = 1; i <= CPU_SETSIZE; i++) {
+        int c = (cpu + i) % CPU_SETSIZE;
+        if (c != cpu && CPU_ISSET(c, &set))
+            return c;
+    }
+    return -1;
 }
 
 /* The co-runner alone, under regular ingest and under streaming ingest. */
@@ -347,9 +357,9 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
     size_t rounds = (size_t)(o->duration / (3 * o->phase));
     rounds = ZC_MAX(rounds, 1);
     rounds = ZC_MIN(rounds, MAX_ROUNDS);
-    int cpu = corunner_cpu(o->cfg.cpu);
+    int cpu = o->corunner_cpu;
     if (cpu < 0)
-        zc_warn("one CPU online: the co-runner shares it with the ingest");
+        zc_warn("only one CPU allowed: the co-runner shares it with the ingest");
     struct zc_corunner *cr;
     int rc = zc_corunner_start(&cr, cpu, o->table_bytes, o->duration * 2 + 10);
     if (rc < 0) {
@@ -445,6 +455,10 @@ int cmd_ingest(int argc, char **argv)
         return ZC_EXIT_OK; /* --help */
     if (rc > 0)
         return rc;
+    if (o.cfg.cpu < 0)
+        o.cfg.cpu = next_allowed_cpu(-1);
+    /* Before pinning, which narrows what sched_getaffinity() reports. */
+    o.corunner_cpu = next_allowed_cpu(o.cfg.cpu);
     if (o.cfg.cpu >= 0 && zc_stream_pin_cpu(o.cfg.cpu) < 0) {
         zc_error("cannot run on cpu %d", o.cfg.cpu);
         return ZC_EXIT_FAIL;
