@@ -6,6 +6,8 @@
 #ifndef ZC_TOOLS_CMD_H
 #define ZC_TOOLS_CMD_H
 
+#include "zc/composite.h"
+
 int cmd_keygen(int argc, char **argv);  /* cmd_keygen.c */
 int cmd_serve(int argc, char **argv);   /* cmd_place.c */
 int cmd_put(int argc, char **argv);     /* cmd_place.c */
@@ -16,6 +18,8 @@ int cmd_ingest(int argc, char **argv);  /* cmd_ingest.c */
 int cmd_render(int argc, char **argv);  /* cmd_vol.c */
 int cmd_mesh(int argc, char **argv);    /* cmd_vol.c */
 int cmd_insitu(int argc, char **argv);  /* cmd_insitu.c */
+/* zc insitu, handing each final frame at rank 0 to sink as well. */
+int cmd_insitu_with_sink(int argc, char **argv, zc_composite_sink sink, void *arg);
 int cmd_demo(int argc, char **argv);    /* cmd_demo.c */
 
 /* zc bench NAME: the benchmark programs under bench/. */

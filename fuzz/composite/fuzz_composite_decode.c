@@ -1,0 +1,53 @@
+/* fuzz_composite_decode.c - a peer's active-pixel message, whatever its
+ * bytes: decoding either fails with -EBADMSG or yields exactly n pixels,
+ * and a successful decode re-encodes to a message that decodes to the same
+ * pixels (the encoding loses nothing it claims to keep). */
+#include "zc/composite.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 3)
+        return 0;
+    const enum zc_composite_pixel kinds[] = {ZC_PIXEL_RGBA8, ZC_PIXEL_RGBA16, ZC_PIXEL_RGBA8_DEPTH};
+    enum zc_composite_pixel px = kinds[data[0] % 3];
+    size_t n = (size_t)data[1] | (size_t)(data[2] & 0x0f) << 8; /* up to 4095 pixels */
+    data += 3;
+    size -= 3;
+
+    float *rgba = malloc((n + 1) * 4 * sizeof(float));
+    float *depth = malloc((n + 1) * sizeof(float));
+    float *again = malloc((n + 1) * 4 * sizeof(float));
+    float *again_depth = malloc((n + 1) * sizeof(float));
+    size_t cap = zc_composite_encode_bound(px, n);
+    uint8_t *buf = malloc(cap);
+    bool has_depth = px == ZC_PIXEL_RGBA8_DEPTH;
+    if (zc_composite_decode(px, data, size, n, rgba, has_depth ? depth : NULL) == 0) {
+        ssize_t len = zc_composite_encode(px, rgba, has_depth ? depth : NULL, n, buf, cap);
+        if (len < 0)
+            abort();
+        if (zc_composite_decode(px, buf, (size_t)len, n, again, has_depth ? again_depth : NULL))
+            abort();
+        if (memcmp(rgba, again, n * 4 * sizeof(float)) != 0)
+            abort();
+        /* Depth survives for every pixel with colour; an all-zero pixel is
+         * empty by definition, whatever depth the peer claimed. */
+        for (size_t i = 0; has_depth && i < n; i++) {
+            const float *p = rgba + 4 * i;
+            bool empty = p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0;
+            if (!empty && depth[i] != again_depth[i] && !(isinf(depth[i]) && isinf(again_depth[i])))
+                abort();
+        }
+    }
+    free(rgba);
+    free(depth);
+    free(again);
+    free(again_depth);
+    free(buf);
+    return 0;
+}
