@@ -11,16 +11,18 @@ scikit-image, in the same run, on the same volume and view.
                    VTK's gradient table, zc's macrocells) and the steady
                    frame of a turning view
 
-Each figure is the median of --repeat runs; ratios are zc / peer.  VTK's ray
-caster needs an X display: without DISPLAY the script runs itself again
-under xvfb-run.  Debian's Python packages are visible to /usr/bin/python3
-only, so run it with that.
+Each figure is the median of --repeat rounds, each round running zc and every
+peer one after the other so that all see the same load; ratios are zc / peer.
+VTK's ray caster needs an X display: without DISPLAY the script runs itself
+again under xvfb-run.  Debian's Python packages are visible to
+/usr/bin/python3 only, so run it with that.
 
   /usr/bin/python3 bench/vol_peers.py [--zc build/zc] [--volume V.nii[.gz]]
-                   [--repeat 3] [--threads 2] [--out DIR] [--json]
+                   [--repeat 5] [--threads 2] [--out DIR] [--json]
 """
 import argparse
 import gzip
+import importlib.util
 import json
 import math
 import os
@@ -36,11 +38,6 @@ CH2 = "/usr/share/mricron/templates/ch2.nii.gz"
 MRI = [(0.00, 0, 0, 0, 0), (0.14, 0.6, 0.4, 0.3, 0), (0.20, 0.85, 0.62, 0.5, 0.35),
        (0.35, 0.95, 0.75, 0.62, 0.6), (0.55, 1.0, 0.9, 0.82, 0.8), (1.00, 1, 1, 1, 0.95)]
 AZIMUTH, ELEVATION = 30.0, 15.0
-
-
-def median_of(n, fn):
-    vals = [fn() for _ in range(n)]
-    return statistics.median(v[0] for v in vals), vals[-1][1]
 
 
 def zc_json(cmd):
@@ -67,9 +64,10 @@ def mc_peers(args, nii, out):
     rows = []
     for iso in (50.5, 100.5):
         ply = os.path.join(out, "mesh.ply")
-        zc_s, zj = median_of(args.repeat, lambda: (
-            lambda j: (j["extract_s"], j))(zc_json([args.zc, "mesh", nii, "--iso", str(iso),
-                                                    "-o", ply, "--json"])))
+
+        def run_zc():
+            j = zc_json([args.zc, "mesh", nii, "--iso", str(iso), "-o", ply, "--json"])
+            return j["extract_s"], j
 
         def run_vtk(cls):
             f = cls()
@@ -80,24 +78,31 @@ def mc_peers(args, nii, out):
             f.Update()
             return time.perf_counter() - t, f.GetOutput().GetNumberOfCells()
 
-        mc_s, mc_tri = median_of(args.repeat, lambda: run_vtk(vtk.vtkMarchingCubes))
-        fe_s, fe_tri = median_of(args.repeat, lambda: run_vtk(vtk.vtkFlyingEdges3D))
-
         def run_sk():
             t = time.perf_counter()
             _, faces, _, _ = measure.marching_cubes(vox, iso)
             return time.perf_counter() - t, len(faces)
 
-        sk_s, sk_tri = median_of(args.repeat, run_sk)
-        rows.append({"iso": iso, "zc_s": zc_s, "zc_triangles": zj["triangles"],
-                     "zc_vertices": zj["vertices"], "vtk_mc_s": mc_s, "vtk_mc_triangles": mc_tri,
-                     "vtk_fe_s": fe_s, "vtk_fe_triangles": fe_tri, "skimage_s": sk_s,
-                     "skimage_triangles": sk_tri})
+        # Rounds alternate the four, so that all see the same load.
+        runs = {"zc": [], "mc": [], "fe": [], "sk": []}
+        for _ in range(args.repeat):
+            runs["zc"].append(run_zc())
+            runs["mc"].append(run_vtk(vtk.vtkMarchingCubes))
+            runs["fe"].append(run_vtk(vtk.vtkFlyingEdges3D))
+            runs["sk"].append(run_sk())
+        med = {k: statistics.median(t for t, _ in v) for k, v in runs.items()}
+        zj = runs["zc"][-1][1]
+        rows.append({"iso": iso, "zc_s": med["zc"], "zc_triangles": zj["triangles"],
+                     "zc_vertices": zj["vertices"], "vtk_mc_s": med["mc"],
+                     "vtk_mc_triangles": runs["mc"][-1][1], "vtk_fe_s": med["fe"],
+                     "vtk_fe_triangles": runs["fe"][-1][1], "skimage_s": med["sk"],
+                     "skimage_triangles": runs["sk"][-1][1]})
     return rows
 
 
-def vtk_dvr(nii, size, threads, repeat, png):
-    """VTK's CPU ray caster with zc's view: returns (first frame s, frame s)."""
+def vtk_dvr(nii, size, threads, frames, png):
+    """VTK's CPU ray caster with zc's view, freshly set up: returns (first
+    frame s, median of the next frames s)."""
     import vtk
     reader = vtk_reader(nii)
     lo, hi = reader.GetOutput().GetScalarRange()
@@ -147,12 +152,12 @@ def vtk_dvr(nii, size, threads, repeat, png):
     t = time.perf_counter()
     win.Render()
     first = time.perf_counter() - t
-    frames = []
-    for i in range(repeat):
+    times = []
+    for i in range(frames):
         cam.Azimuth(1e-3 if i % 2 == 0 else -1e-3)  # a new view: the rays are cast again
         t = time.perf_counter()
         win.Render()
-        frames.append(time.perf_counter() - t)
+        times.append(time.perf_counter() - t)
     if png:
         grab = vtk.vtkWindowToImageFilter()
         grab.SetInput(win)
@@ -161,26 +166,32 @@ def vtk_dvr(nii, size, threads, repeat, png):
         w.SetFileName(png)
         w.SetInputConnection(grab.GetOutputPort())
         w.Write()
-    return first, statistics.median(frames)
+    return first, statistics.median(times)
 
 
 def dvr_peers(args, nii, out):
+    """Rounds that alternate zc and VTK, so that both see the same load:
+    each round a fresh zc process (load, first frame, 4 more frames) and a
+    freshly set up VTK pipeline (first frame, 4 more)."""
     rows = []
     for size in (512, 1024):
         png = os.path.join(out, f"vol_dvr_{size}.png")
-        # First frames: each run a fresh process (load, then one frame).
-        first, zj = median_of(args.repeat, lambda: (
-            lambda j: (j["render_s"], j))(zc_json([args.zc, "render", nii, "-o", png, "--size",
-                                                   f"{size}x{size}", "--threads",
-                                                   str(args.threads), "--json"])))
-        # Steady frames: one process, the view turning by 1e-3 degree.
-        zs = zc_json([args.zc, "render", nii, "-o", png, "--size", f"{size}x{size}", "--threads",
-                      str(args.threads), "--frames", str(args.repeat * 2 + 1), "--json"])
-        vtk_first, vtk_frame = vtk_dvr(nii, size, args.threads, args.repeat * 2,
-                                       os.path.join(out, f"vtk_dvr_{size}.png"))
-        rows.append({"size": size, "zc_render_s": first, "zc_frame_s": zs["frame_s"],
-                     "zc_extra_bytes": zj["extra_bytes"], "volume_bytes": zj["volume_bytes"],
-                     "vtk_first_s": vtk_first, "vtk_frame_s": vtk_frame})
+        zc_first, zc_frame, vtk_first, vtk_frame = [], [], [], []
+        for r in range(args.repeat):
+            j = zc_json([args.zc, "render", nii, "-o", png, "--size", f"{size}x{size}",
+                         "--threads", str(args.threads), "--frames", "5", "--json"])
+            zc_first.append(j["render_s"])
+            zc_frame.append(j["frame_s"])
+            first, frame = vtk_dvr(nii, size, args.threads, 4,
+                                   os.path.join(out, f"vtk_dvr_{size}.png")
+                                   if r == args.repeat - 1 else None)
+            vtk_first.append(first)
+            vtk_frame.append(frame)
+        rows.append({"size": size, "zc_render_s": statistics.median(zc_first),
+                     "zc_frame_s": statistics.median(zc_frame),
+                     "zc_extra_bytes": j["extra_bytes"], "volume_bytes": j["volume_bytes"],
+                     "vtk_first_s": statistics.median(vtk_first),
+                     "vtk_frame_s": statistics.median(vtk_frame)})
     return rows
 
 
@@ -188,7 +199,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--zc", default="build/zc")
     ap.add_argument("--volume", default=CH2)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=None, help="keep pictures and meshes here")
     ap.add_argument("--json", action="store_true")
@@ -198,12 +209,10 @@ def main():
             sys.exit("vol_peers: VTK's ray caster needs an X display: install xvfb")
         os.environ["ZC_BENCH_XVFB"] = "1"
         os.execvp("xvfb-run", ["xvfb-run", "-a", sys.executable] + sys.argv)
-    try:
-        import skimage  # noqa: F401
-        import vtk  # noqa: F401
-    except ImportError as e:
-        sys.exit(f"vol_peers: {e.name} is missing: run it with /usr/bin/python3 after"
-                 " scripts/deps bench (python3-vtk9, python3-skimage)")
+    for mod in ("vtk", "skimage"):
+        if importlib.util.find_spec(mod) is None:
+            sys.exit(f"vol_peers: {mod} is missing: run it with /usr/bin/python3 after"
+                     " scripts/deps bench (python3-vtk9, python3-skimage)")
     if not os.access(args.zc, os.X_OK):
         sys.exit(f"vol_peers: {args.zc} is not there: build it first (make) or pass --zc")
     tmp = tempfile.mkdtemp(prefix="zc-vol-bench-")
