@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #define MAX_FRAMES 1000
+#define MAX_SIDE   16384 /* a 1 GiB picture */
 
 struct vol_args {
     const char *path;
@@ -366,8 +367,10 @@ static int parse_render(int argc, char **argv, struct render_args *ra, struct vo
             ra->out = optarg;
             break;
         case 's':
-            if (zc_parse_wxh(optarg, &ra->width, &ra->height) != 0)
-                return zc_usage_error("render", "--size wants WxH, got '%s'", optarg);
+            if (zc_parse_wxh(optarg, &ra->width, &ra->height) != 0 || ra->width > MAX_SIDE ||
+                ra->height > MAX_SIDE)
+                return zc_usage_error("render", "--size wants WxH up to %ux%u, got '%s'", MAX_SIDE,
+                                      MAX_SIDE, optarg);
             break;
         case 'm':
             if (strcmp(optarg, "dvr") != 0 && strcmp(optarg, "mesh") != 0)
