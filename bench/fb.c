@@ -133,8 +133,8 @@ int cmd_bench_fb(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
         case 's':
-            if (zc_parse_wxh(optarg, &w, &h) != 0 || w < 128 || h < 128)
-                return zc_usage_error("bench fb", "--size wants WxH of at least 128x128");
+            if (zc_parse_wxh(optarg, &w, &h) != 0 || w < 128 || h < 128 || w > 16384 || h > 16384)
+                return zc_usage_error("bench fb", "--size wants WxH from 128x128 to 16384x16384");
             break;
         case 'f':
             if (zc_parse_u64(optarg, 1, 100000, &frames) != 0)
