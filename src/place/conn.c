@@ -35,11 +35,11 @@ static int sock_errno(void)
     return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
 }
 
-static int send_all(int fd, const void *buf, size_t len)
+static int send_all(int fd, const void *buf, size_t len, int flags)
 {
     const uint8_t *p = buf;
     while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL | flags);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -95,7 +95,7 @@ static int writev_all(int fd, struct iovec *iov, int cnt, int flags)
 
 static int transport_send(void *ctx, const void *buf, size_t len)
 {
-    return send_all(*(int *)ctx, buf, len);
+    return send_all(*(int *)ctx, buf, len, 0);
 }
 
 static int transport_recv(void *ctx, void *buf, size_t len)
@@ -177,6 +177,28 @@ static void next_hdr(struct place_conn *c, uint8_t type, uint8_t flags, uint32_t
     place_hdr_encode(&h, out);
 }
 
+/* A large encrypted payload is sealed and sent a piece at a time, so the
+ * receiver decrypts one piece while the next is on its way (one pass over
+ * the bytes either way; only the pipeline gets finer). */
+static int send_sealed_pieces(struct place_conn *c, const uint8_t hdr[PLACE_HDR_BYTES],
+                              const uint8_t *payload, uint32_t len, int last_flags)
+{
+    uint8_t tag[ZC_TAG_BYTES];
+    int r = zc_aead_seal_begin(c->tx, c->tx_seq, hdr, PLACE_HDR_BYTES);
+    if (!r)
+        r = send_all(c->fd, hdr, PLACE_HDR_BYTES, MSG_MORE);
+    for (uint32_t off = 0; !r && off < len; off += PLACE_PIECE) {
+        uint32_t n = ZC_MIN(PLACE_PIECE, len - off);
+        r = zc_aead_seal_update(c->tx, payload + off, c->sealbuf + off, n);
+        if (!r)
+            r = send_all(c->fd, c->sealbuf + off, n, MSG_MORE);
+    }
+    if (!r)
+        r = zc_aead_seal_finish(c->tx, tag);
+    c->tx_seq++; /* even after a failure: a sequence number is never used twice */
+    return r ? r : send_all(c->fd, tag, sizeof(tag), last_flags);
+}
+
 int place_conn_send(struct place_conn *c, uint8_t type, uint8_t flags, uint32_t file_id,
                     uint64_t offset, const void *payload, uint32_t len)
 {
@@ -184,6 +206,11 @@ int place_conn_send(struct place_conn *c, uint8_t type, uint8_t flags, uint32_t 
     if (len > ZC_PLACE_MAX_CHUNK)
         return -EINVAL;
     next_hdr(c, type, flags, file_id, offset, len, hdr);
+    /* OPEN and DATA are always followed by more frames without waiting for
+     * an answer (except OPEN with RESUME): let them share packets. */
+    bool more = type == PLACE_DATA || (type == PLACE_OPEN && !(flags & PLACE_FLAG_RESUME));
+    if (!(flags & PLACE_FLAG_CLEAR) && len > PLACE_PIECE)
+        return send_sealed_pieces(c, hdr, payload, len, more ? MSG_MORE : 0);
     const void *out = payload;
     int r;
     if (flags & PLACE_FLAG_CLEAR) {
@@ -200,9 +227,6 @@ int place_conn_send(struct place_conn *c, uint8_t type, uint8_t flags, uint32_t 
         {(void *)out, len},
         {tag, sizeof(tag)},
     };
-    /* OPEN and DATA are always followed by more frames without waiting for
-     * an answer (except OPEN with RESUME): let them share packets. */
-    bool more = type == PLACE_DATA || (type == PLACE_OPEN && !(flags & PLACE_FLAG_RESUME));
     return writev_all(c->fd, iov, 3, more ? MSG_MORE : 0);
 }
 
@@ -255,11 +279,12 @@ int place_conn_send_file(struct place_conn *c, uint8_t flags, uint32_t file_id, 
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return sock_errno();
-    if ((size_t)n < sizeof(hdr) && (r = send_all(c->fd, hdr + n, sizeof(hdr) - (size_t)n)))
+    if ((size_t)n < sizeof(hdr) &&
+        (r = send_all(c->fd, hdr + n, sizeof(hdr) - (size_t)n, MSG_MORE)))
         return r;
     if ((r = sendfile_all(c->fd, fd, offset, len)))
         return r;
-    return send_all(c->fd, tag, sizeof(tag));
+    return send_all(c->fd, tag, sizeof(tag), MSG_MORE);
 }
 
 void place_conn_send_error(struct place_conn *c, int err, const char *msg)
@@ -330,10 +355,33 @@ int place_conn_recv_hdr(struct place_conn *c)
     return 0;
 }
 
+/* The receiving side of send_sealed_pieces: each piece is decrypted in
+ * place while the next one arrives; nothing counts before the tag. */
+static int recv_sealed_pieces(struct place_conn *c, uint8_t *dst, uint32_t len)
+{
+    uint8_t tag[ZC_TAG_BYTES];
+    int r = zc_aead_open_begin(c->rx, c->rx_seq, c->rx_hdr, sizeof(c->rx_hdr));
+    for (uint32_t off = 0; !r && off < len; off += PLACE_PIECE) {
+        uint32_t n = ZC_MIN(PLACE_PIECE, len - off);
+        r = recv_all(c->fd, dst + off, n);
+        if (!r)
+            r = zc_aead_open_update(c->rx, dst + off, dst + off, n);
+    }
+    if (!r)
+        r = recv_tag(c, tag);
+    if (!r)
+        r = zc_aead_open_finish(c->rx, tag);
+    if (!r)
+        c->rx_seq++;
+    return r;
+}
+
 int place_conn_recv_payload(struct place_conn *c, void *dst)
 {
     uint8_t tag[ZC_TAG_BYTES];
     uint32_t len = c->rx_cur.length;
+    if (!(c->rx_cur.flags & PLACE_FLAG_CLEAR) && len > PLACE_PIECE)
+        return recv_sealed_pieces(c, dst, len);
     int r = recv_all(c->fd, dst, len);
     if (!r)
         r = recv_tag(c, tag);

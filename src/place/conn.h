@@ -4,6 +4,10 @@
 
 #include "wire.h"
 
+/* Large encrypted payloads are sealed, sent, received and opened in pieces
+ * of this size (the wire is the same: one payload, one tag). */
+#define PLACE_PIECE (128u << 10)
+
 /* Nonce salts of the two directions (each direction has its own key too). */
 #define PLACE_SALT_C2S 0x7a630001u
 #define PLACE_SALT_S2C 0x7a630002u
