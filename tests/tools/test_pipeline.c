@@ -56,7 +56,9 @@ static pid_t start_uploader(int listen_fd, int *report)
                                              .key = &h.client,
                                              .server = &h.server_pub,
                                              .report_fd = p[1],
-                                             .idle_timeout_ns = 20 * 1000000000ll};
+                                             .idle_timeout_ns = 20 * 1000000000ll,
+                                             .steps = 90,
+                                             .every = 10};
         _exit(pipeline_upload(&cfg) ? 1 : 0);
     }
     close(p[1]);
@@ -120,7 +122,7 @@ static void test_frames_arrive_intact(void)
     uint64_t png_bytes = 0;
     for (unsigned i = 1; i <= FRAMES; i++) {
         draw(fb, i);
-        CHECK_OK(pipeline_sink_frame(s, fb, 10 * i));
+        CHECK_OK(pipeline_sink_frame(s, fb, i - 1));
         char ref[400];
         snprintf(ref, sizeof(ref), "%s/ref_%u.png", h.dir, i);
         CHECK_OK(zc_fb_write_png(fb, ref));
@@ -206,20 +208,21 @@ static void post_hostile(const struct bad_chain *b, unsigned idx)
 
 static void test_hostile_driver(void)
 {
-    /* "zcf1", 0, step 40 */
-    const uint8_t good[PIPELINE_HEADER_BYTES] = {'z', 'c', 'f', '1', 0, 0, 0, 0, 40};
+    /* "zcf1", 0, frame 3 (of 9) */
+    const uint8_t good[PIPELINE_HEADER_BYTES] = {'z', 'c', 'f', '1', 0, 0, 0, 0, 3};
     const struct bad_chain cases[] = {
         {"one segment", 1, 16, 0, false, {0}, true},
         {"short header", 2, 8, 100, false, {0}, true},
         {"device-writable payload", 2, 16, 100, true, {0}, true},
         {"bad magic", 2, 16, 100, false, {'z', 'c', 'f', '2'}, true},
         {"nonzero reserved", 2, 16, 100, false, {'z', 'c', 'f', '1', 1}, true},
-        {"step beyond the names",
+        {"frame beyond the last", 2, 16, 100, false, {'z', 'c', 'f', '1', 0, 0, 0, 0, 9}, true},
+        {"frame number overflowing the steps",
          2,
          16,
          100,
          false,
-         {'z', 'c', 'f', '1', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+         {'z', 'c', 'f', '1', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80},
          true},
         {"not a PNG", 2, 16, 100, false, {0}, false},
         {"PNG shorter than its signature", 2, 16, 4, false, {0}, true},

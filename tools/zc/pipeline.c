@@ -1,6 +1,7 @@
 /* pipeline.c - the pipeline of DESIGN.md as `zc demo` runs it: the rank-0
  * ring sink of `zc insitu`, the uploader process, and the supervisor that
- * starts `zc serve`, the uploader and `mpirun zc insitu`, watches them and
+ * starts `zc serve`, the uploader and `mpirun zc demo --insitu-ring` (zc
+ * insitu with the sink as one more frame consumer), watches them and
  * sums up the bytes each hop moved.
  *
  * The idea: a frame is written once, as PNG, straight into a slot of the
@@ -205,9 +206,9 @@ static int sink_reap(struct pipeline_sink *s, bool wait)
     }
 }
 
-int pipeline_sink_frame(struct pipeline_sink *s, const struct zc_fb *fb, uint64_t step)
+int pipeline_sink_frame(struct pipeline_sink *s, const struct zc_fb *fb, uint64_t frame)
 {
-    if (zc_fb_width(fb) != s->width || zc_fb_height(fb) != s->height || step > MAX_STEP)
+    if (zc_fb_width(fb) != s->width || zc_fb_height(fb) != s->height || frame > MAX_STEP)
         return -EINVAL;
     int err = sink_reap(s, s->in_flight == SINK_SLOTS);
     if (err)
@@ -222,7 +223,7 @@ int pipeline_sink_frame(struct pipeline_sink *s, const struct zc_fb *fb, uint64_
         return err;
     put_le32(base, FRAME_MAGIC);
     put_le32(base + 4, 0);
-    put_le64(base + 8, step);
+    put_le64(base + 8, frame);
     uint64_t off = (uint64_t)slot * s->slot_size;
     struct zc_ring_seg segs[2] = {
         {.off = off, .len = PIPELINE_HEADER_BYTES},
@@ -296,8 +297,10 @@ static void report(int fd, const struct pipeline_report *r)
 }
 
 /* A popped chain as a frame: its header read once and checked, its PNG
- * segment found.  0 with *step, *png and *len set, or -EPROTO. */
-static int frame_of_chain(const struct zc_ring *r, const struct zc_ring_chain *c, uint64_t *step,
+ * segment found.  0 with *step (the simulation step the frame shows), *png
+ * and *len set, or -EPROTO. */
+static int frame_of_chain(const struct zc_ring *r, const struct zc_ring_chain *c,
+                          const struct pipeline_upload_config *cfg, uint64_t *step,
                           const uint8_t **png, uint32_t *len)
 {
     if (c->nseg != 2 || c->writable_len != 0 || c->seg[0].len != PIPELINE_HEADER_BYTES ||
@@ -305,9 +308,11 @@ static int frame_of_chain(const struct zc_ring *r, const struct zc_ring_chain *c
         return -EPROTO;
     uint8_t hdr[PIPELINE_HEADER_BYTES];
     memcpy(hdr, zc_ring_ptr(r, &c->seg[0]), sizeof(hdr));
-    *step = get_le64(hdr + 8);
-    if (get_le32(hdr) != FRAME_MAGIC || get_le32(hdr + 4) != 0 || *step > MAX_STEP)
+    uint64_t frame = get_le64(hdr + 8);
+    if (get_le32(hdr) != FRAME_MAGIC || get_le32(hdr + 4) != 0 ||
+        frame >= (cfg->steps + cfg->every - 1) / cfg->every)
         return -EPROTO;
+    *step = ZC_MIN((frame + 1) * cfg->every, cfg->steps);
     static const uint8_t sig[PNG_SIGNATURE_N] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     uint8_t head[PNG_SIGNATURE_N];
     *png = zc_ring_ptr(r, &c->seg[1]);
@@ -349,7 +354,7 @@ static int upload_frames(struct zc_ring *r, struct zc_place_client *c,
         uint64_t step;
         const uint8_t *png;
         uint32_t len;
-        int err = frame_of_chain(r, &chain, &step, &png, &len);
+        int err = frame_of_chain(r, &chain, cfg, &step, &png, &len);
         if (err) {
             zc_error("uploader: a malformed frame in the ring (chain %u)", chain.head);
             return err;
@@ -376,6 +381,8 @@ static int upload_frames(struct zc_ring *r, struct zc_place_client *c,
 
 int pipeline_upload(const struct pipeline_upload_config *cfg)
 {
+    if (cfg->every == 0 || cfg->steps == 0 || cfg->steps > MAX_STEP)
+        return -EINVAL;
     int err = wait_readable(cfg->listen_fd, cfg->idle_timeout_ns);
     int sock = err ? -1 : accept4(cfg->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (!err && sock < 0)
@@ -437,6 +444,12 @@ struct child {
     int status;
 };
 
+/* A child's output, split into lines as it comes. */
+struct lines {
+    char buf[8192];
+    size_t len;
+};
+
 /* Everything the stage creates, so that one function can take it down. */
 struct stage {
     char dir[PATH_MAX]; /* private temporary folder: keys, socket */
@@ -444,12 +457,9 @@ struct stage {
     char self[PATH_MAX];
     struct child serve, uploader, mpirun;
     int serve_err, report, mpi_out, listen_fd; /* -1 when closed */
-    char line[1024];                           /* zc serve's stderr, one line at a time */
-    size_t line_len;
-    uint16_t port;
-    char json[8192]; /* the last line zc insitu printed */
-    char out_line[8192];
-    size_t out_len;
+    struct lines serve_lines, insitu_lines;    /* zc serve's stderr, zc insitu's stdout */
+    char json[8192];                           /* the last JSON line zc insitu printed */
+    uint16_t port;                             /* zc serve's */
     struct pipeline_report *frames;
     size_t nframes, cap;
     bool done;
@@ -593,32 +603,34 @@ static void serve_line(struct stage *st, char *line)
         fprintf(stderr, "%s\n", line);
 }
 
-/* Reads what zc serve wrote to stderr; false at end of file. */
-static bool read_serve(struct stage *st)
+/* Reads what is there on *fd and hands each complete line (a line too long
+ * for the buffer in pieces) to fn; at end of file, the rest too, and *fd
+ * is closed.  False at end of file. */
+static bool read_lines(struct stage *st, int *fd, struct lines *l,
+                       void (*fn)(struct stage *st, char *line))
 {
-    ssize_t n = read(st->serve_err, st->line + st->line_len, sizeof(st->line) - 1 - st->line_len);
+    ssize_t n = read(*fd, l->buf + l->len, sizeof(l->buf) - 1 - l->len);
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
         return true;
-    if (n <= 0) {
-        if (st->line_len) {
-            st->line[st->line_len] = 0;
-            serve_line(st, st->line);
-            st->line_len = 0;
-        }
-        close_fd(&st->serve_err);
-        return false;
-    }
-    st->line_len += (size_t)n;
+    bool eof = n <= 0;
+    l->len += eof ? 0 : (size_t)n;
     char *nl;
-    while ((nl = memchr(st->line, '\n', st->line_len)) || st->line_len == sizeof(st->line) - 1) {
-        size_t len = nl ? (size_t)(nl - st->line) : st->line_len;
-        st->line[len] = 0;
-        serve_line(st, st->line);
+    while ((nl = memchr(l->buf, '\n', l->len)) || l->len == sizeof(l->buf) - 1 || (eof && l->len)) {
+        size_t len = nl ? (size_t)(nl - l->buf) : l->len;
+        l->buf[len] = 0;
+        fn(st, l->buf);
         size_t used = nl ? len + 1 : len;
-        memmove(st->line, st->line + used, st->line_len - used);
-        st->line_len -= used;
+        memmove(l->buf, l->buf + used, l->len - used);
+        l->len -= used;
     }
-    return true;
+    if (eof)
+        close_fd(fd);
+    return !eof;
+}
+
+static bool read_serve(struct stage *st)
+{
+    return read_lines(st, &st->serve_err, &st->serve_lines, serve_line);
 }
 
 /* Starts zc serve on a loopback port of its choosing and waits for it to
@@ -649,8 +661,8 @@ static int start_serve(struct stage *st, const char *root)
 }
 
 /* Forks the uploader (the ring's device, a place client). */
-static int start_uploader(struct stage *st, const struct zc_keypair *client,
-                          const struct zc_pubkey *server_pub, int64_t timeout_ns)
+static int start_uploader(struct stage *st, const struct pipeline_opts *o,
+                          const struct zc_keypair *client, const struct zc_pubkey *server_pub)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0)
@@ -676,7 +688,10 @@ static int start_uploader(struct stage *st, const struct zc_keypair *client,
                                              .key = client,
                                              .server = server_pub,
                                              .report_fd = p[1],
-                                             .idle_timeout_ns = timeout_ns};
+                                             .idle_timeout_ns =
+                                                 (int64_t)o->timeout_s * 1000000000ll,
+                                             .steps = o->steps,
+                                             .every = o->every};
         _exit(pipeline_upload(&cfg) ? ZC_EXIT_FAIL : ZC_EXIT_OK);
     }
     close(p[1]);
@@ -696,11 +711,24 @@ static int start_insitu(struct stage *st, const struct pipeline_opts *o)
     snprintf(every, sizeof(every), "%llu", (unsigned long long)o->every);
     snprintf(grid, sizeof(grid), "%llu", (unsigned long long)o->grid);
     snprintf(size, sizeof(size), "%ux%u", o->width, o->height);
-    char *argv[] = {"mpirun",  "-np",    np,        "--oversubscribe",
-                    st->self,  "insitu", "--steps", steps,
-                    "--every", every,    "--grid",  grid,
-                    "--size",  size,     "--ring",  st->sock,
-                    "--json",  NULL};
+    char *argv[] = {"mpirun",
+                    "-np",
+                    np,
+                    "--oversubscribe",
+                    st->self,
+                    "demo",
+                    "--insitu-ring",
+                    st->sock,
+                    "--steps",
+                    steps,
+                    "--every",
+                    every,
+                    "--grid",
+                    grid,
+                    "--size",
+                    size,
+                    "--json",
+                    NULL};
     /* What Open MPI needs here: ranks that yield on a shared core, no
      * single-copy transport that wants ptrace rights, and running as root
      * allowed (containers and CI); a user's own settings win. */
@@ -718,31 +746,14 @@ static int start_insitu(struct stage *st, const struct pipeline_opts *o)
     return err;
 }
 
-/* zc insitu's stdout: lines pass through, the last one is kept (its JSON). */
-static void read_insitu(struct stage *st)
+/* A line of zc insitu's stdout: its JSON summary is kept, the rest passes
+ * through. */
+static void insitu_line(struct stage *st, char *line)
 {
-    ssize_t n =
-        read(st->mpi_out, st->out_line + st->out_len, sizeof(st->out_line) - 1 - st->out_len);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return;
-    if (n <= 0) {
-        close_fd(&st->mpi_out);
-        return;
-    }
-    st->out_len += (size_t)n;
-    char *nl;
-    while ((nl = memchr(st->out_line, '\n', st->out_len)) ||
-           st->out_len == sizeof(st->out_line) - 1) {
-        size_t len = nl ? (size_t)(nl - st->out_line) : st->out_len;
-        st->out_line[len] = 0;
-        if (st->out_line[0] == '{')
-            snprintf(st->json, sizeof(st->json), "%s", st->out_line);
-        else
-            printf("  %s\n", st->out_line);
-        size_t used = nl ? len + 1 : len;
-        memmove(st->out_line, st->out_line + used, st->out_len - used);
-        st->out_len -= used;
-    }
+    if (line[0] == '{')
+        snprintf(st->json, sizeof(st->json), "%s", line);
+    else
+        printf("  %s\n", line);
 }
 
 /* The uploader's records (our own child's, still checked). */
@@ -791,7 +802,7 @@ static int supervise(struct stage *st, unsigned timeout_s)
         if (p[0].revents)
             read_serve(st);
         if (p[1].revents)
-            read_insitu(st);
+            read_lines(st, &st->mpi_out, &st->insitu_lines, insitu_line);
         int err = p[2].revents ? read_report(st) : 0;
         if (err) {
             zc_error("the uploader's report is unreadable: %s", zc_strerror(err));
@@ -966,8 +977,7 @@ static int run_stage(struct stage *st, const struct pipeline_opts *o, struct pip
     fflush(stdout);
     if ((err = listen_unix(st)))
         zc_error("cannot listen on %s: %s", st->sock, zc_strerror(err));
-    if (!err &&
-        (err = start_uploader(st, &client, &server_pub, (int64_t)o->timeout_s * 1000000000ll)))
+    if (!err && (err = start_uploader(st, o, &client, &server_pub)))
         zc_error("cannot start the uploader: %s", zc_strerror(err));
     zc_wipe(&client, sizeof(client));
     if (!err && (err = start_insitu(st, o)))

@@ -10,7 +10,7 @@
  *
  * A slot of the buffer region holds one frame:
  *
- *   +0   frame header, 16 bytes: le32 magic "zcf1", le32 0, le64 step
+ *   +0   frame header, 16 bytes: le32 magic "zcf1", le32 0, le64 frame number
  *   +16  the PNG, at most pipeline_png_bound(width, height) bytes
  *
  * Functions return 0 or a negative errno.
@@ -42,10 +42,10 @@ int pipeline_sink_open(struct pipeline_sink **out, const char *sock_path, unsign
                        unsigned height);
 
 /* Encodes fb (of the size given at open) as a PNG into a free slot and
- * posts it as the frame of step; waits up to 60 s for a slot to come back
+ * posts it as frame number frame (from 0); waits up to 60 s for a slot to come back
  * when all are out.  0, -ETIMEDOUT, -EPIPE when the uploader is gone,
  * -ENOSPC when the PNG does not fit, -EPROTO. */
-int pipeline_sink_frame(struct pipeline_sink *s, const struct zc_fb *fb, uint64_t step);
+int pipeline_sink_frame(struct pipeline_sink *s, const struct zc_fb *fb, uint64_t frame);
 
 /* Waits until the uploader has handed every slot back, then closes the
  * ring (the uploader sees the hang-up and finishes).  0 or the first error
@@ -62,6 +62,7 @@ struct pipeline_upload_config {
     const struct zc_pubkey *server; /* zc serve's public key */
     int report_fd;                  /* a pipe for struct pipeline_report records, or -1 */
     int64_t idle_timeout_ns;        /* longest wait for rank 0 (the first connection too) */
+    uint64_t steps, every;          /* zc insitu's: frame n shows step min((n+1)*every, steps) */
 };
 
 /* What the uploader reports, one record a frame and one at the end. */
@@ -74,10 +75,12 @@ struct pipeline_report {
 };
 
 /* Accepts rank 0, takes the ring as its device, connects to zc serve and
- * puts each frame as frame_STEP.png straight from its slot, until rank 0
+ * puts each frame as frame_STEP.png (the names zc insitu --out gives)
+ * straight from its slot, until rank 0
  * hangs up; then waits for the server to confirm every file.  A chain that
- * is not a well-formed frame ends the run with -EPROTO before anything of
- * it is sent.  0, or -errno (logged). */
+ * is not a well-formed frame (or names a frame beyond the last) ends the
+ * run with -EPROTO before anything of it is sent.  0, -EINVAL for a bad
+ * config, or -errno (logged). */
 int pipeline_upload(const struct pipeline_upload_config *cfg);
 
 /* ---- the demo stage: everything above, supervised ---- */
@@ -105,7 +108,8 @@ struct pipeline_summary {
 
 /* Runs the pipeline: throwaway keys in a private temporary folder, zc serve
  * on a loopback port with root OUT/frames, the uploader, and `mpirun -np
- * RANKS zc insitu --ring SOCK`; checks that every frame arrived whole.
+ * RANKS zc demo --insitu-ring SOCK ...` (zc insitu handing each frame at
+ * rank 0 to pipeline_sink_frame()); checks that every frame arrived whole.
  * Every child process and temporary file is gone when it returns.  0, or
  * -errno after one clear error line. */
 int pipeline_run(const struct pipeline_opts *o, struct pipeline_summary *s);
