@@ -41,8 +41,9 @@ static int listen_at(const char *name, char *path)
     return fd;
 }
 
-/* Forks the uploader on listen_fd; its report pipe's read end in *report. */
-static pid_t start_uploader(int listen_fd, int *report)
+/* Forks the uploader on listen_fd, for a server with the public key
+ * server; its report pipe's read end in *report. */
+static pid_t start_uploader(int listen_fd, const struct zc_pubkey *server, int *report)
 {
     int p[2];
     CHECK_OK(pipe(p) ? -errno : 0);
@@ -54,7 +55,7 @@ static pid_t start_uploader(int listen_fd, int *report)
                                              .host = "127.0.0.1",
                                              .port = h.port,
                                              .key = &h.client,
-                                             .server = &h.server_pub,
+                                             .server = server,
                                              .report_fd = p[1],
                                              .idle_timeout_ns = 20 * 1000000000ll,
                                              .steps = 90,
@@ -113,7 +114,7 @@ static void test_frames_arrive_intact(void)
     char sock[108];
     int lfd = listen_at("ring.sock", sock);
     int report;
-    pid_t up = start_uploader(lfd, &report);
+    pid_t up = start_uploader(lfd, &h.server_pub, &report);
     struct pipeline_sink *s;
     CHECK_OK(pipeline_sink_open(&s, sock, W, H));
     struct zc_fb *fb;
@@ -174,7 +175,7 @@ static void post_hostile(const struct bad_chain *b, unsigned idx)
     snprintf(name, sizeof(name), "bad%u.sock", idx);
     int lfd = listen_at(name, sock);
     int report;
-    pid_t up = start_uploader(lfd, &report);
+    pid_t up = start_uploader(lfd, &h.server_pub, &report);
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     strcpy(addr.sun_path, sock);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -264,6 +265,36 @@ static void test_uploader_gone(void)
     unlink(sock);
 }
 
+/* The uploader cannot prove who zc serve is (a key it does not hold): it
+ * fails, nothing is placed, and rank 0's sink gets an error, not a hang. */
+static void test_server_not_proven(void)
+{
+    char sock[108];
+    int lfd = listen_at("wrongkey.sock", sock);
+    struct zc_pubkey stranger;
+    memcpy(stranger.key, h.stranger.pub, ZC_KEY_BYTES);
+    int report;
+    pid_t up = start_uploader(lfd, &stranger, &report);
+    struct pipeline_sink *s;
+    CHECK_OK(pipeline_sink_open(&s, sock, W, H));
+    struct zc_fb *fb;
+    CHECK_OK(zc_fb_create(&fb, W, H, 0));
+    draw(fb, 3);
+    int err = 0;
+    for (unsigned i = 0; i < 9 && !err; i++)
+        err = pipeline_sink_frame(s, fb, i);
+    CHECK_EQ(err, -EPIPE); /* at the latest when a fifth frame wants a slot */
+    CHECK_EQ(pipeline_sink_close(s), -EPIPE);
+    CHECK_EQ(exit_code(up), 1);
+    struct pipeline_report rep;
+    CHECK_EQ(zc_read_all(report, &rep, sizeof(rep)), -ECONNRESET);
+    CHECK_EQ(harness_count(h.root, ""), 0);
+    zc_fb_destroy(fb);
+    close(report);
+    close(lfd);
+    unlink(sock);
+}
+
 static void test_sink_errors(void)
 {
     char path[400];
@@ -281,6 +312,8 @@ static void test_sink_errors(void)
     close(lfd);
     unlink(sock);
     CHECK(pipeline_png_bound(W, H) > (size_t)W * H * 4);
+    struct pipeline_upload_config bad = {.listen_fd = -1, .steps = 10, .every = 0};
+    CHECK_EQ(pipeline_upload(&bad), -EINVAL);
 }
 
 int main(void)
@@ -295,6 +328,7 @@ int main(void)
     }
     RUN(test_hostile_driver);
     RUN(test_uploader_gone);
+    RUN(test_server_not_proven);
     RUN(test_sink_errors);
     harness_stop_server(&h);
     return 0;
