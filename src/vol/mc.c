@@ -2,8 +2,10 @@
  *
  * The volume is swept one layer of cells (z = k .. k+1) at a time.  Four
  * voxel layers, k-1 .. k+2, are held as scaled floats (the sampler's view,
- * and the central differences for the normals need the outer two); the
- * voxels themselves are read in place.  Every grid edge the iso-surface
+ * and the central differences for the normals need the outer two) with a
+ * byte a voxel saying whether it is at or above the iso-value (what the
+ * cube cases and edge crossings are made of); the voxels themselves are
+ * read in place.  Every grid edge the iso-surface
  * crosses gets exactly one vertex, made when its layer is reached and found
  * again through three small id tables:
  *
@@ -31,19 +33,43 @@ struct mc {
     const struct zc_vol *v;
     unsigned nx, ny, nz;
     float iso, sp[3];
-    float *layer[4]; /* voxel layer z lives in layer[z & 3] */
+    float *layer[4];   /* voxel layer z lives in layer[z & 3] */
+    uint8_t *above[4]; /* and 1 where its voxel is at or above iso, 0 below */
     uint32_t *xid[2], *yid[2], *zid;
     struct zc_mesh *m;
     size_t vcap, tcap;
 };
+
+/* Voxel layer z as scaled floats; the type a constant in each loop (so it
+ * vectorizes). */
+#define LOAD_AS(T)                                                                                 \
+    do {                                                                                           \
+        const T *src = (const T *)v->voxels + base;                                                \
+        for (size_t i = 0; i < n; i++)                                                             \
+            dst[i] = (float)src[i] * v->slope + v->inter;                                          \
+    } while (0)
 
 static void load_layer(struct mc *mc, unsigned z)
 {
     float *dst = mc->layer[z & 3];
     size_t n = (size_t)mc->nx * mc->ny, base = (size_t)z * n;
     const struct zc_vol *v = mc->v;
+    switch (v->type) {
+    case ZC_VOL_U8:
+        LOAD_AS(uint8_t);
+        break;
+    case ZC_VOL_I16:
+        LOAD_AS(int16_t);
+        break;
+    case ZC_VOL_U16:
+        LOAD_AS(uint16_t);
+        break;
+    default:
+        LOAD_AS(float);
+    }
+    uint8_t *up = mc->above[z & 3];
     for (size_t i = 0; i < n; i++)
-        dst[i] = vol_raw(v, base + i) * v->slope + v->inter;
+        up[i] = dst[i] >= mc->iso;
 }
 
 static float at(const struct mc *mc, unsigned i, unsigned j, unsigned k)
@@ -127,14 +153,14 @@ static int layer_edges(struct mc *mc, unsigned k)
 {
     uint32_t *xid = mc->xid[k & 1], *yid = mc->yid[k & 1];
     unsigned nx = mc->nx, ny = mc->ny;
-    const float *s = mc->layer[k & 3];
+    const uint8_t *s = mc->above[k & 3];
     for (unsigned j = 0; j < ny; j++)
         for (unsigned i = 0; i < nx; i++) {
-            bool in = s[(size_t)j * nx + i] >= mc->iso;
+            uint8_t in = s[(size_t)j * nx + i];
             if (i + 1 < nx) {
                 uint32_t *id = &xid[(size_t)j * (nx - 1) + i];
                 *id = NO_VERTEX;
-                if (in != (s[(size_t)j * nx + i + 1] >= mc->iso)) {
+                if (in != s[(size_t)j * nx + i + 1]) {
                     int err = add_vertex(mc, i, j, k, 0, id);
                     if (err)
                         return err;
@@ -143,7 +169,7 @@ static int layer_edges(struct mc *mc, unsigned k)
             if (j + 1 < ny) {
                 uint32_t *id = &yid[(size_t)j * nx + i];
                 *id = NO_VERTEX;
-                if (in != (s[(size_t)(j + 1) * nx + i] >= mc->iso)) {
+                if (in != s[(size_t)(j + 1) * nx + i]) {
                     int err = add_vertex(mc, i, j, k, 1, id);
                     if (err)
                         return err;
@@ -156,11 +182,11 @@ static int layer_edges(struct mc *mc, unsigned k)
 /* Vertices on the z edges between layers k and k+1. */
 static int z_edges(struct mc *mc, unsigned k)
 {
-    const float *s0 = mc->layer[k & 3], *s1 = mc->layer[(k + 1) & 3];
+    const uint8_t *s0 = mc->above[k & 3], *s1 = mc->above[(k + 1) & 3];
     size_t n = (size_t)mc->nx * mc->ny;
     for (size_t p = 0; p < n; p++) {
         mc->zid[p] = NO_VERTEX;
-        if ((s0[p] >= mc->iso) != (s1[p] >= mc->iso)) {
+        if (s0[p] != s1[p]) {
             int err =
                 add_vertex(mc, (unsigned)(p % mc->nx), (unsigned)(p / mc->nx), k, 2, &mc->zid[p]);
             if (err)
@@ -174,18 +200,16 @@ static int z_edges(struct mc *mc, unsigned k)
 static int cells(struct mc *mc, unsigned k)
 {
     unsigned nx = mc->nx, ny = mc->ny;
-    const float *s0 = mc->layer[k & 3], *s1 = mc->layer[(k + 1) & 3];
+    const uint8_t *s0 = mc->above[k & 3], *s1 = mc->above[(k + 1) & 3];
     const uint32_t *x0 = mc->xid[k & 1], *x1 = mc->xid[(k + 1) & 1];
     const uint32_t *y0 = mc->yid[k & 1], *y1 = mc->yid[(k + 1) & 1];
     struct zc_mesh *m = mc->m;
-    float iso = mc->iso;
     for (unsigned j = 0; j + 1 < ny; j++) {
-        const float *a0 = s0 + (size_t)j * nx, *b0 = a0 + nx;
-        const float *a1 = s1 + (size_t)j * nx, *b1 = a1 + nx;
+        const uint8_t *a0 = s0 + (size_t)j * nx, *b0 = a0 + nx;
+        const uint8_t *a1 = s1 + (size_t)j * nx, *b1 = a1 + nx;
         for (unsigned i = 0; i + 1 < nx; i++) {
-            unsigned c = (a0[i] >= iso) | (a0[i + 1] >= iso) << 1 | (b0[i + 1] >= iso) << 2 |
-                         (b0[i] >= iso) << 3 | (a1[i] >= iso) << 4 | (a1[i + 1] >= iso) << 5 |
-                         (b1[i + 1] >= iso) << 6 | (b1[i] >= iso) << 7;
+            unsigned c = a0[i] | a0[i + 1] << 1 | b0[i + 1] << 2 | b0[i] << 3 | a1[i] << 4 |
+                         a1[i + 1] << 5 | b1[i + 1] << 6 | (unsigned)b1[i] << 7;
             if (c == 0 || c == 255)
                 continue;
             size_t xj = (size_t)j * (nx - 1) + i, yj = (size_t)j * nx + i;
@@ -239,7 +263,7 @@ int zc_vol_mesh_extract(struct zc_vol *v, float iso, struct zc_mesh *mesh)
     size_t n = (size_t)mc.nx * mc.ny;
     int err = 0;
     for (int i = 0; i < 4; i++)
-        if (!(mc.layer[i] = malloc(n * sizeof(float))))
+        if (!(mc.layer[i] = malloc(n * sizeof(float))) || !(mc.above[i] = malloc(n)))
             err = -ENOMEM;
     for (int i = 0; i < 2; i++) {
         if (!(mc.xid[i] = malloc((size_t)(mc.nx - 1) * mc.ny * sizeof(uint32_t))))
@@ -251,8 +275,10 @@ int zc_vol_mesh_extract(struct zc_vol *v, float iso, struct zc_mesh *mesh)
         err = -ENOMEM;
     if (!err)
         err = sweep(&mc);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 4; i++) {
         free(mc.layer[i]);
+        free(mc.above[i]);
+    }
     for (int i = 0; i < 2; i++) {
         free(mc.xid[i]);
         free(mc.yid[i]);
