@@ -398,7 +398,11 @@ int pipeline_upload(const struct pipeline_upload_config *cfg)
     }
     zc_ring_set_peer_fd(r, sock);
     struct zc_place_client_config pc = {
-        .host = cfg->host, .port = cfg->port, .key = cfg->key, .server = cfg->server};
+        .host = cfg->host,
+        .port = cfg->port,
+        .key = cfg->key,
+        .server = cfg->server,
+        .idle_timeout_ms = (unsigned)ZC_MIN(cfg->idle_timeout_ns / 1000000, UINT_MAX)};
     struct zc_place_client *c = NULL;
     if ((err = zc_place_client_connect(&c, &pc)))
         zc_error("uploader: cannot reach zc serve at %s:%u: %s", cfg->host, cfg->port,
@@ -635,13 +639,17 @@ static bool read_serve(struct stage *st)
 
 /* Starts zc serve on a loopback port of its choosing and waits for it to
  * say which. */
-static int start_serve(struct stage *st, const char *root)
+static int start_serve(struct stage *st, const char *root, unsigned timeout_s)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0)
         return -errno;
-    char *argv[] = {st->self, "serve", "--root",       (char *)root, "--listen", "127.0.0.1:0",
-                    "--key",  st->key, "--authorized", st->auth,     NULL};
+    /* A session idle between two frames lasts as long as the stage may. */
+    char timeout[16];
+    snprintf(timeout, sizeof(timeout), "%u", timeout_s);
+    char *argv[] = {st->self,      "serve", "--root", (char *)root,   "--listen",
+                    "127.0.0.1:0", "--key", st->key,  "--authorized", st->auth,
+                    "--timeout",   timeout, NULL};
     setenv("ZC_LOG", "info", 1); /* its listening line is what we wait for */
     st->serve.name = "zc serve";
     int err = spawn(&st->serve, argv, -1, p[1]);
@@ -967,7 +975,7 @@ static int run_stage(struct stage *st, const struct pipeline_opts *o, struct pip
     }
     char root[PATH_MAX];
     snprintf(root, sizeof(root), "%s/frames", o->out);
-    if ((err = start_serve(st, root))) {
+    if ((err = start_serve(st, root, o->timeout_s))) {
         zc_error("zc serve did not start: %s", zc_strerror(err));
         zc_wipe(&client, sizeof(client));
         return err;
