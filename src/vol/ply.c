@@ -28,6 +28,8 @@ static void le_float(unsigned char *p, float f)
     le32(p, x);
 }
 
+#define CHUNK 2048 /* records encoded per fwrite */
+
 static int write_body(FILE *f, const struct zc_mesh *m)
 {
     fprintf(f,
@@ -36,20 +38,25 @@ static int write_body(FILE *f, const struct zc_mesh *m)
             "property float nx\nproperty float ny\nproperty float nz\n"
             "element face %zu\nproperty list uchar int vertex_indices\nend_header\n",
             m->vertices, m->triangles);
-    unsigned char rec[24];
-    for (size_t i = 0; i < m->vertices; i++) {
-        for (int c = 0; c < 3; c++) {
-            le_float(rec + 4 * c, m->pos[i * 3 + c]);
-            le_float(rec + 12 + 4 * c, m->normal[i * 3 + c]);
-        }
-        if (fwrite(rec, sizeof(rec), 1, f) != 1)
+    unsigned char buf[CHUNK * 24];
+    for (size_t i0 = 0; i0 < m->vertices; i0 += CHUNK) {
+        size_t n = ZC_MIN((size_t)CHUNK, m->vertices - i0);
+        for (size_t i = 0; i < n; i++)
+            for (int c = 0; c < 3; c++) {
+                le_float(buf + 24 * i + 4 * c, m->pos[(i0 + i) * 3 + c]);
+                le_float(buf + 24 * i + 12 + 4 * c, m->normal[(i0 + i) * 3 + c]);
+            }
+        if (fwrite(buf, 24, n, f) != n)
             return -EIO;
     }
-    for (size_t i = 0; i < m->triangles; i++) {
-        rec[0] = 3;
-        for (int c = 0; c < 3; c++)
-            le32(rec + 1 + 4 * c, m->tri[i * 3 + c]);
-        if (fwrite(rec, 13, 1, f) != 1)
+    for (size_t i0 = 0; i0 < m->triangles; i0 += CHUNK) {
+        size_t n = ZC_MIN((size_t)CHUNK, m->triangles - i0);
+        for (size_t i = 0; i < n; i++) {
+            buf[13 * i] = 3;
+            for (int c = 0; c < 3; c++)
+                le32(buf + 13 * i + 1 + 4 * c, m->tri[(i0 + i) * 3 + c]);
+        }
+        if (fwrite(buf, 13, n, f) != n)
             return -EIO;
     }
     return 0;
