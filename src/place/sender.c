@@ -21,8 +21,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define SEND_WINDOW      (8u << 20) /* source bytes mapped at a time */
-#define POLL_EVERY_BYTES (4u << 20) /* look for the receiver's answers this often */
+#define SEND_WINDOW      (8u << 20)  /* source bytes mapped at a time */
+#define POLL_EVERY_BYTES (4u << 20)  /* look for the receiver's answers this often */
+#define SENDFILE_MIN     (64u << 10) /* smaller clear chunks go by sendmsg */
 
 static int send_open_part(struct place_sender *s, uint32_t id, uint8_t flags, uint64_t size,
                           uint32_t mode, const struct timespec *mtime, const char *dest,
@@ -122,7 +123,9 @@ static int send_chunks(struct place_sender *s, uint32_t id, int fd, const uint8_
             }
             src = map + (off - map_off);
         }
-        if (mem || !s->clear)
+        /* Clear chunks leave by sendfile; small ones by one sendmsg from the
+         * same mapping (no user-space copy either way, three calls fewer). */
+        if (mem || !s->clear || n < SENDFILE_MIN)
             r = place_conn_send(s->conn, PLACE_DATA, flags, id, off, src, n);
         else
             r = place_conn_send_file(s->conn, flags, id, off, fd, src, n);

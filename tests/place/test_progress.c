@@ -7,6 +7,7 @@
 #include "zc_test.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <pty.h>
 #include <unistd.h>
@@ -57,10 +58,18 @@ static void drawn_on_a_terminal_by_many_threads(void)
     fflush(stderr);
     dup2(saved, STDERR_FILENO);
     CHECK_EQ(p.done, (uint64_t)THREADS * ADDS * 512);
-    char out[4096];
-    ssize_t n = read(master, out, sizeof(out) - 1);
-    CHECK(n > 0);
-    out[n] = '\0';
+    /* A terminal hands its output over in pieces: read until it is quiet. */
+    static char out[1 << 16];
+    size_t got = 0;
+    struct pollfd pfd = {master, POLLIN, 0};
+    while (got < sizeof(out) - 1 && poll(&pfd, 1, 200) > 0) {
+        ssize_t n = read(master, out + got, sizeof(out) - 1 - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    out[got] = '\0';
+    CHECK(got > 0);
     CHECK(strstr(out, "test 100.0%"));
     CHECK(strstr(out, "39.06 MiB / 39.06 MiB"));
     CHECK(strstr(out, "/s"));
