@@ -478,8 +478,9 @@ static void close_fd(int *fd)
 }
 
 /* Forks a child that runs argv with stdout/stderr (when >= 0) on the given
- * descriptors; it dies with us.  0 or -errno. */
-static int spawn(struct child *c, char *const argv[], int out_fd, int err_fd)
+ * descriptors, after env() has set its environment; it dies with us.
+ * 0 or -errno. */
+static int spawn(struct child *c, char *const argv[], int out_fd, int err_fd, void (*env)(void))
 {
     fflush(NULL);
     pid_t pid = fork();
@@ -491,6 +492,7 @@ static int spawn(struct child *c, char *const argv[], int out_fd, int err_fd)
         signal(SIGTERM, SIG_DFL);
         if (c->group)
             setpgid(0, 0);
+        env();
         if ((out_fd >= 0 && dup2(out_fd, STDOUT_FILENO) < 0) ||
             (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0))
             _exit(127);
@@ -637,6 +639,12 @@ static bool read_serve(struct stage *st)
     return read_lines(st, &st->serve_err, &st->serve_lines, serve_line);
 }
 
+/* zc serve's listening line is what start_serve() waits for. */
+static void serve_env(void)
+{
+    setenv("ZC_LOG", "info", 1);
+}
+
 /* Starts zc serve on a loopback port of its choosing and waits for it to
  * say which. */
 static int start_serve(struct stage *st, const char *root, unsigned timeout_s)
@@ -650,9 +658,8 @@ static int start_serve(struct stage *st, const char *root, unsigned timeout_s)
     char *argv[] = {st->self,      "serve", "--root", (char *)root,   "--listen",
                     "127.0.0.1:0", "--key", st->key,  "--authorized", st->auth,
                     "--timeout",   timeout, NULL};
-    setenv("ZC_LOG", "info", 1); /* its listening line is what we wait for */
     st->serve.name = "zc serve";
-    int err = spawn(&st->serve, argv, -1, p[1]);
+    int err = spawn(&st->serve, argv, -1, p[1], serve_env);
     close(p[1]);
     st->serve_err = p[0];
     if (err)
@@ -708,6 +715,20 @@ static int start_uploader(struct stage *st, const struct pipeline_opts *o,
     return 0;
 }
 
+static void mpirun_env(void)
+{
+    /* What Open MPI needs here: ranks that yield on a shared core, no
+     * single-copy transport that wants ptrace rights, and running as root
+     * allowed (containers and CI); a user's own settings win. */
+    setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
+    setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
+    setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
+    if (geteuid() == 0) {
+        setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
+        setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
+    }
+}
+
 static int start_insitu(struct stage *st, const struct pipeline_opts *o)
 {
     int p[2];
@@ -737,18 +758,8 @@ static int start_insitu(struct stage *st, const struct pipeline_opts *o)
                     size,
                     "--json",
                     NULL};
-    /* What Open MPI needs here: ranks that yield on a shared core, no
-     * single-copy transport that wants ptrace rights, and running as root
-     * allowed (containers and CI); a user's own settings win. */
-    setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
-    setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
-    setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
-    if (geteuid() == 0) {
-        setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
-        setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
-    }
     st->mpirun = (struct child){.name = "mpirun zc insitu", .group = true};
-    int err = spawn(&st->mpirun, argv, p[1], -1);
+    int err = spawn(&st->mpirun, argv, p[1], -1, mpirun_env);
     close(p[1]);
     st->mpi_out = p[0];
     return err;
