@@ -540,26 +540,6 @@ static void stop_child(struct child *c)
     c->pid = 0;
 }
 
-static void teardown(struct stage *st)
-{
-    stop_child(&st->mpirun);
-    stop_child(&st->uploader);
-    stop_child(&st->serve);
-    close_fd(&st->serve_err);
-    close_fd(&st->report);
-    close_fd(&st->mpi_out);
-    close_fd(&st->listen_fd);
-    free(st->frames);
-    if (!st->dir[0])
-        return;
-    const char *files[] = {st->key, st->pub, st->auth, st->sock};
-    for (size_t i = 0; i < ZC_ARRAY_SIZE(files); i++)
-        if (files[i][0])
-            unlink(files[i]);
-    if (rmdir(st->dir) != 0)
-        zc_warn("cannot remove %s: %s", st->dir, strerror(errno));
-}
-
 /* A path inside the private folder; -ENAMETOOLONG. */
 static int stage_path(const struct stage *st, char *out, const char *name)
 {
@@ -637,6 +617,30 @@ static bool read_lines(struct stage *st, int *fd, struct lines *l,
 static bool read_serve(struct stage *st)
 {
     return read_lines(st, &st->serve_err, &st->serve_lines, serve_line);
+}
+
+static void teardown(struct stage *st)
+{
+    stop_child(&st->mpirun);
+    stop_child(&st->uploader);
+    stop_child(&st->serve);
+    /* What zc serve said last (its sessions' summaries) still gets out. */
+    while (st->serve_err >= 0 && wait_readable(st->serve_err, 100 * 1000000ll) == 0 &&
+           read_serve(st))
+        ;
+    close_fd(&st->serve_err);
+    close_fd(&st->report);
+    close_fd(&st->mpi_out);
+    close_fd(&st->listen_fd);
+    free(st->frames);
+    if (!st->dir[0])
+        return;
+    const char *files[] = {st->key, st->pub, st->auth, st->sock};
+    for (size_t i = 0; i < ZC_ARRAY_SIZE(files); i++)
+        if (files[i][0])
+            unlink(files[i]);
+    if (rmdir(st->dir) != 0)
+        zc_warn("cannot remove %s: %s", st->dir, strerror(errno));
 }
 
 /* zc serve's listening line is what start_serve() waits for. */
