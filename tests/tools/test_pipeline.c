@@ -301,6 +301,7 @@ static void test_sink_errors(void)
     snprintf(path, sizeof(path), "%s/nobody.sock", h.dir);
     struct pipeline_sink *s = NULL;
     CHECK_EQ(pipeline_sink_open(&s, path, W, H), -ENOENT);
+    CHECK_EQ(pipeline_sink_open(&s, path, 65536, 65536), -EFBIG);
     char sock[108];
     int lfd = listen_at("size.sock", sock);
     CHECK_OK(pipeline_sink_open(&s, sock, W, H));

@@ -77,9 +77,10 @@ static uint64_t get_le64(const uint8_t *p)
 
 size_t pipeline_png_bound(unsigned width, unsigned height)
 {
-    /* Filtered rows, plus deflate's stored-block overhead (5 bytes each
-     * 16 KiB at worst), an IDAT chunk header each 8 KiB, and the
-     * signature, IHDR, IEND and zlib wrapper with room to spare. */
+    /* Filtered rows, plus deflate's overhead when it has to store them
+     * (5 bytes a stored block; counted as if a block were 2 KiB), an IDAT
+     * chunk's 12 bytes each 8 KiB (libpng's buffer), and the signature,
+     * IHDR, IEND and zlib wrapper with room to spare. */
     size_t raw = (size_t)height * ((size_t)width * 4 + 1);
     return raw + raw / 2048 * 5 + (raw / 8192 + 1) * 12 + 1024;
 }
@@ -160,6 +161,10 @@ int pipeline_sink_open(struct pipeline_sink **out, const char *sock_path, unsign
     s->width = width;
     s->height = height;
     s->slot_size = (PIPELINE_HEADER_BYTES + pipeline_png_bound(width, height) + 63) & ~(size_t)63;
+    if (s->slot_size > UINT32_MAX) { /* a descriptor's length is 32 bits */
+        free(s);
+        return -EFBIG;
+    }
     s->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int err = s->sock < 0 ? -errno : 0;
     if (!err && connect(s->sock, (struct sockaddr *)&addr, sizeof(addr)) != 0)

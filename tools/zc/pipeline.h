@@ -37,7 +37,7 @@ struct pipeline_sink;
 
 /* Connects to the uploader listening on the UNIX socket sock_path and sends
  * it a new ring whose slots fit width x height frames.  0 with *out set,
- * or -errno. */
+ * -EFBIG when a frame could outgrow a descriptor (4 GiB), or -errno. */
 int pipeline_sink_open(struct pipeline_sink **out, const char *sock_path, unsigned width,
                        unsigned height);
 
