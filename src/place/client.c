@@ -6,8 +6,9 @@
  * one per file, each only after the server fsync'd and renamed that file;
  * finish sends END and waits for the last of them, so a 0 from
  * zc_place_client_finish() means every byte is in place on the server.
- * Downloads run the same placer as the server, beneath the local
- * directory, so a hostile server cannot write outside it either.
+ * A large file goes over several connections at once (--streams), one
+ * thread and one server session each.  Downloads run the same placer as the server, beneath the
+ * local directory, so a hostile server cannot write outside it either.
  */
 #define _GNU_SOURCE
 #include "placer.h"

@@ -18,7 +18,10 @@
  * directory is opened with openat2(RESOLVE_BENEATH), so neither ".." nor a
  * symlink can lead outside the root.  A connection that breaks leaves a
  * resume record ".zc-state.NAME" beside the partial file, bound to the
- * peer's key and the file's size and mtime.
+ * peer's key and the file's size and mtime.  A file split over several
+ * streams arrives through several sessions (processes) at once: they share
+ * the temporary file and a ".zc-split.NAME" record, and the last part in
+ * publishes the whole.
  */
 #define _GNU_SOURCE
 #include "placer.h"

@@ -50,7 +50,7 @@ void harness_init(struct harness *h)
 {
     memset(h, 0, sizeof(*h));
     const char *tmp = getenv("TMPDIR");
-    snprintf(h->dir, sizeof(h->dir), "%s/zc-place-test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(h->dir, sizeof(h->dir), "%s/zc-place-test.XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
     CHECK(mkdtemp(h->dir));
     snprintf(cleanup_dir, sizeof(cleanup_dir), "%s", h->dir);
     atexit(cleanup);
