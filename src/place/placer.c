@@ -1,9 +1,12 @@
 /* placer.c - the receiving side of a transfer: direct placement under a root.
  *
  * Each announced file becomes a hidden temporary ".zc-part.NAME" next to
- * its final name, with all its space reserved up front (so a full disk is
- * a clean error at OPEN, never a SIGBUS in the middle of a chunk).  A
- * sliding window of the file is mapped; each DATA payload is received
+ * its final name, sized at OPEN, which also checks that the filesystem
+ * has room for it (a full disk is a clean error there).  A sliding window
+ * of the file is mapped; its blocks are allocated (fallocate) before it is
+ * mapped, so a disk that fills up meanwhile is still an error, never a
+ * SIGBUS in the middle of a chunk, and the allocation goes along with the
+ * transfer instead of before it.  Each DATA payload is received
  * straight into the window at the offset its header names, then verified
  * (and decrypted in place) before the file's verified prefix moves past
  * it.  Offsets must arrive in order, so a chunk can only ever land on
@@ -38,6 +41,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -238,16 +242,18 @@ static bool already_there(struct place_file *f)
            st.st_mtim.tv_nsec == f->times[1].tv_nsec;
 }
 
-/* Reserves the whole file up front: a full disk is an error now, not a
- * SIGBUS in the middle of a chunk. */
+/* Sizes the temporary file and checks there is room for what it does not
+ * hold yet; the blocks are allocated a window at a time (window()). */
 static int reserve(struct place_placer *p, struct place_file *f)
 {
-    if (!f->size)
-        return 0;
-    if (fallocate(f->fd, 0, 0, (off_t)f->size) == 0)
-        return 0;
-    if (errno != EOPNOTSUPP)
-        return fail(p, -errno, "cannot reserve space for %s", f->name);
+    struct stat st;
+    struct statvfs vfs;
+    if (fstat(f->fd, &st) || fstatvfs(f->fd, &vfs))
+        return fail(p, -errno, "%s", f->name);
+    uint64_t held = (uint64_t)st.st_blocks * 512;
+    uint64_t need = f->size > held ? f->size - held : 0;
+    if ((uint64_t)vfs.f_bavail * vfs.f_frsize < need)
+        return fail(p, -ENOSPC, "no room for %s", f->name);
     return ftruncate(f->fd, (off_t)f->size) ? fail(p, -errno, "%s", f->name) : 0;
 }
 
@@ -504,6 +510,9 @@ static int window(struct place_file *f, uint64_t off, uint32_t len)
     unmap(f);
     uint64_t start = off - off % PLACE_WINDOW;
     uint64_t end = ZC_MIN(f->size, ZC_MAX(start + PLACE_WINDOW, off + len));
+    /* Blocks first: writing through the mapping must never need to allocate. */
+    if (fallocate(f->fd, 0, (off_t)start, (off_t)(end - start)) && errno != EOPNOTSUPP)
+        return -errno;
     void *m = mmap(NULL, end - start, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, (off_t)start);
     if (m == MAP_FAILED)
         return -errno;
@@ -528,7 +537,7 @@ int place_placer_data(struct place_placer *p, struct place_conn *c)
         return fail(p, -EPROTO, "chunk of %s out of place", f->name);
     int r = window(f, h.offset, h.length);
     if (r)
-        return fail(p, r, "cannot map %s", f->name);
+        return fail(p, r, "cannot place %s", f->name);
     r = place_conn_recv_payload(c, f->map + (h.offset - f->map_off));
     if (r)
         return fail(p, r, "chunk of %s", f->name);

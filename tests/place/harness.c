@@ -139,6 +139,33 @@ int harness_connect_streams(struct harness *h, unsigned streams, bool integrity,
     return zc_place_client_connect(c, &cfg);
 }
 
+struct place_conn harness_raw_connect(struct harness *h)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons(h->port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK_OK(connect(fd, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0);
+    struct place_conn c;
+    CHECK_OK(place_conn_init(&c, fd, 5000));
+    CHECK_OK(place_conn_handshake_client(&c, &h->client, &h->server_pub));
+    return c;
+}
+
+int harness_raw_answer(struct place_conn *c)
+{
+    static uint8_t buf[PLACE_MAX_CTRL];
+    int r = place_conn_recv_ctrl(c, buf);
+    if (r)
+        return r;
+    if (c->rx_cur.type != PLACE_ERROR)
+        return 0;
+    int err;
+    char msg[128];
+    place_error_decode(buf, c->rx_cur.length, &err, msg, sizeof(msg));
+    return -err;
+}
+
 void harness_make_file(const char *path, uint64_t size, uint32_t seed, mode_t mode)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);

@@ -6,6 +6,7 @@
 
 #include "zc/base.h"
 #include "zc/place.h"
+#include "conn.h"
 #include "zc_test.h"
 
 #include <stdbool.h>
@@ -34,6 +35,13 @@ int harness_connect(struct harness *h, uint16_t port, const struct zc_keypair *k
 /* The same with streams parallel connections for large files. */
 int harness_connect_streams(struct harness *h, unsigned streams, bool integrity,
                             struct zc_place_client **c);
+
+/* A client that speaks frames itself (to send what the library never
+ * would): connected to the server and past the handshake. */
+struct place_conn harness_raw_connect(struct harness *h);
+/* The server's answer to a raw client: 0 for any frame but ERROR, the
+ * ERROR's -errno, or the receive error. */
+int harness_raw_answer(struct place_conn *c);
 
 /* Writes size bytes of a fixed pseudo-random pattern (seed) to path. */
 void harness_make_file(const char *path, uint64_t size, uint32_t seed, mode_t mode);

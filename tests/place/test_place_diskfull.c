@@ -1,11 +1,13 @@
-/* test_place_diskfull.c - a full disk: the server's root is a 2 MiB tmpfs in
+/* test_place_diskfull.c - a full disk: the server's root is a 24 MiB tmpfs in
  * a private mount namespace (root only; skipped otherwise).  A file that
  * does not fit is refused at once with ENOSPC, and nothing is published
- * or left behind; a file that fits still goes through. */
+ * or left behind; a file that fits still goes through; and a disk that
+ * fills up during a transfer ends it with ENOSPC, not a crash. */
 #define _GNU_SOURCE
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -32,14 +34,14 @@ int main(void)
     harness_init(&h);
     if (geteuid() != 0 || unshare(CLONE_NEWNS) ||
         mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
-        mount("tmpfs", h.root, "tmpfs", 0, "size=2m")) {
+        mount("tmpfs", h.root, "tmpfs", 0, "size=24m")) {
         fprintf(stderr, "SKIP: needs root to mount a small tmpfs in a private namespace\n");
         return 77;
     }
     char big[300], small[300], dst[400];
     snprintf(big, sizeof(big), "%s/big", h.dir);
     snprintf(small, sizeof(small), "%s/small", h.dir);
-    harness_make_file(big, 3u << 20, 1, 0644);
+    harness_make_file(big, 30u << 20, 1, 0644);
     harness_make_file(small, 256u << 10, 2, 0644);
     harness_start_server(&h, 5000, 0);
 
@@ -50,6 +52,32 @@ int main(void)
 
     CHECK_OK(put_file(small, "small"));
     CHECK_EQ(harness_count(h.root, ""), 1);
+
+    /* The disk fills up after OPEN found room: the first window's blocks
+     * are allocated, then a filler takes the rest; the chunk that needs the
+     * next window is refused cleanly (no SIGBUS), nothing is published. */
+    static uint8_t chunk[1u << 20];
+    struct place_open o = {.size = 20u << 20, .mode = 0644, .path = "late"};
+    uint8_t b[PLACE_OPEN_FIXED + 16];
+    int n = place_open_encode(&o, b, sizeof(b));
+    struct place_conn c = harness_raw_connect(&h);
+    CHECK_OK(place_conn_send(&c, PLACE_OPEN, 0, 1, 0, b, (uint32_t)n));
+    CHECK_OK(place_conn_send(&c, PLACE_DATA, 0, 1, 0, chunk, sizeof(chunk)));
+    usleep(300000); /* the server has mapped the first window */
+    snprintf(dst, sizeof(dst), "%s/filler", h.root);
+    int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0);
+    while (write(fd, chunk, 4096) == 4096)
+        ;
+    close(fd);
+    int r = 0;
+    for (uint64_t off = sizeof(chunk); !r && off < o.size; off += sizeof(chunk))
+        r = place_conn_send(&c, PLACE_DATA, 0, 1, off, chunk, sizeof(chunk));
+    CHECK_EQ(harness_raw_answer(&c), -ENOSPC);
+    place_conn_destroy(&c);
+    snprintf(dst, sizeof(dst), "%s/late", h.root);
+    CHECK(access(dst, F_OK) != 0);
+    CHECK_EQ(harness_count(h.root, ".zc-"), 0);
 
     harness_stop_server(&h);
     umount2(h.root, MNT_DETACH);

@@ -4,7 +4,6 @@
  * that would leave the root (lexically or through a symlink), a file over
  * the size limit, and a hostile client speaking raw frames. */
 #define _GNU_SOURCE
-#include "conn.h"
 #include "harness.h"
 
 #include <errno.h>
@@ -199,44 +198,15 @@ static void size_limit_refused(void)
     CHECK(access(path, F_OK) != 0);
 }
 
-/* A client that speaks frames itself: the server must refuse what the
- * library would never send. */
-static struct place_conn raw_connect(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons(h.port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    CHECK_OK(connect(fd, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0);
-    struct place_conn c;
-    CHECK_OK(place_conn_init(&c, fd, 5000));
-    CHECK_OK(place_conn_handshake_client(&c, &h.client, &h.server_pub));
-    return c;
-}
-
-static int raw_answer(struct place_conn *c)
-{
-    static uint8_t buf[PLACE_MAX_CTRL];
-    int r = place_conn_recv_ctrl(c, buf);
-    if (r)
-        return r;
-    if (c->rx_cur.type != PLACE_ERROR)
-        return 0;
-    int err;
-    char msg[128];
-    place_error_decode(buf, c->rx_cur.length, &err, msg, sizeof(msg));
-    return -err;
-}
-
 static void hostile_frames_refused(void)
 {
     uint8_t b[PLACE_OPEN_FIXED + ZC_PLACE_MAX_PATH];
     /* A path with "..", bypassing the client library's own check. */
     struct place_open o = {.size = 4, .mode = 0644, .path = "../../escaped"};
     int n = place_open_encode(&o, b, sizeof(b));
-    struct place_conn c = raw_connect();
+    struct place_conn c = harness_raw_connect(&h);
     CHECK_OK(place_conn_send(&c, PLACE_OPEN, 0, 1, 0, b, (uint32_t)n));
-    CHECK_EQ(raw_answer(&c), -EACCES);
+    CHECK_EQ(harness_raw_answer(&c), -EACCES);
     place_conn_destroy(&c);
     snprintf(path, sizeof(path), "%s/escaped", h.dir);
     CHECK(access(path, F_OK) != 0);
@@ -244,29 +214,29 @@ static void hostile_frames_refused(void)
     /* A chunk past the announced size. */
     o = (struct place_open){.size = 4, .mode = 0644, .path = "small"};
     n = place_open_encode(&o, b, sizeof(b));
-    c = raw_connect();
+    c = harness_raw_connect(&h);
     CHECK_OK(place_conn_send(&c, PLACE_OPEN, 0, 1, 0, b, (uint32_t)n));
     CHECK_OK(place_conn_send(&c, PLACE_DATA, 0, 1, 0, "12345678", 8));
-    CHECK_EQ(raw_answer(&c), -EPROTO);
+    CHECK_EQ(harness_raw_answer(&c), -EPROTO);
     place_conn_destroy(&c);
 
     /* A chunk for a file never opened, then CLOSE before all data. */
-    c = raw_connect();
+    c = harness_raw_connect(&h);
     CHECK_OK(place_conn_send(&c, PLACE_DATA, 0, 9, 0, "1234", 4));
-    CHECK_EQ(raw_answer(&c), -EPROTO);
+    CHECK_EQ(harness_raw_answer(&c), -EPROTO);
     place_conn_destroy(&c);
-    c = raw_connect();
+    c = harness_raw_connect(&h);
     CHECK_OK(place_conn_send(&c, PLACE_OPEN, 0, 1, 0, b, (uint32_t)n));
     CHECK_OK(place_conn_send(&c, PLACE_DATA, 0, 1, 0, "12", 2));
     CHECK_OK(place_conn_send(&c, PLACE_CLOSE, 0, 1, 0, NULL, 0));
-    CHECK_EQ(raw_answer(&c), -EPROTO);
+    CHECK_EQ(harness_raw_answer(&c), -EPROTO);
     place_conn_destroy(&c);
 
     /* Clear data in a file announced as encrypted. */
-    c = raw_connect();
+    c = harness_raw_connect(&h);
     CHECK_OK(place_conn_send(&c, PLACE_OPEN, 0, 1, 0, b, (uint32_t)n));
     CHECK_OK(place_conn_send(&c, PLACE_DATA, PLACE_FLAG_CLEAR, 1, 0, "1234", 4));
-    CHECK_EQ(raw_answer(&c), -EPROTO);
+    CHECK_EQ(harness_raw_answer(&c), -EPROTO);
     place_conn_destroy(&c);
     snprintf(path, sizeof(path), "%s/small", h.root);
     CHECK(access(path, F_OK) != 0);
@@ -279,15 +249,15 @@ static void split_part_sent_twice_refused(void)
     struct place_open o = {
         .size = 8u << 20, .mode = 0644, .path = "twice", .split = true, .parts = 2, .index = 1};
     int n = place_open_encode(&o, b, sizeof(b));
-    struct place_conn c = raw_connect();
+    struct place_conn c = harness_raw_connect(&h);
     CHECK_OK(place_conn_send(&c, PLACE_OPEN, PLACE_FLAG_SPLIT, 1, 0, b, (uint32_t)n));
     CHECK_OK(place_conn_send(&c, PLACE_OPEN, PLACE_FLAG_SPLIT, 2, 0, b, (uint32_t)n));
-    CHECK_EQ(raw_answer(&c), -EPROTO); /* ids 1 and 2 both claim part 1 */
+    CHECK_EQ(harness_raw_answer(&c), -EPROTO); /* ids 1 and 2 both claim part 1 */
     place_conn_destroy(&c);
     /* A split part that says it is not split. */
-    c = raw_connect();
+    c = harness_raw_connect(&h);
     CHECK_OK(place_conn_send(&c, PLACE_OPEN, 0, 1, 0, b, (uint32_t)n));
-    CHECK_EQ(raw_answer(&c), -EPROTO);
+    CHECK_EQ(harness_raw_answer(&c), -EPROTO);
     place_conn_destroy(&c);
     snprintf(path, sizeof(path), "%s/twice", h.root);
     CHECK(access(path, F_OK) != 0);
