@@ -133,6 +133,7 @@ struct zc_ingest_stats {
     uint64_t frames;         /* delivered to the consumer and accepted */
     uint64_t bytes;          /* their bytes, headers included */
     uint64_t dropped_frames; /* due but never delivered: no free slot or producer too late */
+    uint64_t dropped_late;   /* of those, the ones the producer reached too late */
     uint64_t missing_frames; /* sequence gaps the consumer saw (equals dropped_frames) */
     uint64_t bad_frames;     /* refused by the consumer: header, length, sequence or checksum */
     uint64_t ns;             /* time the sensors ran */

@@ -396,7 +396,7 @@ int zc_ingest_run(struct zc_ingest *in, enum zc_store store, uint64_t duration_n
         return -EINVAL;
     struct consumer_stats before;
     consumer_stats_read(in, &before);
-    uint64_t start = zc_now_ns(), dropped = 0;
+    uint64_t start = zc_now_ns(), late_drops = 0, full_drops = 0;
     /* Stagger the sensors over their first period, as free-running clocks are. */
     for (unsigned s = 0; s < in->nsensors; s++)
         in->sensor[s].next_due = in->sensor[s].period_ns * s / in->nsensors;
@@ -417,7 +417,8 @@ int zc_ingest_run(struct zc_ingest *in, enum zc_store store, uint64_t duration_n
             break;
         bool late = (double)(zc_now_ns() - due) > se->period_ns;
         if (late || se->nfree == 0) {
-            dropped++;
+            late_drops += late;
+            full_drops += !late;
             se->seq++;
             continue;
         }
@@ -437,7 +438,8 @@ int zc_ingest_run(struct zc_ingest *in, enum zc_store store, uint64_t duration_n
     st->bad_frames += after.bad - before.bad;
     st->persisted += after.persisted - before.persisted;
     st->persist_errors += after.persist_errors - before.persist_errors;
-    st->dropped_frames += dropped;
+    st->dropped_frames += late_drops + full_drops;
+    st->dropped_late += late_drops;
     st->ns += end - start;
     return rc;
 }

@@ -233,6 +233,7 @@ static void json_stats(struct zc_json *j, const struct ingest_opts *o,
     zc_json_num(j, "achieved_GBps", st->ns ? (double)st->bytes / (double)st->ns : 0);
     zc_json_u64(j, "frames", st->frames);
     zc_json_u64(j, "dropped_frames", st->dropped_frames);
+    zc_json_u64(j, "dropped_late", st->dropped_late);
     zc_json_u64(j, "missing_frames", st->missing_frames);
     zc_json_u64(j, "bad_frames", st->bad_frames);
     zc_json_str(j, "copy", zc_copy_nt_impl());
@@ -410,6 +411,7 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
     all.frames += st[PHASE_NT].frames;
     all.bytes += st[PHASE_NT].bytes;
     all.dropped_frames += st[PHASE_NT].dropped_frames;
+    all.dropped_late += st[PHASE_NT].dropped_late;
     all.missing_frames += st[PHASE_NT].missing_frames;
     all.bad_frames += st[PHASE_NT].bad_frames;
     all.ns += st[PHASE_NT].ns;
