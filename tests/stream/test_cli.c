@@ -72,6 +72,14 @@ static void test_usage(void)
              ZC_EXIT_USAGE);
 }
 
+static void test_bad_recording(void)
+{
+    /* A recording that cannot be created: a clear failure, not a usage error. */
+    CHECK_EQ(run((const char *[]){"ingest", "--duration", "0.1", "--persist",
+                                  "/nonexistent-dir/rec", NULL}),
+             ZC_EXIT_FAIL);
+}
+
 static void test_json_run(void)
 {
     CHECK_EQ(run((const char *[]){"ingest", "--rate", "32M", "--duration", "0.5", "--verify",
@@ -101,6 +109,7 @@ int main(int argc, char **argv)
     CHECK(argc == 2);
     zc_bin = argv[1];
     RUN(test_usage);
+    RUN(test_bad_recording);
     RUN(test_json_run);
     RUN(test_json_corunner);
     return 0;

@@ -470,7 +470,11 @@ int cmd_ingest(int argc, char **argv)
     o.cfg.spin = o.corunner;
     rc = zc_ingest_create(&in, &o.cfg);
     if (rc < 0) {
-        zc_error("cannot set up the frame pool: %s", zc_strerror(rc));
+        if (o.cfg.persist_path)
+            zc_error("cannot set up the frame pool and the recording %s: %s", o.cfg.persist_path,
+                     zc_strerror(rc));
+        else
+            zc_error("cannot set up the frame pool: %s", zc_strerror(rc));
         return ZC_EXIT_FAIL;
     }
     rc = o.corunner ? ingest_corunner(&o, in) : ingest_only(&o, in);
