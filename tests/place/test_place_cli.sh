@@ -57,6 +57,12 @@ $PUT src/file.bin "127.0.0.1:$PORT:../escape" 2>err.txt
 [ ! -e escape ] || fail "path traversal wrote outside the root"
 $PUT src/file.bin 2>/dev/null
 [ $? = 2 ] || fail "missing destination: want exit 2"
+"$ZC" get -q --key client.key --server-pub server.pub "127.0.0.1:$PORT:no-such" back 2>err.txt
+[ $? = 1 ] || fail "get of a missing file: want exit 1"
+grep -q "no-such" err.txt || fail "get of a missing file: no clear message"
+"$ZC" serve --root no-such-dir --listen 127.0.0.1:0 --key server.key \
+    --authorized authorized.pub 2>/dev/null
+[ $? = 1 ] || fail "serve with a missing root: want exit 1"
 "$ZC" serve --root root 2>/dev/null
 [ $? = 2 ] || fail "serve without --listen: want exit 2"
 "$ZC" put --help >/dev/null || fail "put --help"
