@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "ring_stream.h"
+#include "plot.h"
 #include "zc/base.h"
 #include "zc/progress.h"
 #include "zc/ring.h"
@@ -668,14 +669,11 @@ int stream_fit(const unsigned *batch, const double *ns_per_msg, size_t n, double
 int stream_plot_batch(const char *path, const unsigned *batch, const double *ns_per_msg, size_t n,
                       double a, double b, double pipe_ns)
 {
-    if (strpbrk(path, "'\"\n\\"))
-        return -EINVAL;
-    char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-        return -ENAMETOOLONG;
-    FILE *g = popen("gnuplot 2>/dev/null", "w");
-    if (!g)
-        return -errno;
+    struct bench_plot plot;
+    int err = bench_plot_open(&plot, path);
+    if (err)
+        return err;
+    FILE *g = plot.gnuplot;
     fprintf(g, "$d << EOD\n");
     for (size_t i = 0; i < n; i++)
         fprintf(g, "%u %.3f\n", batch[i], ns_per_msg[i]);
@@ -692,18 +690,6 @@ int stream_plot_batch(const char *path, const unsigned *batch, const double *ns_
             "plot $d using 1:2 with linespoints pt 7 lw 2 title 'zc ring (measured)', "
             "a + b / x with lines dt 2 lw 2 title sprintf('fit: %%.1f + %%.1f / B ns', a, b), "
             "p with lines lw 2 title sprintf('pipe, one write per message: %%.0f ns', p)\n",
-            tmp, batch[n - 1] * 5 / 4, a, b, pipe_ns);
-    int st = pclose(g);
-    if (st == -1)
-        return -errno;
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        unlink(tmp);
-        return WIFEXITED(st) && WEXITSTATUS(st) == 127 ? -ENOENT : -EIO;
-    }
-    if (rename(tmp, path) < 0) {
-        int err = -errno;
-        unlink(tmp);
-        return err;
-    }
-    return 0;
+            plot.tmp, batch[n - 1] * 5 / 4, a, b, pipe_ns);
+    return bench_plot_close(&plot);
 }

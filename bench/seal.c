@@ -15,6 +15,7 @@
  * the wall-clock ratio would be on a quiet one.
  */
 #define _GNU_SOURCE
+#include "plot.h"
 #include "zc/base.h"
 #include "zc/crypto.h"
 #include "zc/ring.h"
@@ -384,14 +385,11 @@ static double ring_gbps(struct ring_pair *rp, size_t size, uint64_t n)
 static int plot(const char *path, enum zc_cipher cipher, const double *sealed, const double *raw,
                 const double *ring)
 {
-    char tmp[4096];
-    if (strpbrk(path, "'\"\n\\"))
-        return -EINVAL;
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-        return -ENAMETOOLONG;
-    FILE *g = popen("gnuplot 2>/dev/null", "w");
-    if (!g)
-        return -errno;
+    struct bench_plot plot;
+    int err = bench_plot_open(&plot, path);
+    if (err)
+        return err;
+    FILE *g = plot.gnuplot;
     fprintf(g, "$d << EOD\n");
     for (int s = 0; s < NSIZES; s++)
         fprintf(g, "%s %.4f %.4f %.4f\n", size_names[s], sealed[s], raw[s], ring[s]);
@@ -406,20 +404,8 @@ static int plot(const char *path, enum zc_cipher cipher, const double *sealed, c
             "set title 'zc seal (%s): sealed channel vs raw AEAD on one core vs unsealed ring'\n"
             "plot $d using 2:xtic(1) title 'sealed channel (2 threads, 2 cores)', "
             "'' using 3 title 'raw AEAD, one core', '' using 4 title 'unsealed ring'\n",
-            tmp, zc_cipher_name(cipher));
-    int st = pclose(g);
-    if (st == -1)
-        return -errno;
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        unlink(tmp);
-        return WIFEXITED(st) && WEXITSTATUS(st) == 127 ? -ENOENT : -EIO;
-    }
-    if (rename(tmp, path) < 0) {
-        int err = -errno;
-        unlink(tmp);
-        return err;
-    }
-    return 0;
+            plot.tmp, zc_cipher_name(cipher));
+    return bench_plot_close(&plot);
 }
 
 /* ---- the command ---- */
