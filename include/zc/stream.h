@@ -62,6 +62,14 @@ void zc_corunner_stop(struct zc_corunner *c);
  * -EBUSY before zc_corunner_stop(). */
 int zc_corunner_rate(const struct zc_corunner *c, uint64_t t0, uint64_t t1, double *rate);
 
+/* Lookups per second of CPU time in the first eighth of the table (at least
+ * twice the L2, at most all of it), measured on the co-runner's core before
+ * zc_corunner_start() returned (about 50 ms): what the whole table would
+ * give if it sat in the L3.  An alone rate
+ * far below it means the table is not in the L3 (other programs, or other
+ * guests of a shared host, hold it), and ingest has little left to evict. */
+double zc_corunner_reference_rate(const struct zc_corunner *c);
+
 /* The table's size in bytes. */
 size_t zc_corunner_table_bytes(const struct zc_corunner *c);
 

@@ -30,6 +30,9 @@
 /* Lookups between two looks at the clock and the stop flag. */
 #define LOOKUP_BATCH 2048
 #define SAMPLE_NS    1000000ull
+/* The reference measurement at start: warm-up and measurement, CPU time. */
+#define REF_WARM_NS    10000000ull
+#define REF_MEASURE_NS 40000000ull
 
 struct sample {
     uint64_t t_ns;   /* monotonic clock */
@@ -48,7 +51,9 @@ struct zc_corunner {
     size_t max_samples;
     size_t nsamples; /* written by the thread, read after join */
     int stop;        /* atomic: set by zc_corunner_stop() */
-    uint64_t sink;   /* keeps the lookups from being optimized away */
+    int ready;       /* atomic: set once ref_rate is measured */
+    double ref_rate; /* lookups per CPU second in the table's first eighth */
+    uint64_t x, v;   /* the lookup chain (the thread's) */
 };
 
 int zc_stream_pin_cpu(int cpu)
@@ -62,11 +67,14 @@ int zc_stream_pin_cpu(int cpu)
     return -rc;
 }
 
-/* The L3's size as the kernel reports it (sysfs), else as the C library
- * does (cpuid, which under a hypervisor may describe the host), else 0. */
-static size_t l3_bytes(void)
+/* The size of cache level (2 or 3) as the kernel reports it (sysfs), else
+ * as the C library does (cpuid, which under a hypervisor may describe the
+ * host), else 0. */
+static size_t cache_bytes(int level)
 {
-    FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "re");
+    char path[64];
+    snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu0/cache/index%d/size", level);
+    FILE *f = fopen(path, "re");
     if (f) {
         unsigned long kib = 0;
         char unit = 0;
@@ -75,15 +83,15 @@ static size_t l3_bytes(void)
         if (n == 2 && unit == 'K' && kib > 0)
             return (size_t)kib << 10;
     }
-    long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
-    return l3 > 0 ? (size_t)l3 : 0;
+    long b = sysconf(level == 2 ? _SC_LEVEL2_CACHE_SIZE : _SC_LEVEL3_CACHE_SIZE);
+    return b > 0 ? (size_t)b : 0;
 }
 
 /* Most of the L3: the co-runner alone runs from it, and a stream of
  * ordinary stores through the other core's L2 pushes it out. */
 static size_t default_table_bytes(void)
 {
-    size_t l3 = l3_bytes();
+    size_t l3 = cache_bytes(3);
     return l3 ? l3 / 8 * 7 : (size_t)28 << 20;
 }
 
@@ -94,19 +102,50 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* LOOKUP_BATCH dependent lookups in the first `entries` of the table. */
+static void lookup_batch(struct zc_corunner *c, uint64_t entries)
+{
+    const uint64_t *t = c->table;
+    uint64_t x = c->x, v = c->v;
+    for (int i = 0; i < LOOKUP_BATCH; i++) {
+        /* The next index depends on the value just read: one miss at a time. */
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        v = t[(uint64_t)(((unsigned __int128)(x ^ v) * entries) >> 64)];
+    }
+    c->x = x, c->v = v;
+}
+
+/* Lookups per CPU second in the first `entries` of the table, after a
+ * warm-up that brings them into the caches. */
+static double lookup_rate(struct zc_corunner *c, uint64_t entries)
+{
+    uint64_t t0 = thread_cpu_ns(), n = 0;
+    while (thread_cpu_ns() - t0 < REF_WARM_NS)
+        lookup_batch(c, entries);
+    t0 = thread_cpu_ns();
+    uint64_t t1 = t0;
+    while (t1 - t0 < REF_MEASURE_NS) {
+        lookup_batch(c, entries);
+        n += LOOKUP_BATCH;
+        t1 = thread_cpu_ns();
+    }
+    return (double)n / zc_ns_to_s(t1 - t0);
+}
+
 static void *corunner_main(void *arg)
 {
     struct zc_corunner *c = arg;
     if (c->cpu >= 0)
         zc_stream_pin_cpu(c->cpu);
-    const uint64_t *t = c->table;
-    uint64_t x = 0x9e3779b97f4a7c15ull, v = 0, lookups = 0, next_sample = 0;
+    /* An eighth of the table, but no less than twice the L2: the reference
+     * must run from the L3, as the whole table would if it were left alone. */
+    uint64_t ref = ZC_MAX(c->entries / 8, 2 * cache_bytes(2) / sizeof(uint64_t));
+    c->ref_rate = lookup_rate(c, ZC_MIN(ref, c->entries));
+    /* Publishes ref_rate to zc_corunner_start(), which waits with an acquire load. */
+    __atomic_store_n(&c->ready, 1, __ATOMIC_RELEASE);
+    uint64_t lookups = 0, next_sample = 0;
     while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
-        for (int i = 0; i < LOOKUP_BATCH; i++) {
-            /* The next index depends on the value just read: one miss at a time. */
-            x = x * 6364136223846793005ull + 1442695040888963407ull;
-            v = t[(uint64_t)(((unsigned __int128)(x ^ v) * c->entries) >> 64)];
-        }
+        lookup_batch(c, c->entries);
         lookups += LOOKUP_BATCH;
         uint64_t now = zc_now_ns();
         if (now >= next_sample && c->nsamples < c->max_samples) {
@@ -114,7 +153,6 @@ static void *corunner_main(void *arg)
             next_sample = now + SAMPLE_NS;
         }
     }
-    c->sink = v;
     return NULL;
 }
 
@@ -131,6 +169,7 @@ int zc_corunner_start(struct zc_corunner **cp, int cpu, size_t table_bytes, doub
     c->cpu = cpu;
     c->table_bytes = entries * sizeof(uint64_t);
     c->entries = entries;
+    c->x = 0x9e3779b97f4a7c15ull;
     c->max_samples = (size_t)(max_seconds * 1e9 / SAMPLE_NS) + 16;
     c->samples = calloc(c->max_samples, sizeof(*c->samples));
     c->table = aligned_alloc(4096, (c->table_bytes + 4095) & ~(size_t)4095);
@@ -149,6 +188,11 @@ int zc_corunner_start(struct zc_corunner **cp, int cpu, size_t table_bytes, doub
         return -rc;
     }
     c->running = true;
+    /* Pairs with the release store after the reference measurement. */
+    while (!__atomic_load_n(&c->ready, __ATOMIC_ACQUIRE)) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
     *cp = c;
     return 0;
 }
@@ -180,6 +224,11 @@ int zc_corunner_rate(const struct zc_corunner *c, uint64_t t0, uint64_t t1, doub
         return -ENODATA;
     *rate = (double)(e->lookups - s->lookups) / zc_ns_to_s(e->cpu_ns - s->cpu_ns);
     return 0;
+}
+
+double zc_corunner_reference_rate(const struct zc_corunner *c)
+{
+    return c->ref_rate;
 }
 
 size_t zc_corunner_table_bytes(const struct zc_corunner *c)

@@ -25,6 +25,9 @@
  * caches settle into the new phase. */
 #define SETTLE_FRACTION 0.2
 #define MAX_ROUNDS      1000
+/* Below this share of the reference rate (an eighth of the table, from the
+ * L3) the co-runner's table is not in the L3 when alone: say so. */
+#define REF_FRACTION 0.5
 
 enum phase_kind { PHASE_ALONE, PHASE_REGULAR, PHASE_NT, PHASE_KINDS };
 static const char *const phase_name[PHASE_KINDS] = {"alone", "regular", "nt"};
@@ -401,6 +404,7 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
     if (rc == 0)
         rc = phase_results(cr, ph, rounds, med, loss);
     size_t table = zc_corunner_table_bytes(cr);
+    double ref = zc_corunner_reference_rate(cr);
     free(ph);
     zc_corunner_destroy(cr);
     if (rc < 0) {
@@ -424,6 +428,10 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
            "regular ingest %.1f (%.1f%% lost), nt ingest %.1f (%.1f%% lost)\n",
            table >> 20, rounds, med[PHASE_ALONE] * 1e-6, med[PHASE_REGULAR] * 1e-6,
            loss_regular * 100, med[PHASE_NT] * 1e-6, loss_nt * 100);
+    if (med[PHASE_ALONE] < REF_FRACTION * ref)
+        zc_warn("the co-runner's table was not in the L3 (alone %.1f M lookups/s, %.1f with a "
+                "part of it): something else holds the cache, and the losses measure little",
+                med[PHASE_ALONE] * 1e-6, ref * 1e-6);
     if (o->json) {
         struct zc_json j;
         zc_json_begin(&j, stdout);
@@ -436,6 +444,7 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
         zc_json_u64(&j, "dropped_regular", st[PHASE_REGULAR].dropped_frames);
         zc_json_u64(&j, "dropped_nt", st[PHASE_NT].dropped_frames);
         zc_json_u64(&j, "corunner_table_bytes", table);
+        zc_json_num(&j, "corunner_ref_Mlookups", ref * 1e-6);
         zc_json_u64(&j, "rounds", rounds);
         for (int k = 0; k < PHASE_KINDS; k++) {
             char key[48];
