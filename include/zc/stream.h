@@ -49,8 +49,9 @@ struct zc_corunner;
 
 /* Starts the co-runner on cpu (-1: wherever the scheduler puts it) with a
  * table of table_bytes (0: 7/8 of the L3, or 28 MiB when unknown), logging up
- * to max_seconds of samples.  0 on success (*cp set), -EINVAL, -ENOMEM,
- * -errno from pthread_create. */
+ * to max_seconds of samples; returns once the thread has measured its
+ * reference rate (zc_corunner_reference_rate()).  0 on success (*cp set),
+ * -EINVAL, -ENOMEM, -errno from pthread_create. */
 int zc_corunner_start(struct zc_corunner **cp, int cpu, size_t table_bytes, double max_seconds);
 
 /* Stops the thread (its samples stay readable).  Idempotent. */
@@ -65,9 +66,9 @@ int zc_corunner_rate(const struct zc_corunner *c, uint64_t t0, uint64_t t1, doub
 /* Lookups per second of CPU time in the first eighth of the table (at least
  * twice the L2, at most all of it), measured on the co-runner's core before
  * zc_corunner_start() returned (about 50 ms): what the whole table would
- * give if it sat in the L3.  An alone rate
- * far below it means the table is not in the L3 (other programs, or other
- * guests of a shared host, hold it), and ingest has little left to evict. */
+ * give if it sat in the L3.  An alone rate far below it means the table is
+ * not in the L3 (other programs, or other guests of a shared host, hold it),
+ * and ingest has little left to evict. */
 double zc_corunner_reference_rate(const struct zc_corunner *c);
 
 /* The table's size in bytes. */
