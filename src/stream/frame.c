@@ -108,7 +108,9 @@ int frame_check(struct frame_checker *c, const void *p, size_t len, uint64_t *ga
         return -EBADMSG;
     if (h.payload_len != frame_bytes[h.kind] || h.payload_len > len - sizeof(h))
         return -EBADMSG;
-    if (h.seq < c->expect[h.sensor])
+    /* Older than expected is a replay; UINT64_MAX would wrap the next
+     * expected number to 0 and readmit every old frame. */
+    if (h.seq < c->expect[h.sensor] || h.seq == UINT64_MAX)
         return -EBADMSG;
     if (c->verify &&
         zc_frame_checksum((const unsigned char *)p + sizeof(h), h.payload_len) != h.checksum)

@@ -150,6 +150,11 @@ static void test_frame_check(void)
     /* A replayed or older frame. */
     make_frame(0, 4, 5);
     CHECK_EQ(frame_check(&fc, frame, sizeof(frame), &gap), -EBADMSG);
+    /* The last sequence number there is: taking it would wrap the expected
+     * number to 0 and let every old frame in again. */
+    make_frame(0, UINT64_MAX, 6);
+    CHECK_EQ(frame_check(&fc, frame, sizeof(frame), &gap), -EBADMSG);
+    CHECK_EQ(expect[0], 5);
     make_frame(0, 5, 6);
 
     /* Each header field a writer of the pool could spoil. */
