@@ -48,7 +48,8 @@ const char *zc_copy_nt_impl(void);
 struct zc_corunner;
 
 /* Starts the co-runner on cpu (-1: wherever the scheduler puts it) with a
- * table of table_bytes (0: 7/8 of the L3, or 28 MiB when unknown), logging up
+ * table of table_bytes (0: the largest table, up to the L3, whose lookups
+ * still run from cache here, found by timing growing prefixes), logging up
  * to max_seconds of samples; returns once the thread has measured its
  * reference rate (zc_corunner_reference_rate()).  0 on success (*cp set),
  * -EINVAL, -ENOMEM, -errno from pthread_create. */

@@ -44,6 +44,7 @@ struct zc_corunner {
     pthread_t thread;
     bool running;
     int cpu;
+    bool calibrate; /* choose the table's size by measuring (calibrate_table) */
     uint64_t *table;
     size_t table_bytes;
     uint64_t entries;
@@ -87,12 +88,11 @@ static size_t cache_bytes(int level)
     return b > 0 ? (size_t)b : 0;
 }
 
-/* Most of the L3: the co-runner alone runs from it, and a stream of
- * ordinary stores through the other core's L2 pushes it out. */
-static size_t default_table_bytes(void)
+/* The most a table may be: the L3 the CPU reports. */
+static size_t max_table_bytes(void)
 {
     size_t l3 = cache_bytes(3);
-    return l3 ? l3 / 8 * 7 : (size_t)28 << 20;
+    return l3 ? l3 : (size_t)32 << 20;
 }
 
 static uint64_t thread_cpu_ns(void)
@@ -132,11 +132,49 @@ static double lookup_rate(struct zc_corunner *c, uint64_t entries)
     return (double)n / zc_ns_to_s(t1 - t0);
 }
 
+/* The table the caches really hold.  The L3 a CPU reports may be shared
+ * with other cores, other guests or a hypervisor, and a table bigger than
+ * what is left runs from DRAM whatever ingest does.  So time the lookups in
+ * the whole table (as big as the L3 claims to be) and in growing prefixes
+ * of it, from twice the L2 upwards (best of three, as interference only
+ * ever slows a measurement), and keep the largest prefix that still runs at
+ * least twice as fast as the whole: the largest working set that lives in
+ * cache, the one ingest can hurt.  When no prefix is clearly faster, the
+ * whole table lives in one place and is kept. */
+static double best_lookup_rate(struct zc_corunner *c, uint64_t entries)
+{
+    double best = 0;
+    for (int i = 0; i < 3; i++)
+        best = ZC_MAX(best, lookup_rate(c, entries));
+    return best;
+}
+
+static void calibrate_table(struct zc_corunner *c)
+{
+    double whole = best_lookup_rate(c, c->entries);
+    uint64_t step = ZC_MAX(2 * cache_bytes(2), (size_t)1 << 20) / sizeof(uint64_t);
+    uint64_t best = 0;
+    for (uint64_t n = step; n < c->entries; n *= 2) {
+        double r = best_lookup_rate(c, n);
+        zc_debug("co-runner: %.1f M lookups/s in %llu KiB (%.1f in the whole table)", r * 1e-6,
+                 (unsigned long long)(n * sizeof(uint64_t) >> 10), whole * 1e-6);
+        if (r < 2 * whole)
+            break;
+        best = n;
+    }
+    if (best) {
+        c->entries = best;
+        c->table_bytes = best * sizeof(uint64_t);
+    }
+}
+
 static void *corunner_main(void *arg)
 {
     struct zc_corunner *c = arg;
     if (c->cpu >= 0)
         zc_stream_pin_cpu(c->cpu);
+    if (c->calibrate)
+        calibrate_table(c);
     /* An eighth of the table, but no less than twice the L2: the reference
      * must run from the L3, as the whole table would if it were left alone. */
     uint64_t ref = ZC_MAX(c->entries / 8, 2 * cache_bytes(2) / sizeof(uint64_t));
@@ -160,13 +198,15 @@ int zc_corunner_start(struct zc_corunner **cp, int cpu, size_t table_bytes, doub
 {
     if (!cp || !(max_seconds > 0 && max_seconds < 86400))
         return -EINVAL;
-    if (table_bytes == 0)
-        table_bytes = default_table_bytes();
+    bool calibrate = table_bytes == 0;
+    if (calibrate)
+        table_bytes = max_table_bytes();
     size_t entries = ZC_MAX(table_bytes / sizeof(uint64_t), 512);
     struct zc_corunner *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
     c->cpu = cpu;
+    c->calibrate = calibrate;
     c->table_bytes = entries * sizeof(uint64_t);
     c->entries = entries;
     c->x = 0x9e3779b97f4a7c15ull;

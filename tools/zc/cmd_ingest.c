@@ -65,7 +65,8 @@ static void ingest_usage(FILE *f)
         "                      process may use; the co-runner takes the next one)\n"
         "  -c, --corunner      measure a lookup workload on another core: alone, under\n"
         "                      regular and under streaming ingest, phases interleaved\n"
-        "      --table BYTES   the co-runner's table (default 7/8 of the L3)\n"
+        "      --table BYTES   the co-runner's table (default: the largest that runs from\n"
+        "                      cache here, measured at start)\n"
         "      --phase S       length of one measured phase (default 0.25)\n"
         "      --json          print a JSON summary as the last line\n"
         "  -h, --help          this text\n");
