@@ -12,11 +12,14 @@ ZC=${ZC:-build/zc}
 PNG=${1:-docs/img/stream_corunner.png}
 RATES=${RATES:-"100M 250M 500M 1G 2G 4G 8G 16G"}
 DURATION=${DURATION:-3}
+# TABLE: the co-runner's table for every rate (default: each run measures
+# its own, which can differ from run to run on a machine whose cache is shared).
+TABLE=${TABLE:+--table $TABLE}
 here=$(dirname "$0")
 lines=$(mktemp -t zc-stream-corunner.XXXXXX)
 trap 'rm -f "$lines"' EXIT
 for rate in $RATES; do
-    "$ZC" ingest --rate "$rate" --duration "$DURATION" --corunner --json | tail -n 1 >> "$lines"
+    "$ZC" ingest --rate "$rate" --duration "$DURATION" --corunner $TABLE --json | tail -n 1 >> "$lines"
     tail -n 1 "$lines"
 done
 /usr/bin/python3 "$here/stream_plot.py" "$lines" "$PNG"
