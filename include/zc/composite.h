@@ -43,8 +43,18 @@ enum zc_composite_algo { ZC_COMPOSITE_BINARY_SWAP, ZC_COMPOSITE_RADIX_K };
 enum zc_composite_mode { ZC_COMPOSITE_OVER, ZC_COMPOSITE_DEPTH };
 
 /* How a pixel travels: premultiplied RGBA at 8 or 16 bits a channel (over
- * mode), or RGBA8 plus a float depth (depth mode). */
-enum zc_composite_pixel { ZC_PIXEL_RGBA8, ZC_PIXEL_RGBA16, ZC_PIXEL_RGBA8_DEPTH };
+ * mode), or RGBA8 plus a float depth (depth mode).  ZC_PIXEL_RGBA_AUTO (over
+ * mode, as a wire choice only) sends each piece at 16 bits when its active
+ * pixels at 16 bits take no more bytes than the whole piece would at 8, and
+ * at 8 bits otherwise, behind a 4-byte tag saying which: the bytes stay
+ * within the 8-bit bound, and sparse images (the usual in-situ picture)
+ * travel at full precision. */
+enum zc_composite_pixel {
+    ZC_PIXEL_RGBA8,
+    ZC_PIXEL_RGBA16,
+    ZC_PIXEL_RGBA8_DEPTH,
+    ZC_PIXEL_RGBA_AUTO,
+};
 
 struct zc_composite_config {
     enum zc_composite_algo algo;

@@ -138,7 +138,7 @@ ssize_t zc_composite_encode(enum zc_composite_pixel px, const float *rgba, const
 {
     const size_t bpp = composite_bpp(px), dense = n * bpp;
     uint8_t *out = buf;
-    if (n > UINT32_MAX)
+    if (n > UINT32_MAX || px > ZC_PIXEL_RGBA8_DEPTH) /* AUTO is a wire choice, not a pixel */
         return -EINVAL;
     if (cap < sizeof(uint32_t) + dense)
         return -ENOSPC;
@@ -160,6 +160,8 @@ int zc_composite_decode(enum zc_composite_pixel px, const void *buf, size_t len,
     const size_t bpp = composite_bpp(px);
     const uint8_t *in = buf;
     uint32_t kind;
+    if (px > ZC_PIXEL_RGBA8_DEPTH)
+        return -EINVAL;
     if (len < sizeof(kind))
         return -EBADMSG;
     memcpy(&kind, in, sizeof(kind));

@@ -69,7 +69,8 @@ static bool config_ok(MPI_Comm cart, const struct zc_composite_config *cfg)
     if (cfg->algo != ZC_COMPOSITE_BINARY_SWAP && cfg->algo != ZC_COMPOSITE_RADIX_K)
         return false;
     if (cfg->mode == ZC_COMPOSITE_OVER)
-        return cfg->wire == ZC_PIXEL_RGBA8 || cfg->wire == ZC_PIXEL_RGBA16;
+        return cfg->wire == ZC_PIXEL_RGBA8 || cfg->wire == ZC_PIXEL_RGBA16 ||
+               cfg->wire == ZC_PIXEL_RGBA_AUTO;
     return cfg->mode == ZC_COMPOSITE_DEPTH;
 }
 
@@ -93,6 +94,8 @@ static int allocate_buffers(struct zc_composite *c)
     c->maxpart = ZC_MAX(c->maxpart, c->plan.final_b[c->rank] - c->plan.final_a[c->rank]);
     c->buf_cap = ZC_MAX(zc_composite_encode_bound(c->wire, c->maxpart),
                         zc_composite_encode_bound(ZC_PIXEL_RGBA8, c->maxpart));
+    if (c->wire == ZC_PIXEL_RGBA_AUTO)
+        c->buf_cap = sizeof(uint32_t) + zc_composite_encode_bound(ZC_PIXEL_RGBA16, c->maxpart);
     c->sendbuf = malloc(c->maxk * c->buf_cap);
     c->recvbuf = malloc(c->maxk * c->buf_cap);
     c->scratch_rgba = malloc(c->maxk * c->maxpart * 4 * sizeof(float) + 1);
@@ -250,6 +253,43 @@ static void visibility_order(const struct composite_round *r, const double dir[3
 }
 
 /* One round of this rank's plan; accumulates bytes and the first error. */
+/* One piece [a, b) of this rank's image into buf (buf_cap bytes) at the
+ * wire's depth; with ZC_PIXEL_RGBA_AUTO a 4-byte tag names the depth chosen
+ * (16 bits when that is no longer than the piece all active at 8).  The
+ * bytes written, or -errno. */
+static ssize_t encode_piece(struct zc_composite *c, size_t a, size_t b, uint8_t *buf)
+{
+    const float *rgba = c->rgba + 4 * a, *depth = c->depth ? c->depth + a : NULL;
+    if (c->wire != ZC_PIXEL_RGBA_AUTO)
+        return zc_composite_encode(c->wire, rgba, depth, b - a, buf, c->buf_cap);
+    const size_t tag = sizeof(uint32_t);
+    uint32_t px = ZC_PIXEL_RGBA16;
+    ssize_t len = zc_composite_encode(px, rgba, NULL, b - a, buf + tag, c->buf_cap - tag);
+    if (len > (ssize_t)zc_composite_encode_bound(ZC_PIXEL_RGBA8, b - a)) {
+        px = ZC_PIXEL_RGBA8;
+        len = zc_composite_encode(px, rgba, NULL, b - a, buf + tag, c->buf_cap - tag);
+    }
+    if (len < 0)
+        return len;
+    memcpy(buf, &px, tag);
+    return (ssize_t)tag + len;
+}
+
+/* The inverse of encode_piece() for n pixels: 0 or -EBADMSG. */
+static int decode_piece(const struct zc_composite *c, const uint8_t *buf, size_t len, size_t n,
+                        float *rgba, float *depth)
+{
+    if (c->wire != ZC_PIXEL_RGBA_AUTO)
+        return zc_composite_decode(c->wire, buf, len, n, rgba, depth);
+    uint32_t px;
+    if (len < sizeof(px))
+        return -EBADMSG;
+    memcpy(&px, buf, sizeof(px));
+    if (px != ZC_PIXEL_RGBA8 && px != ZC_PIXEL_RGBA16)
+        return -EBADMSG;
+    return zc_composite_decode(px, buf + sizeof(px), len - sizeof(px), n, rgba, NULL);
+}
+
 static int run_round(struct zc_composite *c, unsigned idx, const double dir[3],
                      struct zc_composite_stats *st)
 {
@@ -273,8 +313,7 @@ static int run_round(struct zc_composite *c, unsigned idx, const double dir[3],
         size_t a, b;
         composite_part(r, j, &a, &b);
         uint8_t *buf = c->sendbuf + (size_t)j * c->buf_cap;
-        ssize_t len = zc_composite_encode(c->wire, c->rgba + 4 * a, c->depth ? c->depth + a : NULL,
-                                          b - a, buf, c->buf_cap);
+        ssize_t len = encode_piece(c, a, b, buf);
         if (len < 0)
             return (int)len;
         if (MPI_Isend(buf, (int)len, MPI_BYTE, r->members[j], tag, c->comm, &c->req[nreq++]) !=
@@ -294,8 +333,8 @@ static int run_round(struct zc_composite *c, unsigned idx, const double dir[3],
         MPI_Get_count(&c->status[q++], MPI_BYTE, &count);
         st->bytes_received += (uint64_t)count;
         float *depth = c->depth ? c->scratch_depth + (size_t)j * c->maxpart : NULL;
-        int e = zc_composite_decode(c->wire, c->recvbuf + (size_t)j * c->buf_cap, (size_t)count,
-                                    mb - ma, c->scratch_rgba + (size_t)j * c->maxpart * 4, depth);
+        int e = decode_piece(c, c->recvbuf + (size_t)j * c->buf_cap, (size_t)count, mb - ma,
+                             c->scratch_rgba + (size_t)j * c->maxpart * 4, depth);
         if (e && !err)
             err = e;
     }

@@ -86,6 +86,8 @@ static void check_view(struct zc_sim *sim, const struct zc_sim *whole, double um
         {"radix-8, 16-bit", ZC_COMPOSITE_RADIX_K, 8, ZC_PIXEL_RGBA16, 1},
         {"binary swap, 8-bit", ZC_COMPOSITE_BINARY_SWAP, 0, ZC_PIXEL_RGBA8, 2},
         {"radix-8, 8-bit", ZC_COMPOSITE_RADIX_K, 8, ZC_PIXEL_RGBA8, 2},
+        {"binary swap, auto", ZC_COMPOSITE_BINARY_SWAP, 0, ZC_PIXEL_RGBA_AUTO, 1},
+        {"radix-8, auto", ZC_COMPOSITE_RADIX_K, 8, ZC_PIXEL_RGBA_AUTO, 1},
     };
     for (unsigned v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
         const struct variant *var = &variants[v];
@@ -112,8 +114,12 @@ static void check_view(struct zc_sim *sim, const struct zc_sim *whole, double um
         MPI_Allreduce(&st.bytes_sent, &worst, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
         MPI_Allreduce(&st.rounds, &rounds, 1, MPI_UNSIGNED, MPI_MAX, MPI_COMM_WORLD);
         CHECK(st.bytes_sent <= bound);
+        /* 8-bit and auto stay within the image's bytes whatever N (auto: one
+         * more 4-byte tag a piece). */
         if (var->wire == ZC_PIXEL_RGBA8)
             CHECK(worst <= 4 * W * H + 64);
+        if (var->wire == ZC_PIXEL_RGBA_AUTO)
+            CHECK(worst <= 4 * W * H + 64 + 4 * 8);
         /* 2x2x2 bricks: three rounds of pairs, or radix-8's one round of 8. */
         if (size == 8)
             CHECK_EQ(rounds, var->k == 8 ? 1 : 3);

@@ -51,7 +51,8 @@ static void usage(FILE *f)
                "                     frame_*.png there are replaced; default: no files)\n"
                "  --algo NAME        radix-k (default) or binary-swap\n"
                "  --k K              radix-k's largest group (default 8)\n"
-               "  --precision BITS   8 (default) or 16 bits a channel between rounds\n"
+               "  --precision P      bits a channel between rounds: auto (default: 16 where the\n"
+               "                     active pixels allow it within the 8-bit byte bound), 8, 16\n"
                "  --no-baseline      skip the gather-at-rank-0 baseline on the last frame\n"
                "                     (its bytes are then counted from the bricks, not sent)\n"
                "  --json             a JSON summary as the last line of stdout\n"
@@ -75,7 +76,7 @@ static int parse(int argc, char **argv, struct insitu_opts *o)
                               .height = 512,
                               .algo = ZC_COMPOSITE_RADIX_K,
                               .k = 8,
-                              .wire = ZC_PIXEL_RGBA8,
+                              .wire = ZC_PIXEL_RGBA_AUTO,
                               .baseline = true};
     int opt;
     uint64_t bits;
@@ -117,9 +118,12 @@ static int parse(int argc, char **argv, struct insitu_opts *o)
                 return zc_usage_error("insitu", "--k: 2 to 1024 expected, not '%s'", optarg);
             break;
         case 'p':
-            if (zc_parse_u64(optarg, 8, 16, &bits) || (bits != 8 && bits != 16))
-                return zc_usage_error("insitu", "--precision: 8 or 16, not '%s'", optarg);
-            o->wire = bits == 8 ? ZC_PIXEL_RGBA8 : ZC_PIXEL_RGBA16;
+            if (strcmp(optarg, "auto") == 0)
+                o->wire = ZC_PIXEL_RGBA_AUTO;
+            else if (zc_parse_u64(optarg, 8, 16, &bits) == 0 && (bits == 8 || bits == 16))
+                o->wire = bits == 8 ? ZC_PIXEL_RGBA8 : ZC_PIXEL_RGBA16;
+            else
+                return zc_usage_error("insitu", "--precision: auto, 8 or 16, not '%s'", optarg);
             break;
         case 'B':
             o->baseline = false;
@@ -340,7 +344,10 @@ static void report(const struct insitu_opts *o, const struct tally *t, MPI_Comm 
     zc_json_u64(&j, "steps", o->steps);
     zc_json_u64(&j, "frames", t->frames);
     zc_json_str(&j, "algorithm", o->algo == ZC_COMPOSITE_RADIX_K ? "radix-k" : "binary-swap");
-    zc_json_u64(&j, "precision_bits", o->wire == ZC_PIXEL_RGBA8 ? 8 : 16);
+    zc_json_str(&j, "precision",
+                o->wire == ZC_PIXEL_RGBA_AUTO ? "auto"
+                : o->wire == ZC_PIXEL_RGBA8   ? "8"
+                                              : "16");
     zc_json_u64(&j, "image_bytes", image);
     zc_json_num(&j, "bytes_sent_per_rank_per_frame", worst_per_frame);
     zc_json_num(&j, "composite_bytes_per_frame", total_per_frame);
