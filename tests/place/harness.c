@@ -239,7 +239,7 @@ struct relay {
     enum relay_fault fault;
     unsigned frame;
     pthread_t thread;
-    atomic_bool stop, fired;
+    atomic_bool stop, fired, resumed;
     uint8_t *acc, *held; /* client bytes not yet forwarded; a frame held back (reorder) */
     size_t acc_len, held_len;
     unsigned data_seen;
@@ -314,6 +314,10 @@ static int relay_frame(struct relay *r, uint8_t *f, size_t n)
     case RELAY_STALL:
         r->dead = true; /* both sockets stay open; nothing moves any more */
         return -1;
+    case RELAY_PAUSE:
+        while (!r->resumed && !r->stop) /* the sender's buffers fill; it blocks */
+            usleep(1000);
+        break;
     }
     return write_full(r->sfd, f, n);
 }
@@ -411,6 +415,11 @@ uint16_t relay_start(struct relay **out, uint16_t to_port, enum relay_fault faul
     CHECK_OK(-pthread_create(&r->thread, NULL, relay_main, r));
     *out = r;
     return ntohs(a.sin_port);
+}
+
+void relay_resume(struct relay *r)
+{
+    r->resumed = true;
 }
 
 bool relay_fired(struct relay *r)

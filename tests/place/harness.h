@@ -63,6 +63,7 @@ enum relay_fault {
     RELAY_CUT,          /* close both sides cleanly before data frame `frame` */
     RELAY_RESET,        /* reset both sides (RST) before data frame `frame` */
     RELAY_STALL,        /* stop forwarding before data frame `frame`, keep both open */
+    RELAY_PAUSE,        /* stop forwarding before data frame `frame` until relay_resume() */
 };
 
 struct relay;
@@ -71,6 +72,8 @@ struct relay;
 uint16_t relay_start(struct relay **r, uint16_t to_port, enum relay_fault fault, unsigned frame);
 /* Whether the fault was applied (the transfer reached that frame). */
 bool relay_fired(struct relay *r);
+/* Lets a RELAY_PAUSE relay forward again. */
+void relay_resume(struct relay *r);
 /* Stops and frees the relay. */
 void relay_stop(struct relay *r);
 

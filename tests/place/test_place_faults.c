@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -197,6 +198,62 @@ static void silent_peer_dropped(void)
     close(fd);
 }
 
+/* The source cut short by someone else while zc put has it mapped: the
+ * transfer fails with a clear error (the process survives the SIGBUS the
+ * lost pages raise) and nothing is published. */
+struct shrink_put {
+    const char *path;
+    bool integrity;
+    uint16_t port;
+    int ret;
+};
+
+static void *shrink_put_main(void *arg)
+{
+    struct shrink_put *p = arg;
+    struct zc_place_client *c;
+    p->ret = harness_connect(&h, p->port, &h.client, p->integrity, false, IDLE_MS * 5, &c);
+    if (!p->ret) {
+        p->ret = zc_place_put_path(c, p->path, p->integrity ? "shrunk-clear" : "shrunk");
+        if (!p->ret)
+            p->ret = zc_place_client_finish(c);
+        zc_place_client_close(c);
+    }
+    return NULL;
+}
+
+static void source_shrinks_during_send(bool integrity)
+{
+    char path[320];
+    snprintf(path, sizeof(path), "%s/shrinking.bin", h.dir);
+    harness_make_file(path, 24u << 20, 7, 0644); /* three mapped windows */
+    struct relay *r;
+    struct shrink_put p = {.path = path, .integrity = integrity};
+    p.port = relay_start(&r, h.port, RELAY_PAUSE, 2);
+    pthread_t t;
+    CHECK_OK(-pthread_create(&t, NULL, shrink_put_main, &p));
+    while (!relay_fired(r))
+        usleep(1000);
+    usleep(200000); /* the sender fills the link's buffers and blocks mid-file */
+    CHECK_OK(truncate(path, 4096) ? -errno : 0);
+    relay_resume(r);
+    pthread_join(t, NULL);
+    relay_stop(r);
+    fprintf(stderr, "    shrunk source (%s): %s\n", integrity ? "integrity-only" : "encrypted",
+            zc_strerror(p.ret));
+    CHECK(p.ret < 0);
+    const char *name = integrity ? "shrunk-clear" : "shrunk";
+    wait_released(name);
+    CHECK(!published(name));
+    unlink(path);
+}
+
+static void source_shrinks(void)
+{
+    source_shrinks_during_send(false);
+    source_shrinks_during_send(true);
+}
+
 static void session_limit(void)
 {
     harness_stop_server(&h);
@@ -232,6 +289,7 @@ int main(void)
     RUN(cut_then_resume);
     RUN(resume_record_bound_to_file);
     RUN(silent_peer_dropped);
+    RUN(source_shrinks);
     RUN(session_limit);
     harness_stop_server(&h);
     return 0;
