@@ -6,12 +6,19 @@
  *          verifying every byte in place; the same data then goes through a
  *          pipe and a UNIX socket for comparison; a short batch sweep of
  *          64-byte messages draws OUT/ring_batch.png.
+ *   pipeline the pipeline of DESIGN.md (pipeline.c): `zc insitu` under
+ *          mpirun, each final frame at rank 0 encoded straight into a
+ *          shared-memory ring slot, an uploader sending it from there to a
+ *          local `zc serve`, which writes it into OUT/frames; a summary of
+ *          the bytes each hop moved against the copying alternative.
  *
- * A stage is a function over the demo's options and its summary; the
- * pipeline of DESIGN.md grows here as one stage after another.
+ * A stage is a function over the demo's options and its summary.  Under
+ * mpirun the pipeline runs `zc demo --insitu-ring SOCK [zc insitu options]`:
+ * zc insitu with one more consumer of the frames at rank 0, the ring.
  */
 #include "../../bench/ring_stream.h"
 #include "cmd.h"
+#include "pipeline.h"
 #include "zc/base.h"
 
 #include <errno.h>
@@ -25,25 +32,45 @@ struct demo_opts {
     const char *out;
     uint64_t bytes; /* size of the streamed data set */
     bool json;
+    bool ring, pipeline; /* the stages to run */
+    struct pipeline_opts pipe;
 };
 
 struct demo_summary {
     double ring_gbps, pipe_gbps, unix_gbps;
     double fit_a_ns, fit_b_ns;
     char plot[PATH_MAX];
+    struct pipeline_summary pipeline;
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: zc demo [--out DIR] [--size BYTES] [--json]\n\n"
-               "Runs the main job and writes its pictures into DIR (default: out):\n"
-               "two processes stream a generated data set through the shared-memory\n"
-               "ring, verifying every byte, beside the same through a pipe and a UNIX\n"
-               "socket, and the ring's cost per message against batch size is drawn\n"
-               "to DIR/ring_batch.png.\n\n"
-               "  --out DIR      output folder (created when missing)\n"
-               "  --size BYTES   data set size, 64M .. 16G (default 512M)\n"
-               "  --json         print a JSON summary as the last line\n");
+    fprintf(
+        f,
+        "usage: zc demo [--out DIR] [--size BYTES] [--only STAGE] [pipeline options] [--json]\n\n"
+        "Runs the main job and writes its pictures into DIR (default: out).\n"
+        "ring: two processes stream a generated data set through the shared-memory\n"
+        "ring, verifying every byte, beside the same through a pipe and a UNIX\n"
+        "socket, and the ring's cost per message against batch size is drawn\n"
+        "to DIR/ring_batch.png.\n"
+        "pipeline: `zc insitu` runs under mpirun; rank 0 encodes each frame straight\n"
+        "into a shared-memory ring slot, an uploader process sends it from there to\n"
+        "a local `zc serve` (throwaway keys, a loopback port), which writes it into\n"
+        "DIR/frames; a table compares the bytes each hop moved with the copying\n"
+        "alternative.\n\n"
+        "  --out DIR      output folder (created when missing)\n"
+        "  --size BYTES   ring: data set size, 64M .. 16G (default 512M)\n"
+        "  --only STAGE   run only the ring or the pipeline stage\n"
+        "  --ranks N      pipeline: MPI ranks, 1 .. 64 (default 4)\n"
+        "  --grid G       pipeline: simulation cells a side (default 96)\n"
+        "  --image WxH    pipeline: frame size (default 512x512)\n"
+        "  --steps S      pipeline: time steps (default 240)\n"
+        "  --every K      pipeline: a frame every K steps and at the last (default 40)\n"
+        "  --timeout SEC  pipeline: give up after SEC seconds (default 300)\n"
+        "  --json         print a JSON summary as the last line\n\n"
+        "zc demo --insitu-ring SOCK [zc insitu options] is what the pipeline runs\n"
+        "under mpirun: zc insitu, each frame at rank 0 handed to the uploader\n"
+        "listening on the UNIX socket SOCK.\n");
 }
 
 /* Streams the data set over one transport; GB/s in *gbps. */
@@ -122,14 +149,84 @@ static int stage_ring(const struct demo_opts *o, struct demo_summary *s)
     return 0;
 }
 
+static int stage_pipeline(const struct demo_opts *o, struct demo_summary *s)
+{
+    printf("pipeline: zc insitu on %u ranks -> rank 0 -> shared-memory ring -> uploader -> "
+           "zc serve\n",
+           o->pipe.ranks);
+    fflush(stdout);
+    if (pipeline_run(&o->pipe, &s->pipeline))
+        return -1;
+    pipeline_print(&s->pipeline, stdout);
+    if (o->ring)
+        printf("  the ring itself streamed %.2f GB/s, the pipe %.2f GB/s (%.1fx)\n", s->ring_gbps,
+               s->pipe_gbps, s->ring_gbps / s->pipe_gbps);
+    return 0;
+}
+
+/* Rank 0's end of the ring, as zc insitu's frame consumer: the ring is
+ * opened at the first frame (its size is the frame's) and a failure is
+ * kept for the exit code. */
+struct ring_consumer {
+    const char *sock;
+    struct pipeline_sink *sink;
+    int err;
+};
+
+static void hand_to_ring(void *arg, const struct zc_fb *fb, unsigned frame)
+{
+    struct ring_consumer *c = arg;
+    if (c->err)
+        return;
+    if (!c->sink &&
+        (c->err = pipeline_sink_open(&c->sink, c->sock, zc_fb_width(fb), zc_fb_height(fb)))) {
+        zc_error("cannot reach the uploader at %s: %s", c->sock, zc_strerror(c->err));
+        return;
+    }
+    if ((c->err = pipeline_sink_frame(c->sink, fb, frame)))
+        zc_error("cannot hand frame %u to the uploader: %s", frame, zc_strerror(c->err));
+}
+
+/* zc demo --insitu-ring SOCK [zc insitu options]; argv[0] is SOCK. */
+static int insitu_ring(int argc, char **argv)
+{
+    struct ring_consumer c = {.sock = argv[0]};
+    int rc = cmd_insitu_with_sink(argc, argv, hand_to_ring, &c);
+    int err = pipeline_sink_close(c.sink);
+    if (err && !c.err)
+        zc_error("the uploader did not take every frame: %s", zc_strerror(err));
+    return rc ? rc : c.err || err ? ZC_EXIT_FAIL : ZC_EXIT_OK;
+}
+
 int cmd_demo(int argc, char **argv)
 {
+    enum { OPT_ONLY = 256, OPT_RANKS, OPT_GRID, OPT_IMAGE, OPT_STEPS, OPT_EVERY, OPT_TIMEOUT };
     static const struct option longopts[] = {{"out", required_argument, NULL, 'o'},
                                              {"size", required_argument, NULL, 's'},
+                                             {"only", required_argument, NULL, OPT_ONLY},
+                                             {"ranks", required_argument, NULL, OPT_RANKS},
+                                             {"grid", required_argument, NULL, OPT_GRID},
+                                             {"image", required_argument, NULL, OPT_IMAGE},
+                                             {"steps", required_argument, NULL, OPT_STEPS},
+                                             {"every", required_argument, NULL, OPT_EVERY},
+                                             {"timeout", required_argument, NULL, OPT_TIMEOUT},
                                              {"json", no_argument, NULL, 'j'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    struct demo_opts o = {.out = "out", .bytes = 512ull << 20};
+    if (argc >= 3 && strcmp(argv[1], "--insitu-ring") == 0)
+        return insitu_ring(argc - 2, argv + 2);
+    struct demo_opts o = {.out = "out",
+                          .bytes = 512ull << 20,
+                          .ring = true,
+                          .pipeline = true,
+                          .pipe = {.ranks = 4,
+                                   .width = 512,
+                                   .height = 512,
+                                   .grid = 96,
+                                   .steps = 240,
+                                   .every = 40,
+                                   .timeout_s = 300}};
+    uint64_t v;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
@@ -141,6 +238,38 @@ int cmd_demo(int argc, char **argv)
             if (zc_parse_size(optarg, &o.bytes) || o.bytes < (64ull << 20) ||
                 o.bytes > (16ull << 30))
                 return zc_usage_error("demo", "--size wants 64M..16G, not '%s'", optarg);
+            break;
+        case OPT_ONLY:
+            if (strcmp(optarg, "ring") != 0 && strcmp(optarg, "pipeline") != 0)
+                return zc_usage_error("demo", "--only wants ring or pipeline, not '%s'", optarg);
+            o.ring = strcmp(optarg, "ring") == 0;
+            o.pipeline = !o.ring;
+            break;
+        case OPT_RANKS:
+            if (zc_parse_u64(optarg, 1, 64, &v))
+                return zc_usage_error("demo", "--ranks wants 1..64, not '%s'", optarg);
+            o.pipe.ranks = (unsigned)v;
+            break;
+        case OPT_GRID:
+            if (zc_parse_u64(optarg, 4, 1024, &o.pipe.grid))
+                return zc_usage_error("demo", "--grid wants 4..1024 cells, not '%s'", optarg);
+            break;
+        case OPT_IMAGE:
+            if (zc_parse_wxh(optarg, &o.pipe.width, &o.pipe.height))
+                return zc_usage_error("demo", "--image wants WxH, not '%s'", optarg);
+            break;
+        case OPT_STEPS:
+            if (zc_parse_u64(optarg, 1, 1000000, &o.pipe.steps))
+                return zc_usage_error("demo", "--steps wants 1..1000000, not '%s'", optarg);
+            break;
+        case OPT_EVERY:
+            if (zc_parse_u64(optarg, 1, 1000000, &o.pipe.every))
+                return zc_usage_error("demo", "--every wants 1..1000000, not '%s'", optarg);
+            break;
+        case OPT_TIMEOUT:
+            if (zc_parse_u64(optarg, 1, 86400, &v))
+                return zc_usage_error("demo", "--timeout wants 1..86400 seconds, not '%s'", optarg);
+            o.pipe.timeout_s = (unsigned)v;
             break;
         case 'j':
             o.json = true;
@@ -159,19 +288,26 @@ int cmd_demo(int argc, char **argv)
         return ZC_EXIT_FAIL;
     }
 
+    o.pipe.out = o.out;
     struct demo_summary s = {0};
-    if (stage_ring(&o, &s))
+    if (o.ring && stage_ring(&o, &s))
+        return ZC_EXIT_FAIL;
+    if (o.pipeline && stage_pipeline(&o, &s))
         return ZC_EXIT_FAIL;
 
     if (o.json) {
         struct zc_json j;
         zc_json_begin(&j, stdout);
-        zc_json_num(&j, "ring_GBps", s.ring_gbps);
-        zc_json_num(&j, "pipe_GBps", s.pipe_gbps);
-        zc_json_num(&j, "unix_GBps", s.unix_gbps);
-        zc_json_num(&j, "fit_a_ns", s.fit_a_ns);
-        zc_json_num(&j, "fit_b_ns", s.fit_b_ns);
-        zc_json_str(&j, "ring_batch_png", s.plot);
+        if (o.ring) {
+            zc_json_num(&j, "ring_GBps", s.ring_gbps);
+            zc_json_num(&j, "pipe_GBps", s.pipe_gbps);
+            zc_json_num(&j, "unix_GBps", s.unix_gbps);
+            zc_json_num(&j, "fit_a_ns", s.fit_a_ns);
+            zc_json_num(&j, "fit_b_ns", s.fit_b_ns);
+            zc_json_str(&j, "ring_batch_png", s.plot);
+        }
+        if (o.pipeline)
+            pipeline_json(&s.pipeline, &j);
         zc_json_end(&j);
     }
     return ZC_EXIT_OK;
