@@ -36,6 +36,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <stdio.h>
 
 /* Tile edge in pixels when zc_fb_create() is given 0, chosen with the
@@ -117,6 +118,9 @@ unsigned zc_fb_touched_tiles(const struct zc_fb *fb);
  * appears whole or not at all (a temporary beside it, then rename).
  * 0, -EIO on a libpng failure, or -errno from the file system. */
 int zc_fb_write_png(const struct zc_fb *fb, const char *path);
+/* The same PNG bytes into buf (cap bytes), e.g. straight into a slot of
+ * shared memory; the length, -ENOSPC when cap is too small, or -EIO. */
+ssize_t zc_fb_encode_png(const struct zc_fb *fb, void *buf, size_t cap);
 /* The same for any RGBA8 image in memory (rows stride_px pixels apart). */
 int zc_png_write_rgba(const char *path, const uint32_t *pixels, unsigned width, unsigned height,
                       size_t stride_px);

@@ -17,12 +17,53 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Where libpng's bytes go: a stdio stream, or a bounded buffer. */
+struct png_out {
+    FILE *f;      /* when set, fwrite there */
+    uint8_t *buf; /* else copy here, cap bytes at most */
+    size_t cap, len;
+    int err; /* why a write failed: -ENOSPC or -EIO */
+};
+
+static void out_write(png_structp png, png_bytep data, png_size_t n)
+{
+    struct png_out *o = png_get_io_ptr(png);
+    if (o->f ? fwrite(data, 1, n, o->f) != n : n > o->cap - o->len) {
+        o->err = o->f ? -EIO : -ENOSPC;
+        png_error(png, "short write");
+    }
+    if (!o->f)
+        memcpy(o->buf + o->len, data, n);
+    o->len += n;
+}
+
+static void out_flush(png_structp png)
+{
+    (void)png; /* the stream is flushed by its owner */
+}
+
+/* libpng's complaints become our return codes, not lines on stderr. */
+static void on_png_error(png_structp png, png_const_charp msg)
+{
+    (void)msg;
+    png_longjmp(png, 1);
+}
+
+static void on_png_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg;
+}
+
 /* Rows are handed to libpng one at a time; on a libpng error it longjmps
- * back here and we return -EIO. */
-static int encode(FILE *f, const uint32_t *pixels, unsigned width, unsigned height,
+ * back here and we return the writer's error, or -EIO.  One encoding
+ * (compression level 3, default filters) for files and buffers alike, so
+ * a frame is the same bytes wherever it goes. */
+static int encode(struct png_out *out, const uint32_t *pixels, unsigned width, unsigned height,
                   size_t stride_px)
 {
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_structp png =
+        png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, on_png_error, on_png_warning);
     if (!png)
         return -ENOMEM;
     png_infop info = png_create_info_struct(png);
@@ -32,9 +73,9 @@ static int encode(FILE *f, const uint32_t *pixels, unsigned width, unsigned heig
     }
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
-        return -EIO;
+        return out->err ? out->err : -EIO;
     }
-    png_init_io(png, f);
+    png_set_write_fn(png, out, out_write, out_flush);
     png_set_compression_level(png, 3);
     png_set_IHDR(png, info, width, height, 8, PNG_COLOR_TYPE_RGBA, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -88,7 +129,8 @@ struct png_job {
 static int fill_png(FILE *f, void *arg)
 {
     const struct png_job *job = arg;
-    return encode(f, job->pixels, job->width, job->height, job->stride_px);
+    struct png_out out = {.f = f};
+    return encode(&out, job->pixels, job->width, job->height, job->stride_px);
 }
 
 int zc_png_write_rgba(const char *path, const uint32_t *pixels, unsigned width, unsigned height,
@@ -104,4 +146,12 @@ int zc_fb_write_png(const struct zc_fb *fb, const char *path)
 {
     return zc_png_write_rgba(path, zc_fb_visible_row(fb, 0), zc_fb_width(fb), zc_fb_height(fb),
                              zc_fb_width(fb));
+}
+
+ssize_t zc_fb_encode_png(const struct zc_fb *fb, void *buf, size_t cap)
+{
+    struct png_out out = {.buf = buf, .cap = cap};
+    int err =
+        encode(&out, zc_fb_visible_row(fb, 0), zc_fb_width(fb), zc_fb_height(fb), zc_fb_width(fb));
+    return err ? err : (ssize_t)out.len;
 }

@@ -260,6 +260,16 @@ static void test_png(void)
     CHECK(memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0);
     CHECK_EQ(head[16] << 24 | head[17] << 16 | head[18] << 8 | head[19], 33); /* IHDR width */
     CHECK_EQ(head[20] << 24 | head[21] << 16 | head[22] << 8 | head[23], 17);
+    /* Into memory: the very bytes of the file, or -ENOSPC one byte short. */
+    f = fopen(path, "rb");
+    CHECK(f);
+    static unsigned char file_bytes[16384], mem[16384];
+    size_t flen = fread(file_bytes, 1, sizeof(file_bytes), f);
+    fclose(f);
+    CHECK(flen > 24 && flen < sizeof(file_bytes));
+    CHECK_EQ(zc_fb_encode_png(fb, mem, sizeof(mem)), (long long)flen);
+    CHECK(memcmp(mem, file_bytes, flen) == 0);
+    CHECK_EQ(zc_fb_encode_png(fb, mem, flen - 1), -ENOSPC);
     CHECK_EQ(zc_fb_write_png(fb, bad), -ENOENT);
     CHECK_EQ(zc_png_write_rgba(path, zc_fb_visible_row(fb, 0), 33, 17, 10), -EINVAL);
     /* A write that fails half way leaves the older file as it was. */

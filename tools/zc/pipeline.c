@@ -29,7 +29,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/virtio_ring.h>
-#include <png.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -95,58 +94,6 @@ struct pipeline_sink {
     bool busy[SINK_SLOTS];
     unsigned in_flight;
 };
-
-/* libpng's output, a bounded cursor over the slot. */
-struct slot_writer {
-    uint8_t *p;
-    size_t cap, len;
-    bool overflow;
-};
-
-static void slot_write(png_structp png, png_bytep data, png_size_t n)
-{
-    struct slot_writer *w = png_get_io_ptr(png);
-    if (n > w->cap - w->len) {
-        w->overflow = true;
-        png_error(png, "frame larger than its slot");
-    }
-    memcpy(w->p + w->len, data, n);
-    w->len += n;
-}
-
-static void slot_flush(png_structp png)
-{
-    (void)png;
-}
-
-/* The same encoding as zc_fb_write_png() (compression level 3, default
- * filters), so a frame sent through the pipeline is byte-identical to the
- * file zc insitu --out writes. */
-static int encode_png(const struct zc_fb *fb, struct slot_writer *w)
-{
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    if (!png)
-        return -ENOMEM;
-    png_infop info = png_create_info_struct(png);
-    if (!info) {
-        png_destroy_write_struct(&png, NULL);
-        return -ENOMEM;
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        return w->overflow ? -ENOSPC : -EIO;
-    }
-    png_set_write_fn(png, w, slot_write, slot_flush);
-    png_set_compression_level(png, 3);
-    png_set_IHDR(png, info, zc_fb_width(fb), zc_fb_height(fb), 8, PNG_COLOR_TYPE_RGBA,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (unsigned y = 0; y < zc_fb_height(fb); y++)
-        png_write_row(png, (png_const_bytep)zc_fb_visible_row(fb, y));
-    png_write_end(png, info);
-    png_destroy_write_struct(&png, &info);
-    return 0;
-}
 
 int pipeline_sink_open(struct pipeline_sink **out, const char *sock_path, unsigned width,
                        unsigned height)
@@ -222,17 +169,19 @@ int pipeline_sink_frame(struct pipeline_sink *s, const struct zc_fb *fb, uint64_
     while (s->busy[slot])
         slot++;
     uint8_t *base = (uint8_t *)zc_ring_buf_base(s->ring) + (size_t)slot * s->slot_size;
-    struct slot_writer w = {.p = base + PIPELINE_HEADER_BYTES,
-                            .cap = s->slot_size - PIPELINE_HEADER_BYTES};
-    if ((err = encode_png(fb, &w)))
-        return err;
+    /* The same bytes zc_fb_write_png() writes, so a frame sent through the
+     * pipeline is byte-identical to the file zc insitu --out writes. */
+    ssize_t len =
+        zc_fb_encode_png(fb, base + PIPELINE_HEADER_BYTES, s->slot_size - PIPELINE_HEADER_BYTES);
+    if (len < 0)
+        return (int)len;
     put_le32(base, FRAME_MAGIC);
     put_le32(base + 4, 0);
     put_le64(base + 8, frame);
     uint64_t off = (uint64_t)slot * s->slot_size;
     struct zc_ring_seg segs[2] = {
         {.off = off, .len = PIPELINE_HEADER_BYTES},
-        {.off = off + PIPELINE_HEADER_BYTES, .len = (uint32_t)w.len},
+        {.off = off + PIPELINE_HEADER_BYTES, .len = (uint32_t)len},
     };
     if ((err = zc_ring_post(s->ring, segs, 2, (void *)(uintptr_t)(slot + 1))))
         return err;
