@@ -37,7 +37,8 @@ enum zc_log_level { ZC_LOG_ERROR, ZC_LOG_WARN, ZC_LOG_INFO, ZC_LOG_DEBUG };
 
 /* Name printed before every message ("zc put: ..."); default "zc". */
 void zc_log_set_prefix(const char *prefix);
-/* Messages above this level are dropped; default ZC_LOG_INFO (ZC_LOG env: error|warn|info|debug). */
+/* Messages above this level are dropped; default ZC_LOG_INFO (ZC_LOG env: error|warn|info|debug).
+ */
 void zc_log_set_level(enum zc_log_level level);
 void zc_log(enum zc_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define zc_error(...) zc_log(ZC_LOG_ERROR, __VA_ARGS__)
@@ -73,8 +74,7 @@ int zc_parse_wxh(const char *s, unsigned *w, unsigned *h);
 /* "HOST:PORT" or "HOST:PORT:REST" ("[v6]:PORT[:REST]" too).  host is copied
  * into host (hostlen bytes), rest points into s (NULL when absent).
  * 0 or -EINVAL. */
-int zc_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port,
-                      const char **rest);
+int zc_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port, const char **rest);
 
 /* ---- --json: one JSON object on one line ---- */
 struct zc_json {

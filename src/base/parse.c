@@ -93,8 +93,7 @@ int zc_parse_wxh(const char *s, unsigned *w, unsigned *h)
     return 0;
 }
 
-int zc_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port,
-                      const char **rest)
+int zc_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port, const char **rest)
 {
     if (!s || !*s || hostlen == 0)
         return -EINVAL;
