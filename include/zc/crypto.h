@@ -24,6 +24,7 @@
 #ifndef ZC_CRYPTO_H
 #define ZC_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,13 @@ struct zc_aead;
 int zc_aead_new(struct zc_aead **out, enum zc_cipher c, const uint8_t key[ZC_KEY_BYTES],
                 uint32_t salt);
 void zc_aead_free(struct zc_aead *a);
+/* Which code does the work for a: "ipsec-mb" (AES-256-GCM with Intel's
+ * library, where built in and the CPU suits it) or "openssl".  The bytes on
+ * the wire are the same.  ZC_AEAD_IMPL=openssl in the environment, or
+ * zc_aead_use_openssl(true) before zc_aead_new(), keeps to OpenSSL (tests
+ * and benchmarks compare the two). */
+const char *zc_aead_impl(const struct zc_aead *a);
+void zc_aead_use_openssl(bool on);
 
 /* Encrypts len bytes in -> out (in == out allowed) under nonce(counter),
  * authenticating ad too; writes the tag. */
@@ -101,6 +109,10 @@ int zc_aead_mac(struct zc_aead *a, uint64_t counter, const void *ad, size_t adle
                 size_t len, uint8_t tag[ZC_TAG_BYTES]);
 int zc_aead_verify(struct zc_aead *a, uint64_t counter, const void *ad, size_t adlen,
                    const void *data, size_t len, const uint8_t tag[ZC_TAG_BYTES]);
+/* The same in pieces: seal_begin, mac_update per piece, seal_finish makes
+ * the tag; open_begin, verify_update per piece, open_finish checks it. */
+int zc_aead_mac_update(struct zc_aead *a, const void *data, size_t len);
+int zc_aead_verify_update(struct zc_aead *a, const void *data, size_t len);
 
 /* ---- HKDF-SHA256 ---- */
 int zc_hkdf(const void *salt, size_t saltlen, const void *ikm, size_t ikmlen, const void *info,

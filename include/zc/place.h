@@ -82,8 +82,12 @@ struct zc_place_client_config {
     bool integrity_only;            /* payload in clear, MAC only */
     bool resume;                    /* continue interrupted uploads */
     unsigned streams;               /* connections for a file >= 64 MiB (1..16); 0: 1 */
-    unsigned idle_timeout_ms;       /* 0: 30000 */
-    struct zc_progress *progress;   /* NULL: none */
+    /* Integrity-only payloads by sendfile from the page cache: 1 always,
+     * -1 never (sent from the buffer the MAC read), 0 (default) unless the
+     * server is on a loopback address, where the copy costs less. */
+    int sendfile;
+    unsigned idle_timeout_ms;     /* 0: 30000 */
+    struct zc_progress *progress; /* NULL: none */
 };
 
 struct zc_place_client;

@@ -240,6 +240,7 @@ int zc_place_client_connect(struct zc_place_client **out, const struct zc_place_
         .conn = &c->conn,
         .clear = cfg->integrity_only,
         .resume = cfg->resume,
+        .sendfile = cfg->sendfile > 0 || (cfg->sendfile == 0 && !place_conn_loopback(&c->conn)),
         .next_id = 1,
         .progress = cfg->progress,
         .poll = client_poll,

@@ -6,13 +6,14 @@
  * dropped or re-addressed frame either fails the sequence check before its
  * payload is read, or fails its tag after.
  *
- * Sending is one writev (header, payload, tag) per frame.  Integrity-only
- * DATA leaves the page cache by sendfile after a MAC pass over the mapping;
- * encrypted DATA is sealed from the mapping into one chunk buffer, which is
- * the only user-space pass over the bytes.  Receiving reads a header into
- * private memory and lets the caller choose where the payload lands.
+ * Sending a small frame is one writev (header, payload, tag).  File DATA
+ * is read a piece at a time into a buffer that stays in cache and sealed
+ * there (or MAC'd, for integrity-only, and then sent from that buffer or by
+ * sendfile from the page cache).  Receiving reads a header into private
+ * memory and lets the caller choose where the payload lands.
  */
 #include "conn.h"
+#include "writer.h"
 
 #include "zc/base.h"
 
@@ -114,7 +115,8 @@ int place_conn_init(struct place_conn *c, int fd, unsigned idle_ms)
         return -errno;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* not TCP (tests): fine */
     c->sealbuf = malloc(ZC_PLACE_MAX_CHUNK);
-    return c->sealbuf ? 0 : -ENOMEM;
+    c->piecebuf = malloc(PLACE_PIECE);
+    return c->sealbuf && c->piecebuf ? 0 : -ENOMEM;
 }
 
 static int keys_from_session(struct place_conn *c, struct zc_session *s, uint32_t tx_salt,
@@ -151,13 +153,29 @@ int place_conn_handshake_server(struct place_conn *c, const struct zc_keypair *s
     return keys_from_session(c, &s, PLACE_SALT_S2C, PLACE_SALT_C2S);
 }
 
+bool place_conn_loopback(const struct place_conn *c)
+{
+    struct sockaddr_storage a;
+    socklen_t len = sizeof(a);
+    if (getpeername(c->fd, (struct sockaddr *)&a, &len))
+        return false;
+    if (a.ss_family == AF_INET)
+        return (ntohl(((struct sockaddr_in *)&a)->sin_addr.s_addr) >> 24) == 127;
+    if (a.ss_family == AF_INET6) {
+        const struct in6_addr *x = &((struct sockaddr_in6 *)&a)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(x) || (IN6_IS_ADDR_V4MAPPED(x) && x->s6_addr[12] == 127);
+    }
+    return a.ss_family == AF_UNIX;
+}
+
 void place_conn_destroy(struct place_conn *c)
 {
     zc_aead_free(c->tx);
     zc_aead_free(c->rx);
     c->tx = c->rx = NULL;
     free(c->sealbuf);
-    c->sealbuf = NULL;
+    free(c->piecebuf);
+    c->sealbuf = c->piecebuf = NULL;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -258,33 +276,58 @@ static int sendfile_all(int sock, int fd, uint64_t offset, size_t len)
     return r;
 }
 
-int place_conn_send_file(struct place_conn *c, uint8_t flags, uint32_t file_id, uint64_t offset,
-                         int fd, const void *src, uint32_t len)
+/* pread() of exactly len bytes; -ESTALE when the file ends sooner (it
+ * shrank since it was opened). */
+static int pread_all(int fd, uint8_t *buf, size_t len, uint64_t off)
 {
-    if (!(flags & PLACE_FLAG_CLEAR))
-        return place_conn_send(c, PLACE_DATA, flags, file_id, offset, src, len);
+    while (len) {
+        ssize_t n = pread(fd, buf, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -ESTALE;
+        buf += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int place_conn_send_file(struct place_conn *c, uint8_t flags, uint32_t file_id, uint64_t offset,
+                         int fd, uint32_t len, bool by_sendfile)
+{
     uint8_t hdr[PLACE_HDR_BYTES], tag[ZC_TAG_BYTES];
+    bool clear = flags & PLACE_FLAG_CLEAR;
     if (len > ZC_PLACE_MAX_CHUNK)
         return -EINVAL;
+    if (len <= PLACE_PIECE) { /* one writev for header, payload and tag */
+        int r = pread_all(fd, c->sealbuf, len, offset);
+        return r ? r : place_conn_send(c, PLACE_DATA, flags, file_id, offset, c->sealbuf, len);
+    }
     next_hdr(c, PLACE_DATA, flags, file_id, offset, len, hdr);
-    int r = zc_aead_mac(c->tx, c->tx_seq, hdr, sizeof(hdr), src, len, tag);
-    if (r)
-        return r;
-    c->tx_seq++;
-    struct iovec iov = {hdr, sizeof(hdr)};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-    ssize_t n;
-    do
-        n = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_MORE);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return sock_errno();
-    if ((size_t)n < sizeof(hdr) &&
-        (r = send_all(c->fd, hdr + n, sizeof(hdr) - (size_t)n, MSG_MORE)))
-        return r;
-    if ((r = sendfile_all(c->fd, fd, offset, len)))
-        return r;
-    return send_all(c->fd, tag, sizeof(tag), MSG_MORE);
+    int r = zc_aead_seal_begin(c->tx, c->tx_seq, hdr, sizeof(hdr));
+    c->tx_seq++; /* even after a failure: a sequence number is never used twice */
+    if (!r)
+        r = send_all(c->fd, hdr, sizeof(hdr), MSG_MORE);
+    for (uint32_t done = 0; !r && done < len; done += PLACE_PIECE) {
+        uint32_t n = ZC_MIN(PLACE_PIECE, len - done);
+        uint8_t *buf = c->sealbuf + done;
+        if ((r = pread_all(fd, buf, n, offset + done)))
+            break;
+        if (!clear)
+            r = zc_aead_seal_update(c->tx, buf, buf, n);
+        else
+            r = zc_aead_mac_update(c->tx, buf, n);
+        if (r)
+            break;
+        if (clear && by_sendfile)
+            r = sendfile_all(c->fd, fd, offset + done, n);
+        else
+            r = send_all(c->fd, buf, n, MSG_MORE);
+    }
+    if (!r)
+        r = zc_aead_seal_finish(c->tx, tag);
+    return r ? r : send_all(c->fd, tag, sizeof(tag), MSG_MORE);
 }
 
 void place_conn_send_error(struct place_conn *c, int err, const char *msg)
@@ -366,6 +409,35 @@ static int recv_sealed_pieces(struct place_conn *c, uint8_t *dst, uint32_t len)
         r = recv_all(c->fd, dst + off, n);
         if (!r)
             r = zc_aead_open_update(c->rx, dst + off, dst + off, n);
+    }
+    if (!r)
+        r = recv_tag(c, tag);
+    if (!r)
+        r = zc_aead_open_finish(c->rx, tag);
+    if (!r)
+        c->rx_seq++;
+    return r;
+}
+
+int place_conn_recv_payload_at(struct place_conn *c, struct place_writer *w, int fd, uint64_t off)
+{
+    uint8_t tag[ZC_TAG_BYTES];
+    uint32_t len = c->rx_cur.length;
+    bool clear = c->rx_cur.flags & PLACE_FLAG_CLEAR;
+    int r = zc_aead_open_begin(c->rx, c->rx_seq, c->rx_hdr, sizeof(c->rx_hdr));
+    for (uint32_t done = 0; !r && done < len; done += PLACE_PIECE) {
+        uint32_t n = ZC_MIN(PLACE_PIECE, len - done);
+        uint8_t *buf = w ? place_writer_buffer(w) : c->piecebuf;
+        if (!buf)
+            r = place_writer_drain(w); /* the writer's error */
+        if (!r)
+            r = recv_all(c->fd, buf, n);
+        if (!r)
+            r = clear ? zc_aead_verify_update(c->rx, buf, n)
+                      : zc_aead_open_update(c->rx, buf, buf, n);
+        if (!r)
+            r = w ? place_writer_queue(w, fd, off + done, n)
+                  : place_pwrite_all(fd, buf, n, off + done);
     }
     if (!r)
         r = recv_tag(c, tag);

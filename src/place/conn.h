@@ -20,7 +20,8 @@ struct place_conn {
     uint8_t ahead[PLACE_HDR_BYTES];  /* the next header's first bytes, read with a tag */
     uint32_t nahead;
     struct place_hdr rx_cur;
-    uint8_t *sealbuf; /* ZC_PLACE_MAX_CHUNK bytes: the encrypted payload on its way out */
+    uint8_t *sealbuf;  /* ZC_PLACE_MAX_CHUNK bytes: the encrypted payload on its way out */
+    uint8_t *piecebuf; /* PLACE_PIECE bytes: a received piece while it is verified */
     struct zc_pubkey peer;
 };
 
@@ -32,6 +33,9 @@ int place_conn_handshake_client(struct place_conn *c, const struct zc_keypair *s
                                 const struct zc_pubkey *server);
 int place_conn_handshake_server(struct place_conn *c, const struct zc_keypair *self,
                                 const struct zc_pubkey *authorized, size_t nauthorized);
+/* Whether the peer is this machine (a loopback address or a UNIX socket):
+ * there sendfile's page references cost more to receive than a copy. */
+bool place_conn_loopback(const struct place_conn *c);
 /* Wipes keys, closes the socket. */
 void place_conn_destroy(struct place_conn *c);
 
@@ -39,11 +43,13 @@ void place_conn_destroy(struct place_conn *c);
  * PLACE_FLAG_CLEAR); 0 or -errno. */
 int place_conn_send(struct place_conn *c, uint8_t type, uint8_t flags, uint32_t file_id,
                     uint64_t offset, const void *payload, uint32_t len);
-/* Sends a DATA frame of len bytes of file fd at offset, mapped at src:
- * sealed from the mapping in one pass, or with PLACE_FLAG_CLEAR MAC'd over
- * the mapping and sent by sendfile (no user-space copy); 0 or -errno. */
+/* Sends a DATA frame of len bytes of file fd at offset, read into
+ * c->sealbuf a piece at a time and sealed there; with PLACE_FLAG_CLEAR
+ * MAC'd there and sent from it, or when by_sendfile sent by sendfile from
+ * the page cache (no user-space copy out; the MAC still reads the bytes).
+ * 0, -ESTALE when the file ends before offset + len, or -errno. */
 int place_conn_send_file(struct place_conn *c, uint8_t flags, uint32_t file_id, uint64_t offset,
-                         int fd, const void *src, uint32_t len);
+                         int fd, uint32_t len, bool by_sendfile);
 /* Sends an ERROR frame (errno err, text msg), best effort. */
 void place_conn_send_error(struct place_conn *c, int err, const char *msg);
 
@@ -55,6 +61,14 @@ int place_conn_recv_hdr(struct place_conn *c);
  * and its tag, then verifies (and decrypts in place); 0 or -EBADMSG: dst
  * is then garbage that must never count. */
 int place_conn_recv_payload(struct place_conn *c, void *dst);
+/* Receives the current DATA payload for fd at off, a piece at a time: each
+ * piece lands in a buffer small enough to stay in cache (one of w's, or
+ * c->piecebuf when w is NULL), is verified or decrypted there, and goes to
+ * its place: queued to w's thread, or written with pwrite.  Then the tag.
+ * 0 when the tag holds, else -EBADMSG or -errno, and what was placed is
+ * garbage that must never count. */
+struct place_writer;
+int place_conn_recv_payload_at(struct place_conn *c, struct place_writer *w, int fd, uint64_t off);
 /* Whether the next frame has begun to arrive (without blocking). */
 bool place_conn_pending(struct place_conn *c);
 /* Receives one whole control frame (not DATA) into buf (PLACE_MAX_CTRL

@@ -2,16 +2,16 @@
  *
  * Each announced file becomes a hidden temporary ".zc-part.NAME" next to
  * its final name, sized at OPEN, which also checks that the filesystem
- * has room for it (a full disk is a clean error there).  A sliding window
- * of the file is mapped; its blocks are allocated (fallocate) before it is
- * mapped, so a disk that fills up meanwhile is still an error, never a
- * SIGBUS in the middle of a chunk, and the allocation goes along with the
- * transfer instead of before it.  Each DATA payload is received
- * straight into the window at the offset its header names, then verified
- * (and decrypted in place) before the file's verified prefix moves past
- * it.  Offsets must arrive in order, so a chunk can only ever land on
- * bytes that do not count yet: a forged header can waste its own space,
- * never alter verified data.
+ * has room for it (a full disk is a clean error there, and a write that
+ * still finds none is one later: nothing is mapped, so never a SIGBUS).
+ * Each DATA payload is received a piece at a time into a buffer that stays
+ * in cache, verified (and decrypted) there, and written at the offset its
+ * header names by a writer thread (writer.c), so that the kernel's work
+ * of placing the bytes (allocating and filling page-cache pages) overlaps
+ * with receiving the next piece.  The file's verified prefix moves past a
+ * chunk only when its tag holds.  Offsets must arrive in order, so a chunk
+ * can only ever land on bytes that do not count yet: a forged header can
+ * waste its own space, never alter verified data.
  *
  * Publication is grouped: verified files queue up, then one fsync (or
  * syncfs for a group), the renames, and one more sync make the group
@@ -28,6 +28,7 @@
  */
 #define _GNU_SOURCE
 #include "placer.h"
+#include "writer.h"
 
 #include "zc/base.h"
 
@@ -39,13 +40,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define PLACE_WINDOW        (8u << 20)  /* mapped bytes of a file at a time */
 #define PLACE_GROUP_FILES   256         /* publish the queue at this many files ... */
 #define PLACE_GROUP_BYTES   (64u << 20) /* ... or this many bytes */
 #define PLACE_MAX_DIR_TIMES 100000      /* directory mtimes remembered per session */
@@ -137,16 +136,8 @@ static struct place_file *find(struct place_placer *p, uint32_t id)
     return NULL;
 }
 
-static void unmap(struct place_file *f)
-{
-    if (f->map)
-        munmap(f->map, f->map_len);
-    f->map = NULL;
-}
-
 static void release(struct place_file *f)
 {
-    unmap(f);
     if (f->fd >= 0)
         close(f->fd);
     if (f->dirfd >= 0)
@@ -185,7 +176,6 @@ static void save_state(struct place_file *f, const struct zc_pubkey *peer)
 {
     uint8_t b[STATE_BYTES];
     char tmp[PLACE_MAX_NAME + 16];
-    unmap(f);
     if (fdatasync(f->fd))
         return;
     state_encode(f, peer, b);
@@ -502,32 +492,22 @@ int place_placer_open(struct place_placer *p, uint32_t id, uint8_t flags,
     return r;
 }
 
-/* Maps the window of f that holds [off, off + len). */
-static int window(struct place_file *f, uint64_t off, uint32_t len)
+/* Pieces of large chunks go to the writer thread; small ones are written
+ * inline (handing a 4 KiB file over would cost more than writing it). */
+static struct place_writer *writer_for(struct place_placer *p, uint32_t len)
 {
-    if (f->map && off >= f->map_off && off + len <= f->map_off + f->map_len)
-        return 0;
-    unmap(f);
-    uint64_t start = off - off % PLACE_WINDOW;
-    uint64_t end = ZC_MIN(f->size, ZC_MAX(start + PLACE_WINDOW, off + len));
-    /* Blocks first: writing through the mapping must never need to allocate. */
-    if (fallocate(f->fd, 0, (off_t)start, (off_t)(end - start)) && errno != EOPNOTSUPP)
-        return -errno;
-    void *m = mmap(NULL, end - start, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, (off_t)start);
-    if (m == MAP_FAILED)
-        return -errno;
-    /* Fault the window in writable at once: one call instead of a fault a
-     * page (measured: fallocate, then this, costs less than this alone).
-     * Should it fail, the mapping is not touched: an error, not a SIGBUS. */
-    if (madvise(m, end - start, MADV_POPULATE_WRITE) && errno != EINVAL) {
-        int r = errno == EFAULT ? -ENOSPC : -errno;
-        munmap(m, end - start);
-        return r;
-    }
-    f->map = m;
-    f->map_off = start;
-    f->map_len = end - start;
-    return 0;
+    if (len < 2 * PLACE_PIECE || p->no_writer)
+        return NULL;
+    if (!p->writer && place_writer_new(&p->writer, PLACE_PIECE))
+        p->no_writer = true;
+    return p->writer;
+}
+
+/* Waits for every queued write; before any file is synced or closed. */
+static int drain(struct place_placer *p)
+{
+    int r = place_writer_drain(p->writer);
+    return r ? fail(p, r, "cannot write the received data") : 0;
 }
 
 int place_placer_data(struct place_placer *p, struct place_conn *c)
@@ -541,10 +521,7 @@ int place_placer_data(struct place_placer *p, struct place_conn *c)
         return fail(p, -EPROTO, "chunk of %s with wrong flags", f->name);
     if (f->complete_already || h.offset != f->next || h.length == 0 || h.length > f->end - f->next)
         return fail(p, -EPROTO, "chunk of %s out of place", f->name);
-    int r = window(f, h.offset, h.length);
-    if (r)
-        return fail(p, r, "cannot place %s", f->name);
-    r = place_conn_recv_payload(c, f->map + (h.offset - f->map_off));
+    int r = place_conn_recv_payload_at(c, writer_for(p, h.length), f->fd, h.offset);
     if (r)
         return fail(p, r, "chunk of %s", f->name);
     f->next += h.length;
@@ -559,12 +536,14 @@ int place_placer_close(struct place_placer *p, uint32_t id, place_ack_fn ack, vo
         return fail(p, -EPROTO, "close of an unknown file");
     if (f->next != f->end)
         return fail(p, -EPROTO, "close of %s before all of it arrived", f->name);
-    unmap(f);
+    int r = drain(p);
+    if (r)
+        return r;
     if (f->split) {
         /* Earlier files are ACKed first: ACKs go out in file-id order. */
         uint64_t start, end, size = f->size;
         bool published;
-        int r = place_placer_commit(p, ack, ctx);
+        r = place_placer_commit(p, ack, ctx);
         if (!r)
             r = close_split(p, f, &published);
         if (r)
@@ -604,8 +583,10 @@ int place_placer_commit(struct place_placer *p, place_ack_fn ack, void *ctx)
             last = i;
         }
     /* Data first: nothing may be renamed before its bytes are durable. */
-    int r = 0;
-    if (real == 1 && fsync(p->pending[last].fd))
+    int r = drain(p);
+    if (r)
+        ;
+    else if (real == 1 && fsync(p->pending[last].fd))
         r = fail(p, -errno, "cannot sync %s", p->pending[last].name);
     else if (real > 1 && syncfs(p->rootfd))
         r = fail(p, -errno, "cannot sync the files");
@@ -665,7 +646,10 @@ static bool keeps_work(int err)
 
 void place_placer_abort(struct place_placer *p, int err)
 {
-    bool keep = keeps_work(err);
+    /* Nothing queued may outlive its file; and what is verified counts for
+     * --resume only once it is written. */
+    int wr = place_writer_drain(p->writer);
+    bool keep = keeps_work(err) && !wr;
     if (keep)
         place_placer_commit(p, NULL, NULL);
     for (size_t i = 0; i < p->npending; i++)
@@ -687,6 +671,8 @@ void place_placer_abort(struct place_placer *p, int err)
 
 void place_placer_destroy(struct place_placer *p)
 {
+    place_writer_free(p->writer); /* it writes what is queued: before any file closes */
+    p->writer = NULL;
     for (size_t i = 0; i < PLACE_MAX_OPEN; i++)
         if (p->files[i].used)
             discard(&p->files[i]);

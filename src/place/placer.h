@@ -17,9 +17,6 @@ struct place_file {
     uint64_t end;        /* this session's bytes end here (a split part: its range) */
     uint8_t transfer[16];
     uint32_t parts, index;
-    uint8_t *map; /* a window of the temporary file, [map_off, map_off + map_len) */
-    uint64_t map_off;
-    size_t map_len;
     struct timespec times[2];
     uint32_t mode;
 };
@@ -39,6 +36,8 @@ struct place_placer {
     uint64_t pending_bytes;
     struct place_dir_time *dirs; /* directory mtimes, set when the session ends */
     size_t ndirs, dircap;
+    struct place_writer *writer; /* started at the first large chunk; NULL: write inline */
+    bool no_writer;              /* it could not be started: write inline */
     struct zc_place_stats st;
     char msg[256]; /* why the last call failed, for the peer and the log */
 };

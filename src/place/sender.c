@@ -1,18 +1,12 @@
 /* sender.c - turning files, trees and buffers into place frames.
  *
  * A file is OPEN (size, mode, mtime, path), DATA chunks in offset order,
- * CLOSE.  The source is read through a read-only mapping, a window at a
- * time, so memory stays flat whatever the file size: encrypted chunks are
- * sealed straight from the page cache, integrity-only chunks are MAC'd
- * there and handed to sendfile.  Trees are walked with openat() relative
+ * CLOSE.  The source is read with pread a piece at a time into a buffer
+ * that stays in cache, sealed or MAC'd there (conn.c), so memory stays flat
+ * whatever the file size, and a source file cut short under us is a short
+ * read (-ESTALE), never a fault.  Trees are walked with openat() relative
  * to the directory already open, so a rename under us cannot redirect the
  * walk; symlinks and special files are skipped with a warning.
- *
- * A source file cut short by someone else while it is mapped turns the next
- * read of the lost pages into SIGBUS.  Checking the size before mapping
- * only narrows that race, so every read of mapped source bytes runs inside
- * send_mapped(), where a SIGBUS jumps back out and the send fails with
- * -ESTALE instead of killing the process.
  */
 #define _GNU_SOURCE
 #include "sender.h"
@@ -22,65 +16,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
-#define SEND_WINDOW      (8u << 20)  /* source bytes mapped at a time */
-#define POLL_EVERY_BYTES (4u << 20)  /* look for the receiver's answers this often */
-#define SENDFILE_MIN     (64u << 10) /* smaller clear chunks go by sendmsg */
-
-/* ---- reading a mapping that may shrink under us ---- */
-
-static __thread sigjmp_buf *bus_jump; /* set while this thread reads mapped source bytes */
-static struct sigaction bus_previous;
-static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
-
-/* A SIGBUS while reading the source jumps back to send_mapped(); any other
- * is none of ours and goes to whatever handled SIGBUS before. */
-static void on_sigbus(int sig, siginfo_t *info, void *uctx)
-{
-    if (bus_jump)
-        siglongjmp(*bus_jump, 1);
-    if (bus_previous.sa_flags & SA_SIGINFO) {
-        bus_previous.sa_sigaction(sig, info, uctx);
-    } else if (bus_previous.sa_handler != SIG_DFL && bus_previous.sa_handler != SIG_IGN) {
-        bus_previous.sa_handler(sig);
-    } else {
-        /* Back to the default: the faulting access repeats on return and kills. */
-        signal(SIGBUS, SIG_DFL);
-    }
-}
-
-static void install_sigbus(void)
-{
-    struct sigaction sa = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, &bus_previous);
-}
-
-/* One DATA frame of n mapped source bytes at src (by sendfile from fd when
- * by_sendfile); 0, -ESTALE when the file shrank under the mapping, or the
- * send's error. */
-static int send_mapped(struct place_sender *s, uint8_t flags, uint32_t id, uint64_t off, int fd,
-                       const uint8_t *src, uint32_t n, bool by_sendfile)
-{
-    pthread_once(&bus_once, install_sigbus);
-    sigjmp_buf jump;
-    if (sigsetjmp(jump, 1)) {
-        bus_jump = NULL;
-        return -ESTALE;
-    }
-    bus_jump = &jump;
-    int r = by_sendfile ? place_conn_send_file(s->conn, flags, id, off, fd, src, n)
-                        : place_conn_send(s->conn, PLACE_DATA, flags, id, off, src, n);
-    bus_jump = NULL;
-    return r;
-}
+#define POLL_EVERY_BYTES (4u << 20) /* look for the receiver's answers this often */
 
 static int send_open_part(struct place_sender *s, uint32_t id, uint8_t flags, uint64_t size,
                           uint32_t mode, const struct timespec *mtime, const char *dest,
@@ -146,46 +86,14 @@ static int send_chunks(struct place_sender *s, uint32_t id, int fd, const uint8_
                        uint64_t off, uint64_t size)
 {
     uint8_t flags = s->clear ? PLACE_FLAG_CLEAR : 0;
-    const uint8_t *map = NULL;
-    uint64_t map_off = 0, map_len = 0, since_poll = 0;
+    uint64_t since_poll = 0;
     int r = 0;
     while (!r && off < size) {
         uint32_t n = (uint32_t)ZC_MIN((uint64_t)PLACE_SEND_CHUNK, size - off);
-        const uint8_t *src;
         if (mem) {
-            src = mem + off;
+            r = place_conn_send(s->conn, PLACE_DATA, flags, id, off, mem + off, n);
         } else {
-            if (!map || off + n > map_off + map_len) {
-                if (map)
-                    munmap((void *)map, map_len);
-                map_off = off - off % SEND_WINDOW;
-                map_len = ZC_MIN((uint64_t)SEND_WINDOW, size - map_off);
-                /* A file cut short under us would fault on the mapping: check
-                 * first (what changes after the check is the sender's race). */
-                struct stat st;
-                if (fstat(fd, &st) || (uint64_t)st.st_size < map_off + map_len) {
-                    zc_error("a source file shrank while it was being sent");
-                    r = -ESTALE;
-                    map = NULL;
-                    break;
-                }
-                void *m =
-                    mmap(NULL, map_len, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)map_off);
-                if (m == MAP_FAILED) {
-                    map = NULL;
-                    r = -errno;
-                    break;
-                }
-                map = m;
-            }
-            src = map + (off - map_off);
-        }
-        /* Clear chunks leave by sendfile; small ones by one sendmsg from the
-         * same mapping (no user-space copy either way, three calls fewer). */
-        if (mem) {
-            r = place_conn_send(s->conn, PLACE_DATA, flags, id, off, src, n);
-        } else {
-            r = send_mapped(s, flags, id, off, fd, src, n, s->clear && n >= SENDFILE_MIN);
+            r = place_conn_send_file(s->conn, flags, id, off, fd, n, s->clear && s->sendfile);
             if (r == -ESTALE)
                 zc_error("a source file shrank while it was being sent");
         }
@@ -198,8 +106,6 @@ static int send_chunks(struct place_sender *s, uint32_t id, int fd, const uint8_
             r = s->poll(s->ctx, 0, NULL);
         }
     }
-    if (map)
-        munmap((void *)map, map_len);
     return r;
 }
 

@@ -12,8 +12,9 @@
 
 struct place_sender {
     struct place_conn *conn;
-    bool clear;  /* integrity-only */
-    bool resume; /* ask the receiver where to start each file */
+    bool clear;    /* integrity-only */
+    bool resume;   /* ask the receiver where to start each file */
+    bool sendfile; /* integrity-only payloads leave by sendfile (else from the MAC's buffer) */
     uint32_t next_id;
     struct zc_progress *progress;
     /* Called between chunks and after each file with opened == 0 to take in

@@ -192,6 +192,7 @@ static int serve_get(struct session *ss, const uint8_t *payload, uint32_t len, u
     struct place_sender snd = {
         .conn = &ss->conn,
         .clear = flags & PLACE_FLAG_CLEAR_DATA,
+        .sendfile = !place_conn_loopback(&ss->conn),
         .next_id = 1,
     };
     const char *base = strrchr(path, '/');

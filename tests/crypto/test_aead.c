@@ -175,6 +175,91 @@ static void test_cipher_choice(void)
     CHECK_EQ(zc_aead_new(&a, (enum zc_cipher)9, key, 0), -EINVAL);
 }
 
+/* Seals, MACs and opens with a's and b's code alike: every length around
+ * the block and piece edges, associated data short enough for the fast
+ * path and longer (OpenSSL then), data fed in one go and in odd pieces.
+ * Each must produce the other's bytes and accept the other's tags. */
+static void cross_check(struct zc_aead *a, struct zc_aead *b)
+{
+    static const size_t lens[] = {0, 1, 15, 16, 17, 100, 4096, (128u << 10) + 5};
+    static const size_t adlens[] = {0, 13, 32, 64, 65, 200};
+    static uint8_t msg[(128u << 10) + 5], ct_a[sizeof(msg)], ct_b[sizeof(msg)], out[sizeof(msg)];
+    uint8_t ad[200], tag_a[16], tag_b[16];
+    for (size_t i = 0; i < sizeof(msg); i++)
+        msg[i] = (uint8_t)(i * 131 + 7);
+    for (size_t i = 0; i < sizeof(ad); i++)
+        ad[i] = (uint8_t)(i ^ 0x5a);
+    for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+        for (size_t ai = 0; ai < sizeof(adlens) / sizeof(adlens[0]); ai++) {
+            size_t len = lens[li], adlen = adlens[ai];
+            uint64_t n = 1000 + li * 10 + ai;
+            CHECK_OK(zc_aead_seal(a, n, ad, adlen, msg, ct_a, len, tag_a));
+            CHECK_OK(zc_aead_seal_begin(b, n, ad, adlen));
+            for (size_t off = 0; off < len; off += 4099)
+                CHECK_OK(zc_aead_seal_update(b, msg + off, ct_b + off, ZC_MIN(4099, len - off)));
+            CHECK_OK(zc_aead_seal_finish(b, tag_b));
+            CHECK(memcmp(ct_a, ct_b, len) == 0);
+            CHECK(memcmp(tag_a, tag_b, 16) == 0);
+            CHECK_OK(zc_aead_open(b, n, ad, adlen, ct_a, out, len, tag_a));
+            CHECK(memcmp(out, msg, len) == 0);
+            CHECK_OK(zc_aead_open(a, n, ad, adlen, ct_b, out, len, tag_b));
+            if (len) {
+                ct_a[len / 2] ^= 0x10;
+                CHECK_EQ(zc_aead_open(b, n, ad, adlen, ct_a, out, len, tag_a), -EBADMSG);
+                CHECK_EQ(zc_aead_open(a, n, ad, adlen, ct_a, out, len, tag_a), -EBADMSG);
+            }
+
+            /* Integrity only: one call on a, odd pieces on b. */
+            CHECK_OK(zc_aead_mac(a, n, ad, adlen, msg, len, tag_a));
+            CHECK_OK(zc_aead_seal_begin(b, n, ad, adlen));
+            for (size_t off = 0; off < len; off += 1000)
+                CHECK_OK(zc_aead_mac_update(b, msg + off, ZC_MIN(1000, len - off)));
+            CHECK_OK(zc_aead_seal_finish(b, tag_b));
+            CHECK(memcmp(tag_a, tag_b, 16) == 0);
+            CHECK_OK(zc_aead_open_begin(a, n, ad, adlen));
+            for (size_t off = 0; off < len; off += 777)
+                CHECK_OK(zc_aead_verify_update(a, msg + off, ZC_MIN(777, len - off)));
+            CHECK_OK(zc_aead_open_finish(a, tag_b));
+            CHECK_OK(zc_aead_verify(b, n, ad, adlen, msg, len, tag_a));
+            tag_a[3] ^= 1;
+            CHECK_EQ(zc_aead_verify(b, n, ad, adlen, msg, len, tag_a), -EBADMSG);
+            CHECK_EQ(zc_aead_verify(a, n, ad, adlen, msg, len, tag_a), -EBADMSG);
+            /* A MAC is not a seal of nothing but ad || data. */
+            if (len && adlen) {
+                CHECK_OK(zc_aead_seal(a, n, ad, adlen, NULL, NULL, 0, tag_b));
+                CHECK(memcmp(tag_a, tag_b, 16) != 0);
+            }
+        }
+    }
+}
+
+/* AES-256-GCM through ipsec-mb (where built in and the CPU suits it) and
+ * through OpenSSL give the same bytes; so do two ChaCha20-Poly1305 keys. */
+static void test_backends_agree(void)
+{
+    uint8_t key[32];
+    for (size_t i = 0; i < sizeof(key); i++)
+        key[i] = (uint8_t)(3 * i + 1);
+    struct zc_aead *fast, *ossl;
+    CHECK_OK(zc_aead_new(&fast, ZC_CIPHER_AES256GCM, key, 0x01020304));
+    zc_aead_use_openssl(true);
+    CHECK_OK(zc_aead_new(&ossl, ZC_CIPHER_AES256GCM, key, 0x01020304));
+    zc_aead_use_openssl(false);
+    CHECK(strcmp(zc_aead_impl(ossl), "openssl") == 0);
+    fprintf(stderr, "    aes-256-gcm: %s against openssl\n", zc_aead_impl(fast));
+    cross_check(fast, ossl);
+    cross_check(ossl, fast);
+    zc_aead_free(fast);
+    zc_aead_free(ossl);
+
+    CHECK_OK(zc_aead_new(&fast, ZC_CIPHER_CHACHA20POLY1305, key, 9));
+    CHECK_OK(zc_aead_new(&ossl, ZC_CIPHER_CHACHA20POLY1305, key, 9));
+    CHECK(strcmp(zc_aead_impl(fast), "openssl") == 0);
+    cross_check(fast, ossl);
+    zc_aead_free(fast);
+    zc_aead_free(ossl);
+}
+
 int main(void)
 {
     RUN(test_hkdf_rfc5869);
@@ -182,5 +267,6 @@ int main(void)
     RUN(test_aes_gcm_tamper);
     RUN(test_chacha_tamper);
     RUN(test_cipher_choice);
+    RUN(test_backends_agree);
     return 0;
 }

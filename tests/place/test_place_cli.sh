@@ -45,6 +45,14 @@ cmp src/file.bin root/renamed.bin || fail "renamed file differs"
 tail -n 1 out.json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["files"]==1 and d["bytes"]==3000000 and d["mode"]=="integrity-only"' ||
     fail "--json summary"
 
+# Integrity-only payloads by sendfile and from the MAC's buffer (auto picks
+# the buffer on loopback): the same bytes either way.
+for how in always never; do
+    $PUT --integrity-only --sendfile $how src/file.bin "127.0.0.1:$PORT:sf-$how.bin" ||
+        fail "put --sendfile $how"
+    cmp src/file.bin "root/sf-$how.bin" || fail "--sendfile $how: file differs"
+done
+
 "$ZC" get -q --key client.key --server-pub server.pub "127.0.0.1:$PORT:tree" back || fail "get"
 cmp src/tree/a back/tree/a || fail "get differs"
 
@@ -65,6 +73,9 @@ grep -q "no-such" err.txt || fail "get of a missing file: no clear message"
 [ $? = 1 ] || fail "serve with a missing root: want exit 1"
 "$ZC" serve --root root 2>/dev/null
 [ $? = 2 ] || fail "serve without --listen: want exit 2"
+$PUT --sendfile sometimes src/file.bin "127.0.0.1:$PORT:x" 2>err.txt
+[ $? = 2 ] || fail "--sendfile sometimes: want exit 2"
+grep -q "auto, always or never" err.txt || fail "--sendfile sometimes: no clear message"
 "$ZC" put --help >/dev/null || fail "put --help"
 set -e
 ls -a root | grep -q '^\.zc-' && fail "temporary files left in the root"

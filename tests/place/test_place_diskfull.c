@@ -2,7 +2,8 @@
  * a private mount namespace (root only; skipped otherwise).  A file that
  * does not fit is refused at once with ENOSPC, and nothing is published
  * or left behind; a file that fits still goes through; and a disk that
- * fills up during a transfer ends it with ENOSPC, not a crash. */
+ * fills up during a transfer ends it with ENOSPC, not a crash, whether
+ * its chunks are written by the writer thread or inline. */
 #define _GNU_SOURCE
 #include "harness.h"
 
@@ -29,6 +30,38 @@ static int put_file(const char *src, const char *name)
     return r;
 }
 
+/* A 20 MiB file whose first chunk lands, then a filler takes the rest of
+ * the disk, then the rest of the chunks (chunk bytes each) follow. */
+static void late_fill(const char *name, uint32_t chunk_len)
+{
+    static uint8_t chunk[1u << 20];
+    char dst[400];
+    struct place_open o = {.size = 20u << 20, .mode = 0644};
+    snprintf(o.path, sizeof(o.path), "%s", name);
+    uint8_t b[PLACE_OPEN_FIXED + 32];
+    int n = place_open_encode(&o, b, sizeof(b));
+    struct place_conn c = harness_raw_connect(&h);
+    CHECK_OK(place_conn_send(&c, PLACE_OPEN, 0, 1, 0, b, (uint32_t)n));
+    CHECK_OK(place_conn_send(&c, PLACE_DATA, 0, 1, 0, chunk, chunk_len));
+    usleep(300000); /* the server has written the first chunk */
+    snprintf(dst, sizeof(dst), "%s/filler", h.root);
+    int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0);
+    while (write(fd, chunk, 4096) == 4096)
+        ;
+    close(fd);
+    int r = 0;
+    for (uint64_t off = chunk_len; !r && off < o.size; off += chunk_len)
+        r = place_conn_send(&c, PLACE_DATA, 0, 1, off, chunk, chunk_len);
+    CHECK_EQ(harness_raw_answer(&c), -ENOSPC);
+    place_conn_destroy(&c);
+    snprintf(dst, sizeof(dst), "%s/%s", h.root, name);
+    CHECK(access(dst, F_OK) != 0);
+    CHECK_EQ(harness_count(h.root, ".zc-"), 0);
+    snprintf(dst, sizeof(dst), "%s/filler", h.root);
+    CHECK_OK(unlink(dst));
+}
+
 int main(void)
 {
     harness_init(&h);
@@ -53,31 +86,12 @@ int main(void)
     CHECK_OK(put_file(small, "small"));
     CHECK_EQ(harness_count(h.root, ""), 1);
 
-    /* The disk fills up after OPEN found room: the first window's blocks
-     * are allocated, then a filler takes the rest; the chunk that needs the
-     * next window is refused cleanly (no SIGBUS), nothing is published. */
-    static uint8_t chunk[1u << 20];
-    struct place_open o = {.size = 20u << 20, .mode = 0644, .path = "late"};
-    uint8_t b[PLACE_OPEN_FIXED + 16];
-    int n = place_open_encode(&o, b, sizeof(b));
-    struct place_conn c = harness_raw_connect(&h);
-    CHECK_OK(place_conn_send(&c, PLACE_OPEN, 0, 1, 0, b, (uint32_t)n));
-    CHECK_OK(place_conn_send(&c, PLACE_DATA, 0, 1, 0, chunk, sizeof(chunk)));
-    usleep(300000); /* the server has mapped the first window */
-    snprintf(dst, sizeof(dst), "%s/filler", h.root);
-    int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    CHECK(fd >= 0);
-    while (write(fd, chunk, 4096) == 4096)
-        ;
-    close(fd);
-    int r = 0;
-    for (uint64_t off = sizeof(chunk); !r && off < o.size; off += sizeof(chunk))
-        r = place_conn_send(&c, PLACE_DATA, 0, 1, off, chunk, sizeof(chunk));
-    CHECK_EQ(harness_raw_answer(&c), -ENOSPC);
-    place_conn_destroy(&c);
-    snprintf(dst, sizeof(dst), "%s/late", h.root);
-    CHECK(access(dst, F_OK) != 0);
-    CHECK_EQ(harness_count(h.root, ".zc-"), 0);
+    /* The disk fills up after OPEN found room: 1 MiB chunks go through
+     * the writer thread, 64 KiB ones are written inline; either way the
+     * write that finds no room ends the session with ENOSPC (nothing is
+     * mapped, so no SIGBUS) and nothing is published or left behind. */
+    late_fill("late", 1u << 20);
+    late_fill("late-small", 64u << 10);
 
     harness_stop_server(&h);
     umount2(h.root, MNT_DETACH);

@@ -23,7 +23,8 @@ enum {
     OPT_MAX_SESSIONS,
     OPT_MAX_FILE,
     OPT_ONCE,
-    OPT_STREAMS
+    OPT_STREAMS,
+    OPT_SENDFILE
 };
 
 /* Streams for a large file when --streams is not given (docs/BENCHMARKS.md). */
@@ -195,6 +196,7 @@ struct client_opts {
     const char *keyfile, *serverfile;
     bool integrity_only, resume, json, quiet;
     unsigned timeout_ms, streams;
+    int sendfile;
 };
 
 static const struct option client_long_opts[] = {
@@ -203,6 +205,7 @@ static const struct option client_long_opts[] = {
     {"integrity-only", no_argument, NULL, OPT_INTEGRITY},
     {"resume", no_argument, NULL, OPT_RESUME},
     {"streams", required_argument, NULL, OPT_STREAMS},
+    {"sendfile", required_argument, NULL, OPT_SENDFILE},
     {"timeout", required_argument, NULL, 't'},
     {"json", no_argument, NULL, OPT_JSON},
     {"quiet", no_argument, NULL, 'q'},
@@ -237,6 +240,17 @@ static int parse_client(const char *cmd, int argc, char **argv, struct client_op
             o->streams = (unsigned)v;
             break;
         }
+        case OPT_SENDFILE:
+            if (strcmp(optarg, "auto") == 0)
+                o->sendfile = 0;
+            else if (strcmp(optarg, "always") == 0)
+                o->sendfile = 1;
+            else if (strcmp(optarg, "never") == 0)
+                o->sendfile = -1;
+            else
+                return zc_usage_error(cmd, "--sendfile wants auto, always or never, not '%s'",
+                                      optarg);
+            break;
         case 't':
             if (parse_timeout(cmd, optarg, &o->timeout_ms))
                 return ZC_EXIT_USAGE;
@@ -280,6 +294,7 @@ static int client_open(struct zc_place_client **c, const struct client_opts *o, 
         .integrity_only = o->integrity_only,
         .resume = o->resume,
         .streams = o->streams,
+        .sendfile = o->sendfile,
         .idle_timeout_ms = o->timeout_ms,
         .progress = progress,
     };
@@ -339,6 +354,9 @@ static void put_usage(FILE *f)
             "      --resume            keep what an interrupted transfer already placed\n"
             "      --streams N         send each file of 64 MiB or more over N connections\n"
             "                          at once (default %u; not with --resume)\n"
+            "      --sendfile WHEN     integrity-only payloads by sendfile: auto (default:\n"
+            "                          not to a loopback address, where a copy is cheaper),\n"
+            "                          always or never\n"
             "  -t, --timeout SECONDS   give up on a server silent this long (default 30)\n"
             "      --json              print a JSON summary as the last line\n"
             "  -q, --quiet             no progress line\n"
@@ -460,8 +478,8 @@ int cmd_get(int argc, char **argv)
     if (r >= 0)
         return r;
     r = 0;
-    if (o.resume || o.streams)
-        return zc_usage_error("get", "--resume and --streams are for put");
+    if (o.resume || o.streams || o.sendfile)
+        return zc_usage_error("get", "--resume, --streams and --sendfile are for put");
     if (argc - optind < 2)
         return zc_usage_error("get", "wants HOST:PORT:SRC... LOCALDIR");
     const char *localdir = argv[argc - 1];
