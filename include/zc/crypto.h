@@ -82,6 +82,10 @@ void zc_aead_free(struct zc_aead *a);
  * and benchmarks compare the two). */
 const char *zc_aead_impl(const struct zc_aead *a);
 void zc_aead_use_openssl(bool on);
+/* zc_aead_new() that keeps this key to OpenSSL when openssl is set (the
+ * sealed channel does: see docs/BENCHMARKS.md, seal). */
+int zc_aead_new_impl(struct zc_aead **out, enum zc_cipher c, const uint8_t key[ZC_KEY_BYTES],
+                     uint32_t salt, bool openssl);
 
 /* Encrypts len bytes in -> out (in == out allowed) under nonce(counter),
  * authenticating ad too; writes the tag. */

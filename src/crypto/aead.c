@@ -157,6 +157,12 @@ static void make_nonce(const struct zc_aead *a, uint64_t counter, uint8_t nonce[
 int zc_aead_new(struct zc_aead **out, enum zc_cipher c, const uint8_t key[ZC_KEY_BYTES],
                 uint32_t salt)
 {
+    return zc_aead_new_impl(out, c, key, salt, force_openssl);
+}
+
+int zc_aead_new_impl(struct zc_aead **out, enum zc_cipher c, const uint8_t key[ZC_KEY_BYTES],
+                     uint32_t salt, bool openssl)
+{
     const char *name;
     switch (c) {
     case ZC_CIPHER_AES256GCM:
@@ -185,7 +191,7 @@ int zc_aead_new(struct zc_aead **out, enum zc_cipher c, const uint8_t key[ZC_KEY
     }
 #ifdef ZC_HAVE_IPSEC_MB
     pthread_once(&imb_once, imb_setup);
-    if (imb && c == ZC_CIPHER_AES256GCM && !force_openssl) {
+    if (imb && c == ZC_CIPHER_AES256GCM && !openssl) {
         a->mgr = imb;
         IMB_AES256_GCM_PRE(imb, key, &a->key);
     }

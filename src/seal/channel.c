@@ -26,7 +26,13 @@
 /* Private staging: small enough to stay in L1 next to the cipher state,
  * and a multiple of the 96 bytes (6 blocks) that OpenSSL's stitched
  * AES-GCM code takes at a time, so no call ends in a slow partial group. */
-#define STAGE 6144
+/* The channel's keys use OpenSSL even where ipsec-mb is built in: with a
+ * cipher four times as fast, the channel's two copies through shared memory
+ * (staging on each side, which the broker model needs) became its bound,
+ * sealed 64 KiB reached 0.43-0.67x of that cipher's single-core rate, and
+ * the chunk sizes below are OpenSSL's (docs/BENCHMARKS.md, seal). */
+#define SEAL_OPENSSL true
+#define STAGE        6144
 /* The receiver decrypts a staged chunk in pieces this large, prefetching a
  * piece's worth of the next chunk before each (see open_message); smaller
  * pieces cost more per call than the overlap gains (measured: 512 bytes
@@ -219,7 +225,7 @@ static int ratchet(struct zc_seal *s, uint8_t key[ZC_KEY_BYTES], struct zc_aead 
     zc_wipe(next, sizeof(next));
     zc_aead_free(*aead);
     *aead = NULL;
-    return zc_aead_new(aead, s->cipher, key, salt);
+    return zc_aead_new_impl(aead, s->cipher, key, salt, SEAL_OPENSSL);
 }
 
 /* ---- setting up ---- */
@@ -276,10 +282,12 @@ int zc_seal_connect(struct zc_seal **out, int sock, uid_t broker_uid, const stru
         s->cipher = session.cipher;
         memcpy(s->tx_key, session.send_key, ZC_KEY_BYTES);
         memcpy(s->rx_key, session.recv_key, ZC_KEY_BYTES);
-        r = zc_aead_new(&s->tx_aead, s->cipher, s->tx_key, direction_salt(s->side));
+        r = zc_aead_new_impl(&s->tx_aead, s->cipher, s->tx_key, direction_salt(s->side),
+                             SEAL_OPENSSL);
     }
     if (!r)
-        r = zc_aead_new(&s->rx_aead, s->cipher, s->rx_key, direction_salt(1 - s->side));
+        r = zc_aead_new_impl(&s->rx_aead, s->cipher, s->rx_key, direction_salt(1 - s->side),
+                             SEAL_OPENSSL);
     zc_wipe(&session, sizeof(session));
     if (r) {
         zc_seal_destroy(s);
