@@ -218,6 +218,14 @@ static inline float jitter(unsigned x, unsigned y)
 
 /* One ray (origin and direction in voxel units per unit of world length);
  * returns premultiplied rgba over the background. */
+/* The next sample's distance; past the ray's end when dt is too small to
+ * move t at all (float rounding far from the eye): a ray never stalls. */
+static inline float advance(float t, float dt)
+{
+    float next = t + dt;
+    return next > t ? next : INFINITY;
+}
+
 static inline __attribute__((always_inline)) uint32_t cast(struct dvr *d, const float org[3],
                                                            const float dir[3], float start,
                                                            enum zc_vol_type t, uint64_t *samples)
@@ -242,7 +250,7 @@ static inline __attribute__((always_inline)) uint32_t cast(struct dvr *d, const 
     uint64_t taken = 0;
     const int last[3] = {(int)n[0] - 2, (int)n[1] - 2, (int)n[2] - 2};
     size_t full_cell = SIZE_MAX;
-    for (float tr = t0 + start * dt; tr <= t1; tr += dt) {
+    for (float tr = t0 + start * dt; tr <= t1; tr = advance(tr, dt)) {
         float p[3] = {org[0] + tr * dir[0], org[1] + tr * dir[1], org[2] + tr * dir[2]};
         unsigned ix[3];
         float f[3];
