@@ -303,12 +303,16 @@ static int get_ctrl(struct zc_place_client *c, struct place_placer *p, bool *don
     case PLACE_OPEN:
         if ((r = place_open_decode(c->ctrl, h.length, &o)))
             return r;
-        if (h.flags & PLACE_FLAG_RESUME)
-            return -EPROTO;
+        if ((h.flags & PLACE_FLAG_RESUME) && !c->cfg.resume)
+            return -EPROTO; /* we did not ask for it */
         if ((r = place_placer_open(p, h.file_id, h.flags, &o, &at)))
             return r;
-        if (c->cfg.progress)
+        if (c->cfg.progress) {
             zc_progress_grow(c->cfg.progress, o.size);
+            zc_progress_add(c->cfg.progress, at);
+        }
+        if (h.flags & PLACE_FLAG_RESUME) /* where the server starts */
+            return place_conn_send(&c->conn, PLACE_OPENED, 0, h.file_id, at, NULL, 0);
         return 0;
     case PLACE_CLOSE:
         return place_placer_close(p, h.file_id, NULL, NULL);
@@ -332,8 +336,9 @@ int zc_place_get(struct zc_place_client *c, const char *src, const char *localdi
     int rootfd = open(localdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         return -errno;
-    int r = place_conn_send(&c->conn, PLACE_GET, c->cfg.integrity_only ? PLACE_FLAG_CLEAR_DATA : 0,
-                            0, 0, src, (uint32_t)n);
+    uint8_t flags = (c->cfg.integrity_only ? PLACE_FLAG_CLEAR_DATA : 0) |
+                    (c->cfg.resume ? PLACE_FLAG_RESUME : 0);
+    int r = place_conn_send(&c->conn, PLACE_GET, flags, 0, 0, src, (uint32_t)n);
     struct place_placer p;
     place_placer_init(&p, rootfd, 0, &c->conn.peer);
     bool done = false;
@@ -356,6 +361,7 @@ int zc_place_get(struct zc_place_client *c, const char *src, const char *localdi
     } else {
         c->st.files += p.st.files;
         c->st.bytes += p.st.bytes;
+        c->st.resumed_bytes += p.st.resumed_bytes;
         place_placer_destroy(&p);
     }
     close(rootfd);

@@ -165,6 +165,7 @@ struct session {
     struct place_placer placer;
     int rootfd;
     const struct zc_place_server_config *cfg;
+    uint8_t *ctrl; /* PLACE_MAX_CTRL bytes: a control frame's payload */
     char peer[96];
 };
 
@@ -172,6 +173,31 @@ static int send_ack(void *ctx, uint32_t id, uint64_t size)
 {
     struct session *ss = ctx;
     return place_conn_send(&ss->conn, PLACE_ACK, 0, id, size, NULL, 0);
+}
+
+/* A get with RESUME: the client answers each OPEN with OPENED (where to
+ * start); anything else from it while we send is an ERROR or a violation. */
+static int get_poll(void *ctx, uint32_t opened, uint64_t *resume_at)
+{
+    struct session *ss = ctx;
+    if (!opened && !place_conn_pending(&ss->conn))
+        return 0;
+    int r = place_conn_recv_ctrl(&ss->conn, ss->ctrl);
+    if (r)
+        return r;
+    const struct place_hdr h = ss->conn.rx_cur;
+    if (h.type == PLACE_ERROR) {
+        int err;
+        place_error_decode(ss->ctrl, h.length, &err, ss->placer.msg, sizeof(ss->placer.msg));
+        return -err;
+    }
+    if (h.type != PLACE_OPENED || !opened || h.file_id != opened) {
+        snprintf(ss->placer.msg, sizeof(ss->placer.msg), "unexpected frame type %u in a get",
+                 h.type);
+        return -EPROTO;
+    }
+    *resume_at = h.offset;
+    return 0;
 }
 
 /* GET: the server becomes the sender of a file or tree beneath its root. */
@@ -192,8 +218,11 @@ static int serve_get(struct session *ss, const uint8_t *payload, uint32_t len, u
     struct place_sender snd = {
         .conn = &ss->conn,
         .clear = flags & PLACE_FLAG_CLEAR_DATA,
+        .resume = flags & PLACE_FLAG_RESUME,
         .sendfile = !place_conn_loopback(&ss->conn),
         .next_id = 1,
+        .poll = flags & PLACE_FLAG_RESUME ? get_poll : NULL,
+        .ctx = ss,
     };
     const char *base = strrchr(path, '/');
     int r = place_send_fd(&snd, fd, base ? base + 1 : path);
@@ -291,6 +320,7 @@ int zc_place_serve_session(int fd, const struct zc_place_server_config *cfg,
     struct session ss = {.cfg = cfg};
     int r = place_conn_init(&ss.conn, fd, idle_ms(cfg));
     uint8_t *ctrl = malloc(PLACE_MAX_CTRL);
+    ss.ctrl = ctrl;
     ss.rootfd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (!r && (!ctrl || ss.rootfd < 0))
         r = ctrl ? -errno : -ENOMEM;

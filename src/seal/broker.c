@@ -63,6 +63,7 @@ struct relay {
     size_t held_len, prev_len;
     uint64_t prev_off;
     uint32_t *free_slots, nfree;
+    bool *posted; /* a slot this relay posted and has not had back */
 };
 
 struct zc_seal_broker {
@@ -188,8 +189,16 @@ static int64_t relay_slot(struct relay *rl)
         int n = zc_ring_reap(out, used, ZC_ARRAY_SIZE(used));
         if (n < 0)
             return n;
-        for (int i = 0; i < n; i++)
-            rl->free_slots[rl->nfree++] = (uint32_t)(uintptr_t)used[i].token - 1;
+        for (int i = 0; i < n; i++) {
+            /* A buffer posted before this relay started (an earlier session
+             * on the same rings) can come back now: take back only what this
+             * relay posted, so the free list never holds a slot twice. */
+            uint32_t slot = (uint32_t)(uintptr_t)used[i].token - 1;
+            if (slot < rl->b->cfg.slots && rl->posted[slot]) {
+                rl->posted[slot] = false;
+                rl->free_slots[rl->nfree++] = slot;
+            }
+        }
         if (rl->nfree)
             return rl->free_slots[--rl->nfree];
         int r = zc_ring_wait(out, -1);
@@ -212,6 +221,7 @@ static int64_t deliver(struct relay *rl, const uint8_t *msg, size_t len, uint32_
     if (desc_len > len)
         memset(dst + len, 0, desc_len - len);
     struct zc_ring_seg seg = {.off = off, .len = desc_len, .writable = false};
+    rl->posted[slot] = true;
     int r = zc_ring_post(out, &seg, 1, (void *)(uintptr_t)(slot + 1));
     return r ? r : (int64_t)off;
 }
@@ -365,7 +375,8 @@ static int relay(struct zc_seal_broker *b)
         rl[d].held = malloc(slot);
         rl[d].prev = malloc(slot);
         rl[d].free_slots = malloc(b->cfg.slots * sizeof(uint32_t));
-        if (!rl[d].msg || !rl[d].held || !rl[d].prev || !rl[d].free_slots)
+        rl[d].posted = calloc(b->cfg.slots, sizeof(bool));
+        if (!rl[d].msg || !rl[d].held || !rl[d].prev || !rl[d].free_slots || !rl[d].posted)
             r = -ENOMEM;
         for (uint32_t i = 0; rl[d].free_slots && i < b->cfg.slots; i++)
             rl[d].free_slots[rl[d].nfree++] = b->cfg.slots - 1 - i;
@@ -388,6 +399,7 @@ static int relay(struct zc_seal_broker *b)
         free(rl[d].held);
         free(rl[d].prev);
         free(rl[d].free_slots);
+        free(rl[d].posted);
     }
     return r;
 }

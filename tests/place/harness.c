@@ -243,6 +243,7 @@ struct relay {
     uint8_t *acc, *held; /* client bytes not yet forwarded; a frame held back (reorder) */
     size_t acc_len, held_len;
     unsigned data_seen;
+    uint64_t server_bytes; /* from the server, after the handshake */
     bool frames, server_spoke, dead;
 };
 
@@ -318,6 +319,8 @@ static int relay_frame(struct relay *r, uint8_t *f, size_t n)
         while (!r->resumed && !r->stop) /* the sender's buffers fill; it blocks */
             usleep(1000);
         break;
+    case RELAY_CUT_DOWN: /* acts on the server's bytes (relay_main) */
+        break;
     }
     return write_full(r->sfd, f, n);
 }
@@ -377,6 +380,12 @@ static void *relay_main(void *arg)
                 break;
             }
             r->server_spoke = true;
+            if (r->fault == RELAY_CUT_DOWN && r->frames &&
+                (r->server_bytes += (uint64_t)n) >= (uint64_t)r->frame << 18) {
+                r->fired = true;
+                kill_link(r, false);
+                break;
+            }
             if (write_full(r->cfd, buf, (size_t)n))
                 break;
         }

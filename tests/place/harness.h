@@ -64,6 +64,7 @@ enum relay_fault {
     RELAY_RESET,        /* reset both sides (RST) before data frame `frame` */
     RELAY_STALL,        /* stop forwarding before data frame `frame`, keep both open */
     RELAY_PAUSE,        /* stop forwarding before data frame `frame` until relay_resume() */
+    RELAY_CUT_DOWN,     /* close both sides once `frame` x 256 KiB came from the server (a get) */
 };
 
 struct relay;

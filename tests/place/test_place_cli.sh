@@ -55,6 +55,10 @@ done
 
 "$ZC" get -q --key client.key --server-pub server.pub "127.0.0.1:$PORT:tree" back || fail "get"
 cmp src/tree/a back/tree/a || fail "get differs"
+"$ZC" get -q --resume --json --key client.key --server-pub server.pub "127.0.0.1:$PORT:tree" back \
+    >get.json || fail "get --resume"
+tail -n 1 get.json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["resumed_bytes"]>0' ||
+    fail "get --resume: the files already there were sent again"
 
 set +e
 "$ZC" put -q --key stranger.key --server-pub server.pub src/file.bin "127.0.0.1:$PORT:x" 2>err.txt

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -130,6 +131,53 @@ static void cut_then_resume(void)
                                                 harness_count(h.root, ".zc-state.stalled") +
                                                 harness_count(h.root, ".zc-part.reset") +
                                                 harness_count(h.root, ".zc-state.reset"));
+}
+
+/* A get cut halfway leaves the client a verified prefix and its record;
+ * get --resume fetches only the rest, and the file is the server's. */
+static void get_cut_then_resume(void)
+{
+    struct zc_place_client *c;
+    CHECK_OK(harness_connect(&h, h.port, &h.client, false, false, IDLE_MS, &c));
+    CHECK_OK(zc_place_put_path(c, src, "to-get"));
+    CHECK_OK(zc_place_client_finish(c));
+    zc_place_client_close(c);
+
+    char local[400], got[500];
+    snprintf(local, sizeof(local), "%s/fetched", h.dir);
+    CHECK_OK(mkdir(local, 0755) ? -errno : 0);
+    struct relay *r;
+    uint16_t port = relay_start(&r, h.port, RELAY_CUT_DOWN, 12); /* about 3 of 6 MiB */
+    CHECK_OK(harness_connect(&h, port, &h.client, false, true, IDLE_MS, &c));
+    int ret = zc_place_get(c, "to-get", local);
+    zc_place_client_close(c);
+    CHECK(relay_fired(r));
+    relay_stop(r);
+    CHECK(ret < 0);
+    snprintf(got, sizeof(got), "%s/to-get", local);
+    CHECK(access(got, F_OK) != 0); /* nothing under its name yet */
+    snprintf(got, sizeof(got), "%s/.zc-state.to-get", local);
+    CHECK(access(got, F_OK) == 0);
+
+    CHECK_OK(harness_connect(&h, h.port, &h.client, false, true, IDLE_MS, &c));
+    CHECK_OK(zc_place_get(c, "to-get", local));
+    struct zc_place_stats st;
+    zc_place_client_stats(c, &st);
+    zc_place_client_close(c);
+    CHECK(st.resumed_bytes > 0 && st.resumed_bytes < FILE_BYTES);
+    snprintf(got, sizeof(got), "%s/to-get", local);
+    uint8_t a[32], b[32];
+    CHECK_OK(harness_sha256(src, a));
+    CHECK_OK(harness_sha256(got, b));
+    CHECK(memcmp(a, b, 32) == 0);
+    CHECK_EQ(harness_count(local, ".zc-"), 0);
+
+    /* Again with --resume: the file is there, same size and mtime: nothing moves. */
+    CHECK_OK(harness_connect(&h, h.port, &h.client, false, true, IDLE_MS, &c));
+    CHECK_OK(zc_place_get(c, "to-get", local));
+    zc_place_client_stats(c, &st);
+    zc_place_client_close(c);
+    CHECK_EQ(st.resumed_bytes, FILE_BYTES);
 }
 
 static void resume_record_bound_to_file(void)
@@ -288,6 +336,7 @@ int main(void)
     RUN(stall_and_reset);
     RUN(cut_then_resume);
     RUN(resume_record_bound_to_file);
+    RUN(get_cut_then_resume);
     RUN(silent_peer_dropped);
     RUN(source_shrinks);
     RUN(session_limit);

@@ -458,17 +458,21 @@ int cmd_put(int argc, char **argv)
 
 static void get_usage(FILE *f)
 {
-    fprintf(f, "usage: zc get [--integrity-only] --key client.key --server-pub server.pub\n"
-               "              HOST:PORT:SRC... LOCALDIR\n\n"
-               "Fetches files or trees from `zc serve` into LOCALDIR, each verified and\n"
-               "fsync'd before it appears under its name.\n\n"
-               "  -k, --key FILE          our private key\n"
-               "  -s, --server-pub FILE   the server's public key\n"
-               "      --integrity-only    payload in clear with a MAC per chunk\n"
-               "  -t, --timeout SECONDS   give up on a server silent this long (default 30)\n"
-               "      --json              print a JSON summary as the last line\n"
-               "  -q, --quiet             no progress line\n"
-               "  -h, --help              this text\n");
+    fprintf(f,
+            "usage: zc get [--integrity-only] [--resume] --key client.key --server-pub server.pub\n"
+            "              HOST:PORT:SRC... LOCALDIR\n\n"
+            "Fetches files or trees from `zc serve` into LOCALDIR, each verified and\n"
+            "fsync'd before it appears under its name.\n\n"
+            "  -k, --key FILE          our private key\n"
+            "  -s, --server-pub FILE   the server's public key\n"
+            "      --integrity-only    payload in clear with a MAC per chunk\n"
+            "      --resume            keep what an interrupted get already placed in\n"
+            "                          LOCALDIR (and skip files already there, same size\n"
+            "                          and mtime)\n"
+            "  -t, --timeout SECONDS   give up on a server silent this long (default 30)\n"
+            "      --json              print a JSON summary as the last line\n"
+            "  -q, --quiet             no progress line\n"
+            "  -h, --help              this text\n");
 }
 
 int cmd_get(int argc, char **argv)
@@ -478,8 +482,8 @@ int cmd_get(int argc, char **argv)
     if (r >= 0)
         return r;
     r = 0;
-    if (o.resume || o.streams || o.sendfile)
-        return zc_usage_error("get", "--resume, --streams and --sendfile are for put");
+    if (o.streams || o.sendfile)
+        return zc_usage_error("get", "--streams and --sendfile are for put");
     if (argc - optind < 2)
         return zc_usage_error("get", "wants HOST:PORT:SRC... LOCALDIR");
     const char *localdir = argv[argc - 1];
