@@ -37,9 +37,15 @@ struct opts {
     uint64_t run_ns;
 };
 
+#define NDPDK 4
+static const unsigned dpdk_batches[NDPDK] = {1, 8, 64, 256}; /* ring batches 0, 3, 6, 8 */
+static const unsigned dpdk_vs[NDPDK] = {0, 3, 6, 8};
+
 struct figures {
     struct stream_figures ring64[NBATCH], pipe64, unix64;
     struct stream_figures ring[NSIZES], pipe[NSIZES], unix_[NSIZES];
+    bool dpdk; /* DPDK's rte_ring measured (built with it) */
+    struct stream_figures dpdk64[NDPDK], dpdk_[NSIZES];
     double ns64[NBATCH];                  /* ns per 64 B message on the ring */
     double a, b;                          /* the fit, ns */
     double rtt_spin, rtt_block, rtt_pipe; /* ns */
@@ -48,7 +54,8 @@ struct figures {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: zc bench ring [--json] [--plot FILE.png] [--runs N] [--time MS]\n\n"
-               "The zc ring against a pipe and a UNIX stream socket, two processes pinned\n"
+               "The zc ring against a pipe, a UNIX stream socket and (where zc was built\n"
+               "with libdpdk) DPDK's rte_ring, two processes pinned\n"
                "on two CPUs: 64 B message rate at batch 1..256 (fit a + b/B), 4 KiB / 64 KiB /\n"
                "1 MiB throughput with every byte written and read, 64 B round trips.\n\n"
                "  --json        print one JSON object as the last line\n"
@@ -60,7 +67,7 @@ static void usage(FILE *f)
 /* Progress on a TTY: which stream is being measured. */
 static void show_progress(size_t done, size_t total, const struct stream_cfg *next, void *arg)
 {
-    static const char *const names[] = {"ring", "pipe", "unix socket"};
+    static const char *const names[] = {"ring", "pipe", "unix socket", "DPDK rte_ring"};
     if (!isatty(STDERR_FILENO))
         return;
     char size[32];
@@ -82,7 +89,7 @@ static int run_all(const struct opts *o, struct figures *f)
 {
     /* The streams: 64 B at every batch size, 64 B over pipe and socket,
      * then each large size over all three. */
-    enum { NSTREAMS = NBATCH + 2 + 3 * NSIZES };
+    enum { NSTREAMS = NBATCH + 2 + 3 * NSIZES + NDPDK + NSIZES };
     struct stream_cfg cfg[NSTREAMS];
     struct stream_figures res[NSTREAMS];
     size_t n = 0;
@@ -93,6 +100,11 @@ static int run_all(const struct opts *o, struct figures *f)
     for (unsigned i = 0; i < NSIZES; i++)
         for (unsigned t = STREAM_RING; t <= STREAM_UNIX; t++)
             cfg[n++] = (struct stream_cfg){t, sizes[i], 1, o->run_ns, 0, false};
+    f->dpdk = stream_have_dpdk();
+    for (unsigned i = 0; f->dpdk && i < NDPDK; i++)
+        cfg[n++] = (struct stream_cfg){STREAM_DPDK, 64, dpdk_batches[i], o->run_ns, 0, false};
+    for (unsigned i = 0; f->dpdk && i < NSIZES; i++)
+        cfg[n++] = (struct stream_cfg){STREAM_DPDK, sizes[i], 1, o->run_ns, 0, false};
     int err = stream_measure_set(cfg, n, o->runs, res, show_progress, NULL);
     if (err)
         return err;
@@ -108,6 +120,10 @@ static int run_all(const struct opts *o, struct figures *f)
         f->pipe[i] = res[n++];
         f->unix_[i] = res[n++];
     }
+    for (unsigned i = 0; f->dpdk && i < NDPDK; i++)
+        f->dpdk64[i] = res[n++];
+    for (unsigned i = 0; f->dpdk && i < NSIZES; i++)
+        f->dpdk_[i] = res[n++];
     show_step("round trips: ring spinning");
     err = stream_rtt(STREAM_RING, true, 20000, &f->rtt_spin);
     if (!err) {
@@ -154,6 +170,22 @@ static void print_table(const struct figures *f)
         printf("  %-8s %8.2f %8.2f %8.2f %9.1fx %9.1fx\n", size_names[i], gbps(&f->ring[i]),
                gbps(&f->pipe[i]), gbps(&f->unix_[i]), gbps(&f->ring[i]) / gbps(&f->pipe[i]),
                gbps(&f->ring[i]) / gbps(&f->unix_[i]));
+    if (f->dpdk) {
+        printf("\nDPDK rte_ring (SP/SC rings of buffer indices in shared memory, both ends\n"
+               "polling) against the zc ring (notifications on), the same messages\n");
+        printf("  %-16s %12s %12s %10s\n", "64 B, batch", "ring Mmsg/s", "DPDK Mmsg/s",
+               "ring/DPDK");
+        for (unsigned i = 0; i < NDPDK; i++)
+            printf("  %-16u %12.2f %12.2f %9.2fx\n", dpdk_batches[i],
+                   f->ring64[dpdk_vs[i]].msgs_per_s * 1e-6, f->dpdk64[i].msgs_per_s * 1e-6,
+                   f->ring64[dpdk_vs[i]].msgs_per_s / f->dpdk64[i].msgs_per_s);
+        printf("  %-16s %12s %12s %10s\n", "message", "ring GB/s", "DPDK GB/s", "ring/DPDK");
+        for (unsigned i = 0; i < NSIZES; i++)
+            printf("  %-16s %12.2f %12.2f %9.2fx\n", size_names[i], gbps(&f->ring[i]),
+                   gbps(&f->dpdk_[i]), gbps(&f->ring[i]) / gbps(&f->dpdk_[i]));
+    } else {
+        printf("\nDPDK rte_ring: not measured (zc built without libdpdk; dpdk-dev)\n");
+    }
     printf("\n64 B round trip (median)\n");
     printf("  ring, spinning   %10.2f us\n", f->rtt_spin * 1e-3);
     printf("  ring, blocking   %10.2f us\n", f->rtt_block * 1e-3);
@@ -188,6 +220,19 @@ static void print_json(const struct figures *f)
     zc_json_num(&j, "ring_vs_pipe_64B_batch64", f->ring64[6].msgs_per_s / f->pipe64.msgs_per_s);
     zc_json_num(&j, "ring_vs_pipe_64KiB", gbps(&f->ring[1]) / gbps(&f->pipe[1]));
     zc_json_num(&j, "ring_vs_unix_64KiB", gbps(&f->ring[1]) / gbps(&f->unix_[1]));
+    if (f->dpdk) {
+        for (unsigned i = 0; i < NDPDK; i++) {
+            snprintf(key, sizeof(key), "dpdk_64B_batch%u_msgs_per_s", dpdk_batches[i]);
+            zc_json_num(&j, key, f->dpdk64[i].msgs_per_s);
+        }
+        for (unsigned i = 0; i < NSIZES; i++) {
+            snprintf(key, sizeof(key), "dpdk_%s_GBps", size_names[i]);
+            zc_json_num(&j, key, gbps(&f->dpdk_[i]));
+        }
+        zc_json_num(&j, "ring_vs_dpdk_64B_batch64",
+                    f->ring64[6].msgs_per_s / f->dpdk64[2].msgs_per_s);
+        zc_json_num(&j, "ring_vs_dpdk_64KiB", gbps(&f->ring[1]) / gbps(&f->dpdk_[1]));
+    }
     zc_json_num(&j, "ring_rtt_spin_ns", f->rtt_spin);
     zc_json_num(&j, "ring_rtt_block_ns", f->rtt_block);
     zc_json_num(&j, "pipe_rtt_ns", f->rtt_pipe);

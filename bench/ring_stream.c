@@ -30,7 +30,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define WORD_STEP       0x9e3779b97f4a7c15ull
 #define MAX_BATCH       256
 #define WAIT_NS         10000000000ll /* a peer silent this long is gone */
 #define RING_SLOT_BYTES (2u << 20)    /* buffer region for large messages */
@@ -42,29 +41,6 @@ struct report {
     uint64_t wakeups; /* calls the ring's device sent */
     int64_t err;
 };
-
-/* ---- the data ---- */
-
-static inline void fill_msg(uint64_t *w, size_t words, uint64_t seq)
-{
-    uint64_t base = seq * WORD_STEP;
-    for (size_t i = 0; i < words; i++)
-        w[i] = base + i;
-}
-
-static inline uint64_t expected_sum(size_t words, uint64_t seq)
-{
-    uint64_t n = words;
-    return n * (seq * WORD_STEP) + n * (n - 1) / 2;
-}
-
-static inline uint64_t sum_msg(const uint64_t *w, size_t words)
-{
-    uint64_t s = 0;
-    for (size_t i = 0; i < words; i++)
-        s += w[i];
-    return s;
-}
 
 /* ---- two CPUs ---- */
 
@@ -351,6 +327,8 @@ int stream_run(const struct stream_cfg *c, struct stream_result *res)
     int err = check_cfg(c);
     if (err)
         return err;
+    if (c->transport == STREAM_DPDK)
+        return stream_run_dpdk(c, res);
     signal(SIGPIPE, SIG_IGN);
     int ctl[2], data[2] = {-1, -1};
     err = zc_shm_socketpair(ctl);
@@ -571,7 +549,7 @@ static int pipe_round(int out, int in, uint64_t seq)
 
 int stream_rtt(enum stream_transport transport, bool spin, unsigned rounds, double *median_ns)
 {
-    if (rounds == 0 || transport == STREAM_UNIX)
+    if (rounds == 0 || transport == STREAM_UNIX || transport == STREAM_DPDK)
         return -EINVAL;
     signal(SIGPIPE, SIG_IGN);
     double *t = malloc(sizeof(*t) * rounds);

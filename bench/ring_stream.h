@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum stream_transport { STREAM_RING, STREAM_PIPE, STREAM_UNIX };
+enum stream_transport { STREAM_RING, STREAM_PIPE, STREAM_UNIX, STREAM_DPDK };
 
 struct stream_cfg {
     enum stream_transport transport;
@@ -40,6 +40,37 @@ struct stream_figures {
  * are allowed).  0 with res filled in, -EBADMSG when the consumer's
  * checksum or count disagrees with what was sent, -errno. */
 int stream_run(const struct stream_cfg *cfg, struct stream_result *res);
+
+/* The same over DPDK's rte_ring (ring_dpdk.c): -ENOTSUP when zc was built
+ * without DPDK; stream_have_dpdk() says which. */
+int stream_run_dpdk(const struct stream_cfg *cfg, struct stream_result *res);
+bool stream_have_dpdk(void);
+
+/* ---- the data every transport carries ---- */
+#define WORD_STEP 0x9e3779b97f4a7c15ull
+
+/* Message seq: the 64-bit words seq * WORD_STEP + i. */
+static inline void fill_msg(uint64_t *w, size_t words, uint64_t seq)
+{
+    uint64_t base = seq * WORD_STEP;
+    for (size_t i = 0; i < words; i++)
+        w[i] = base + i;
+}
+
+/* The sum of message seq's words, in closed form. */
+static inline uint64_t expected_sum(size_t words, uint64_t seq)
+{
+    uint64_t n = words;
+    return n * (seq * WORD_STEP) + n * (n - 1) / 2;
+}
+
+static inline uint64_t sum_msg(const uint64_t *w, size_t words)
+{
+    uint64_t s = 0;
+    for (size_t i = 0; i < words; i++)
+        s += w[i];
+    return s;
+}
 
 /* Most runs stream_measure() takes a median over. */
 #define STREAM_MAX_RUNS 15
