@@ -93,6 +93,10 @@ void zc_json_end(struct zc_json *j);
 /* 0 when all len bytes moved; -errno; -EPIPE (write) / -ECONNRESET (read at EOF). */
 int zc_write_all(int fd, const void *buf, size_t len);
 int zc_read_all(int fd, void *buf, size_t len);
+/* The same at a file offset: -ENOSPC when a write makes no progress,
+ * -ENODATA when the file ends before len bytes. */
+int zc_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+int zc_pread_all(int fd, void *buf, size_t len, uint64_t off);
 
 /* Human-readable byte count ("1.50 GiB") into buf; returns buf. */
 const char *zc_fmt_bytes(double bytes, char *buf, size_t len);

@@ -195,59 +195,6 @@ static void next_hdr(struct place_conn *c, uint8_t type, uint8_t flags, uint32_t
     place_hdr_encode(&h, out);
 }
 
-/* A large encrypted payload is sealed and sent a piece at a time, so the
- * receiver decrypts one piece while the next is on its way (one pass over
- * the bytes either way; only the pipeline gets finer). */
-static int send_sealed_pieces(struct place_conn *c, const uint8_t hdr[PLACE_HDR_BYTES],
-                              const uint8_t *payload, uint32_t len, int last_flags)
-{
-    uint8_t tag[ZC_TAG_BYTES];
-    int r = zc_aead_seal_begin(c->tx, c->tx_seq, hdr, PLACE_HDR_BYTES);
-    if (!r)
-        r = send_all(c->fd, hdr, PLACE_HDR_BYTES, MSG_MORE);
-    for (uint32_t off = 0; !r && off < len; off += PLACE_PIECE) {
-        uint32_t n = ZC_MIN(PLACE_PIECE, len - off);
-        r = zc_aead_seal_update(c->tx, payload + off, c->sealbuf + off, n);
-        if (!r)
-            r = send_all(c->fd, c->sealbuf + off, n, MSG_MORE);
-    }
-    if (!r)
-        r = zc_aead_seal_finish(c->tx, tag);
-    c->tx_seq++; /* even after a failure: a sequence number is never used twice */
-    return r ? r : send_all(c->fd, tag, sizeof(tag), last_flags);
-}
-
-int place_conn_send(struct place_conn *c, uint8_t type, uint8_t flags, uint32_t file_id,
-                    uint64_t offset, const void *payload, uint32_t len)
-{
-    uint8_t hdr[PLACE_HDR_BYTES], tag[ZC_TAG_BYTES];
-    if (len > ZC_PLACE_MAX_CHUNK)
-        return -EINVAL;
-    next_hdr(c, type, flags, file_id, offset, len, hdr);
-    /* OPEN and DATA are always followed by more frames without waiting for
-     * an answer (except OPEN with RESUME): let them share packets. */
-    bool more = type == PLACE_DATA || (type == PLACE_OPEN && !(flags & PLACE_FLAG_RESUME));
-    if (!(flags & PLACE_FLAG_CLEAR) && len > PLACE_PIECE)
-        return send_sealed_pieces(c, hdr, payload, len, more ? MSG_MORE : 0);
-    const void *out = payload;
-    int r;
-    if (flags & PLACE_FLAG_CLEAR) {
-        r = zc_aead_mac(c->tx, c->tx_seq, hdr, sizeof(hdr), payload, len, tag);
-    } else {
-        r = zc_aead_seal(c->tx, c->tx_seq, hdr, sizeof(hdr), payload, c->sealbuf, len, tag);
-        out = c->sealbuf;
-    }
-    if (r)
-        return r;
-    c->tx_seq++;
-    struct iovec iov[3] = {
-        {hdr, sizeof(hdr)},
-        {(void *)out, len},
-        {tag, sizeof(tag)},
-    };
-    return writev_all(c->fd, iov, 3, more ? MSG_MORE : 0);
-}
-
 /* sendfile() raises SIGPIPE on a closed peer; keep it from killing the
  * caller without touching the process's disposition. */
 static int sendfile_all(int sock, int fd, uint64_t offset, size_t len)
@@ -276,34 +223,15 @@ static int sendfile_all(int sock, int fd, uint64_t offset, size_t len)
     return r;
 }
 
-/* pread() of exactly len bytes; -ESTALE when the file ends sooner (it
- * shrank since it was opened). */
-static int pread_all(int fd, uint8_t *buf, size_t len, uint64_t off)
-{
-    while (len) {
-        ssize_t n = pread(fd, buf, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -ESTALE;
-        buf += n;
-        off += (uint64_t)n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-int place_conn_send_file(struct place_conn *c, uint8_t flags, uint32_t file_id, uint64_t offset,
-                         int fd, uint32_t len, bool by_sendfile)
+/* A large DATA payload goes a piece at a time: from the file fd (read into
+ * c->sealbuf) or from memory at mem, sealed into c->sealbuf, or MAC'd and
+ * sent as it is (by sendfile when by_sendfile); so the receiver opens one
+ * piece while the next is on its way.  The wire is one payload, one tag. */
+static int send_pieces(struct place_conn *c, uint8_t flags, uint32_t file_id, uint64_t offset,
+                       int fd, const uint8_t *mem, uint32_t len, bool by_sendfile)
 {
     uint8_t hdr[PLACE_HDR_BYTES], tag[ZC_TAG_BYTES];
     bool clear = flags & PLACE_FLAG_CLEAR;
-    if (len > ZC_PLACE_MAX_CHUNK)
-        return -EINVAL;
-    if (len <= PLACE_PIECE) { /* one writev for header, payload and tag */
-        int r = pread_all(fd, c->sealbuf, len, offset);
-        return r ? r : place_conn_send(c, PLACE_DATA, flags, file_id, offset, c->sealbuf, len);
-    }
     next_hdr(c, PLACE_DATA, flags, file_id, offset, len, hdr);
     int r = zc_aead_seal_begin(c->tx, c->tx_seq, hdr, sizeof(hdr));
     c->tx_seq++; /* even after a failure: a sequence number is never used twice */
@@ -312,22 +240,70 @@ int place_conn_send_file(struct place_conn *c, uint8_t flags, uint32_t file_id, 
     for (uint32_t done = 0; !r && done < len; done += PLACE_PIECE) {
         uint32_t n = ZC_MIN(PLACE_PIECE, len - done);
         uint8_t *buf = c->sealbuf + done;
-        if ((r = pread_all(fd, buf, n, offset + done)))
+        const uint8_t *src = mem ? mem + done : buf;
+        if (!mem && (r = zc_pread_all(fd, buf, n, offset + done))) {
+            r = r == -ENODATA ? -ESTALE : r; /* the file shrank since it was opened */
             break;
-        if (!clear)
-            r = zc_aead_seal_update(c->tx, buf, buf, n);
+        }
+        if (clear)
+            r = zc_aead_mac_update(c->tx, src, n);
         else
-            r = zc_aead_mac_update(c->tx, buf, n);
+            r = zc_aead_seal_update(c->tx, src, buf, n);
         if (r)
             break;
         if (clear && by_sendfile)
             r = sendfile_all(c->fd, fd, offset + done, n);
         else
-            r = send_all(c->fd, buf, n, MSG_MORE);
+            r = send_all(c->fd, clear ? src : buf, n, MSG_MORE);
     }
     if (!r)
         r = zc_aead_seal_finish(c->tx, tag);
     return r ? r : send_all(c->fd, tag, sizeof(tag), MSG_MORE);
+}
+
+int place_conn_send(struct place_conn *c, uint8_t type, uint8_t flags, uint32_t file_id,
+                    uint64_t offset, const void *payload, uint32_t len)
+{
+    uint8_t hdr[PLACE_HDR_BYTES], tag[ZC_TAG_BYTES];
+    if (len > ZC_PLACE_MAX_CHUNK)
+        return -EINVAL;
+    if (type == PLACE_DATA && len > PLACE_PIECE)
+        return send_pieces(c, flags, file_id, offset, -1, payload, len, false);
+    next_hdr(c, type, flags, file_id, offset, len, hdr);
+    /* OPEN and DATA are always followed by more frames without waiting for
+     * an answer (except OPEN with RESUME): let them share packets. */
+    bool more = type == PLACE_DATA || (type == PLACE_OPEN && !(flags & PLACE_FLAG_RESUME));
+    const void *out = payload;
+    int r;
+    if (flags & PLACE_FLAG_CLEAR) {
+        r = zc_aead_mac(c->tx, c->tx_seq, hdr, sizeof(hdr), payload, len, tag);
+    } else {
+        r = zc_aead_seal(c->tx, c->tx_seq, hdr, sizeof(hdr), payload, c->sealbuf, len, tag);
+        out = c->sealbuf;
+    }
+    if (r)
+        return r;
+    c->tx_seq++;
+    struct iovec iov[3] = {
+        {hdr, sizeof(hdr)},
+        {(void *)out, len},
+        {tag, sizeof(tag)},
+    };
+    return writev_all(c->fd, iov, 3, more ? MSG_MORE : 0);
+}
+
+int place_conn_send_file(struct place_conn *c, uint8_t flags, uint32_t file_id, uint64_t offset,
+                         int fd, uint32_t len, bool by_sendfile)
+{
+    if (len > ZC_PLACE_MAX_CHUNK)
+        return -EINVAL;
+    if (len > PLACE_PIECE)
+        return send_pieces(c, flags, file_id, offset, fd, NULL, len, by_sendfile);
+    /* Small: one writev for header, payload and tag. */
+    int r = zc_pread_all(fd, c->sealbuf, len, offset);
+    if (r)
+        return r == -ENODATA ? -ESTALE : r; /* the file shrank since it was opened */
+    return place_conn_send(c, PLACE_DATA, flags, file_id, offset, c->sealbuf, len);
 }
 
 void place_conn_send_error(struct place_conn *c, int err, const char *msg)
@@ -398,27 +374,6 @@ int place_conn_recv_hdr(struct place_conn *c)
     return 0;
 }
 
-/* The receiving side of send_sealed_pieces: each piece is decrypted in
- * place while the next one arrives; nothing counts before the tag. */
-static int recv_sealed_pieces(struct place_conn *c, uint8_t *dst, uint32_t len)
-{
-    uint8_t tag[ZC_TAG_BYTES];
-    int r = zc_aead_open_begin(c->rx, c->rx_seq, c->rx_hdr, sizeof(c->rx_hdr));
-    for (uint32_t off = 0; !r && off < len; off += PLACE_PIECE) {
-        uint32_t n = ZC_MIN(PLACE_PIECE, len - off);
-        r = recv_all(c->fd, dst + off, n);
-        if (!r)
-            r = zc_aead_open_update(c->rx, dst + off, dst + off, n);
-    }
-    if (!r)
-        r = recv_tag(c, tag);
-    if (!r)
-        r = zc_aead_open_finish(c->rx, tag);
-    if (!r)
-        c->rx_seq++;
-    return r;
-}
-
 int place_conn_recv_payload_at(struct place_conn *c, struct place_writer *w, int fd, uint64_t off)
 {
     uint8_t tag[ZC_TAG_BYTES];
@@ -437,7 +392,7 @@ int place_conn_recv_payload_at(struct place_conn *c, struct place_writer *w, int
                       : zc_aead_open_update(c->rx, buf, buf, n);
         if (!r)
             r = w ? place_writer_queue(w, fd, off + done, n)
-                  : place_pwrite_all(fd, buf, n, off + done);
+                  : zc_pwrite_all(fd, buf, n, off + done);
     }
     if (!r)
         r = recv_tag(c, tag);
@@ -452,29 +407,20 @@ int place_conn_recv_payload(struct place_conn *c, void *dst)
 {
     uint8_t tag[ZC_TAG_BYTES];
     uint32_t len = c->rx_cur.length;
-    if (!(c->rx_cur.flags & PLACE_FLAG_CLEAR) && len > PLACE_PIECE)
-        return recv_sealed_pieces(c, dst, len);
+    if (c->rx_cur.type == PLACE_DATA)
+        return -EPROTO; /* DATA goes to place_conn_recv_payload_at() */
     int r = recv_all(c->fd, dst, len);
     if (!r)
         r = recv_tag(c, tag);
-    if (r)
-        return r;
-    if (c->rx_cur.flags & PLACE_FLAG_CLEAR)
-        r = zc_aead_verify(c->rx, c->rx_seq, c->rx_hdr, sizeof(c->rx_hdr), dst, len, tag);
-    else
+    if (!r) /* control frames are always encrypted (place_conn_recv_hdr) */
         r = zc_aead_open(c->rx, c->rx_seq, c->rx_hdr, sizeof(c->rx_hdr), dst, dst, len, tag);
-    if (r)
-        return r;
-    c->rx_seq++;
-    return 0;
+    if (!r)
+        c->rx_seq++;
+    return r;
 }
 
 int place_conn_recv_ctrl(struct place_conn *c, uint8_t *buf)
 {
     int r = place_conn_recv_hdr(c);
-    if (r)
-        return r;
-    if (c->rx_cur.type == PLACE_DATA)
-        return -EPROTO;
-    return place_conn_recv_payload(c, buf);
+    return r ? r : place_conn_recv_payload(c, buf);
 }

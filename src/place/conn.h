@@ -60,9 +60,10 @@ void place_conn_send_error(struct place_conn *c, int err, const char *msg);
  * place_hdr_decode) and that its sequence is the next one; 0, -EPROTO,
  * -ETIMEDOUT, -ECONNRESET or -errno.  The header is in c->rx_cur. */
 int place_conn_recv_hdr(struct place_conn *c);
-/* Receives the current frame's payload into dst (length c->rx_cur.length)
- * and its tag, then verifies (and decrypts in place); 0 or -EBADMSG: dst
- * is then garbage that must never count. */
+/* Receives the current control frame's payload into dst (length
+ * c->rx_cur.length, at most PLACE_MAX_CTRL) and its tag, and decrypts it in
+ * place; 0, -EPROTO for a DATA frame, or -EBADMSG: dst is then garbage that
+ * must never count. */
 int place_conn_recv_payload(struct place_conn *c, void *dst);
 /* Receives the current DATA payload for fd at off, a piece at a time: each
  * piece lands in a buffer small enough to stay in cache (one of w's, or

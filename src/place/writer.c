@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include "writer.h"
 
+#include "zc/base.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -33,22 +35,6 @@ struct place_writer {
     int err;
 };
 
-int place_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -ENOSPC;
-        p += n;
-        off += (uint64_t)n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static void *run(void *arg)
 {
     struct place_writer *w = arg;
@@ -63,7 +49,7 @@ static void *run(void *arg)
         int err = w->err;
         pthread_mutex_unlock(&w->mu);
         if (!err) /* after an error the rest is only dropped */
-            err = place_pwrite_all(s.fd, b, s.len, s.off);
+            err = zc_pwrite_all(s.fd, b, s.len, s.off);
         pthread_mutex_lock(&w->mu);
         if (err && !w->err)
             w->err = err;

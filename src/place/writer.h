@@ -32,7 +32,4 @@ int place_writer_drain(struct place_writer *w);
 /* Drains, stops the thread and frees; NULL is fine. */
 void place_writer_free(struct place_writer *w);
 
-/* pwrite() of all of buf, restarting after partial writes; 0 or -errno. */
-int place_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
-
 #endif /* ZC_PLACE_WRITER_H */
