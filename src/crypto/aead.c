@@ -67,7 +67,6 @@ struct zc_aead {
 #endif
     enum zc_cipher cipher;
     uint32_t salt;
-    enum msg_kind seal_kind, open_kind;
     EVP_CIPHER *evp;
     EVP_CIPHER_CTX *seal; /* keyed once; per message only the nonce changes */
     EVP_CIPHER_CTX *open;
@@ -195,6 +194,8 @@ int zc_aead_new_impl(struct zc_aead **out, enum zc_cipher c, const uint8_t key[Z
         a->mgr = imb;
         IMB_AES256_GCM_PRE(imb, key, &a->key);
     }
+#else
+    (void)openssl; /* OpenSSL is all there is */
 #endif
     *out = a;
     return 0;
@@ -257,8 +258,10 @@ static int start(struct zc_aead *a, EVP_CIPHER_CTX *ctx, uint64_t counter, const
 static bool fast_begin(struct zc_aead *a, struct fast_msg *m, uint64_t counter, const void *ad,
                        size_t adlen)
 {
-    if (!a->mgr || adlen > FAST_AD_MAX)
+    if (!a->mgr || adlen > FAST_AD_MAX) {
+        m->kind = MSG_EVP;
         return false;
+    }
     make_nonce(a, counter, m->nonce);
     if (adlen)
         memcpy(m->ad, ad, adlen);
@@ -311,25 +314,22 @@ static void fast_finish(struct zc_aead *a, struct fast_msg *m, bool seal, uint8_
         IMB_AES256_GCM_DEC_FINALIZE(a->mgr, &a->key, &m->ctx, tag, ZC_TAG_BYTES);
     zc_wipe(&m->ctx, sizeof(m->ctx));
 }
-#define FAST(a, kind) ((a)->kind != MSG_EVP)
+#define FAST(m) ((m).kind != MSG_EVP)
 #endif
 
 int zc_aead_seal_begin(struct zc_aead *a, uint64_t counter, const void *ad, size_t adlen)
 {
 #ifdef ZC_HAVE_IPSEC_MB
-    if (fast_begin(a, &a->seal_msg, counter, ad, adlen)) {
-        a->seal_kind = MSG_PENDING;
+    if (fast_begin(a, &a->seal_msg, counter, ad, adlen))
         return 0;
-    }
 #endif
-    a->seal_kind = MSG_EVP;
     return start(a, a->seal, counter, ad, adlen);
 }
 
 int zc_aead_seal_update(struct zc_aead *a, const void *in, void *out, size_t len)
 {
 #ifdef ZC_HAVE_IPSEC_MB
-    if (FAST(a, seal_kind))
+    if (FAST(a->seal_msg))
         return fast_update(a, &a->seal_msg, MSG_GCM, true, in, out, len);
 #endif
     return feed_data(a->seal, in, out, len);
@@ -338,7 +338,7 @@ int zc_aead_seal_update(struct zc_aead *a, const void *in, void *out, size_t len
 int zc_aead_mac_update(struct zc_aead *a, const void *data, size_t len)
 {
 #ifdef ZC_HAVE_IPSEC_MB
-    if (FAST(a, seal_kind))
+    if (FAST(a->seal_msg))
         return fast_update(a, &a->seal_msg, MSG_GMAC, true, data, NULL, len);
 #endif
     return feed_ad(a->seal, data, len);
@@ -347,7 +347,7 @@ int zc_aead_mac_update(struct zc_aead *a, const void *data, size_t len)
 int zc_aead_seal_finish(struct zc_aead *a, uint8_t tag[ZC_TAG_BYTES])
 {
 #ifdef ZC_HAVE_IPSEC_MB
-    if (FAST(a, seal_kind)) {
+    if (FAST(a->seal_msg)) {
         fast_finish(a, &a->seal_msg, true, tag);
         return 0;
     }
@@ -363,19 +363,16 @@ int zc_aead_seal_finish(struct zc_aead *a, uint8_t tag[ZC_TAG_BYTES])
 int zc_aead_open_begin(struct zc_aead *a, uint64_t counter, const void *ad, size_t adlen)
 {
 #ifdef ZC_HAVE_IPSEC_MB
-    if (fast_begin(a, &a->open_msg, counter, ad, adlen)) {
-        a->open_kind = MSG_PENDING;
+    if (fast_begin(a, &a->open_msg, counter, ad, adlen))
         return 0;
-    }
 #endif
-    a->open_kind = MSG_EVP;
     return start(a, a->open, counter, ad, adlen);
 }
 
 int zc_aead_open_update(struct zc_aead *a, const void *in, void *out, size_t len)
 {
 #ifdef ZC_HAVE_IPSEC_MB
-    if (FAST(a, open_kind))
+    if (FAST(a->open_msg))
         return fast_update(a, &a->open_msg, MSG_GCM, false, in, out, len);
 #endif
     return feed_data(a->open, in, out, len);
@@ -384,7 +381,7 @@ int zc_aead_open_update(struct zc_aead *a, const void *in, void *out, size_t len
 int zc_aead_verify_update(struct zc_aead *a, const void *data, size_t len)
 {
 #ifdef ZC_HAVE_IPSEC_MB
-    if (FAST(a, open_kind))
+    if (FAST(a->open_msg))
         return fast_update(a, &a->open_msg, MSG_GMAC, false, data, NULL, len);
 #endif
     return feed_ad(a->open, data, len);
@@ -395,7 +392,7 @@ int zc_aead_open_finish(struct zc_aead *a, const uint8_t tag[ZC_TAG_BYTES])
     uint8_t t[ZC_TAG_BYTES];
     memcpy(t, tag, sizeof(t)); /* the tag may live in shared memory: read it once */
 #ifdef ZC_HAVE_IPSEC_MB
-    if (FAST(a, open_kind)) {
+    if (FAST(a->open_msg)) {
         uint8_t want[ZC_TAG_BYTES];
         fast_finish(a, &a->open_msg, false, want);
         int r = CRYPTO_memcmp(want, t, sizeof(t)) ? -EBADMSG : 0;
