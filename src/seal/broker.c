@@ -63,7 +63,6 @@ struct relay {
     size_t held_len, prev_len;
     uint64_t prev_off;
     uint32_t *free_slots, nfree;
-    bool *posted; /* a slot this relay posted and has not had back */
 };
 
 struct zc_seal_broker {
@@ -189,16 +188,11 @@ static int64_t relay_slot(struct relay *rl)
         int n = zc_ring_reap(out, used, ZC_ARRAY_SIZE(used));
         if (n < 0)
             return n;
-        for (int i = 0; i < n; i++) {
-            /* A buffer posted before this relay started (an earlier session
-             * on the same rings) can come back now: take back only what this
-             * relay posted, so the free list never holds a slot twice. */
-            uint32_t slot = (uint32_t)(uintptr_t)used[i].token - 1;
-            if (slot < rl->b->cfg.slots && rl->posted[slot]) {
-                rl->posted[slot] = false;
-                rl->free_slots[rl->nfree++] = slot;
-            }
-        }
+        /* Only a descriptor that deliver() posted owns its slot (token
+         * slot + 1); a second look at a buffer (rewrite) carries no token. */
+        for (int i = 0; i < n; i++)
+            if (used[i].token)
+                rl->free_slots[rl->nfree++] = (uint32_t)(uintptr_t)used[i].token - 1;
         if (rl->nfree)
             return rl->free_slots[--rl->nfree];
         int r = zc_ring_wait(out, -1);
@@ -221,17 +215,17 @@ static int64_t deliver(struct relay *rl, const uint8_t *msg, size_t len, uint32_
     if (desc_len > len)
         memset(dst + len, 0, desc_len - len);
     struct zc_ring_seg seg = {.off = off, .len = desc_len, .writable = false};
-    rl->posted[slot] = true;
     int r = zc_ring_post(out, &seg, 1, (void *)(uintptr_t)(slot + 1));
     return r ? r : (int64_t)off;
 }
 
-/* Posts a descriptor for bytes already in out's buffer region. */
+/* Posts a second descriptor for bytes already in out's buffer region.  The
+ * slot stays owned by the descriptor that first delivered it, so this one
+ * carries no token: its return must not free the slot a second time. */
 static int deliver_at(struct relay *rl, uint64_t off, uint32_t len)
 {
     struct zc_ring_seg seg = {.off = off, .len = len, .writable = false};
-    return zc_ring_post(rl->b->out[rl->from], &seg, 1,
-                        (void *)(uintptr_t)(1 + off / rl->b->slot_size));
+    return zc_ring_post(rl->b->out[rl->from], &seg, 1, NULL);
 }
 
 /* Relays message number idx (len bytes in rl->msg), tampering as the mode
@@ -375,8 +369,7 @@ static int relay(struct zc_seal_broker *b)
         rl[d].held = malloc(slot);
         rl[d].prev = malloc(slot);
         rl[d].free_slots = malloc(b->cfg.slots * sizeof(uint32_t));
-        rl[d].posted = calloc(b->cfg.slots, sizeof(bool));
-        if (!rl[d].msg || !rl[d].held || !rl[d].prev || !rl[d].free_slots || !rl[d].posted)
+        if (!rl[d].msg || !rl[d].held || !rl[d].prev || !rl[d].free_slots)
             r = -ENOMEM;
         for (uint32_t i = 0; rl[d].free_slots && i < b->cfg.slots; i++)
             rl[d].free_slots[rl[d].nfree++] = b->cfg.slots - 1 - i;
@@ -399,7 +392,6 @@ static int relay(struct zc_seal_broker *b)
         free(rl[d].held);
         free(rl[d].prev);
         free(rl[d].free_slots);
-        free(rl[d].posted);
     }
     return r;
 }
