@@ -277,16 +277,7 @@ static int ring_pair_open(struct ring_pair *rp)
     struct zc_ring_params p = {
         .num = 64, .buf_size = 64 * (uint64_t)MAX_MSG, .features = ZC_RING_F_EVENT_IDX};
     rp->slot = MAX_MSG;
-    int r = zc_ring_create(&rp->drv, ZC_RING_DRIVER, &p);
-    if (r)
-        return r;
-    struct zc_ring_fds fds, dup_fds;
-    zc_ring_export(rp->drv, &p, &fds);
-    dup_fds.ring_fd = dup(fds.ring_fd);
-    dup_fds.buf_fd = dup(fds.buf_fd);
-    dup_fds.kick_fd = dup(fds.kick_fd);
-    dup_fds.call_fd = dup(fds.call_fd);
-    return zc_ring_attach(&rp->dev, ZC_RING_DEVICE, &p, &dup_fds);
+    return zc_ring_create_pair(&rp->drv, &rp->dev, &p);
 }
 
 struct ring_job {
