@@ -40,7 +40,7 @@ static int read_chain(struct zc_ring *r, uint16_t head, struct zc_ring_chain *c)
         uint16_t flags = READ_ONCE(d->flags), next = READ_ONCE(d->next);
         if (flags & DESC_F_INDIRECT)
             return ring_fail(r); /* VIRTIO_F_INDIRECT_DESC is not offered */
-        if (addr > r->buf_size || len > r->buf_size - addr)
+        if (zc_shm_check_range(&r->bufmem, addr, len))
             return ring_fail(r);
         bool writable = flags & DESC_F_WRITE;
         if (writable) {

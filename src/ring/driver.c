@@ -34,7 +34,7 @@ static int check_segs(const struct zc_ring *r, const struct zc_ring_seg *segs, u
     bool seen_writable = false;
     for (unsigned k = 0; k < nseg; k++) {
         const struct zc_ring_seg *s = &segs[k];
-        if (s->off > r->buf_size || s->len > r->buf_size - s->off)
+        if (zc_shm_check_range(&r->bufmem, s->off, s->len))
             return -EINVAL;
         if (s->writable) {
             seen_writable = true;

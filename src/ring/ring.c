@@ -129,8 +129,6 @@ static int ring_open(struct zc_ring **ringp, enum zc_ring_role role, const struc
     r->used = (struct vr_used *)(base + used_off(p->num));
     r->used_event = (_Atomic uint16_t *)&r->avail->ring[p->num];
     r->avail_event = (_Atomic uint16_t *)&r->used->ring[p->num];
-    r->buf = bufmem->base;
-    r->buf_size = bufmem->size;
     r->kick_fd = kick_fd;
     r->call_fd = call_fd;
     r->peer_fd = -1;
@@ -183,7 +181,7 @@ int zc_ring_create(struct zc_ring **ringp, enum zc_ring_role role, const struct 
 void zc_ring_export(const struct zc_ring *r, struct zc_ring_params *p, struct zc_ring_fds *fds)
 {
     p->num = r->num;
-    p->buf_size = r->buf_size;
+    p->buf_size = r->bufmem.size;
     p->features = r->event_idx ? ZC_RING_F_EVENT_IDX : 0;
     fds->ring_fd = r->mem.fd;
     fds->buf_fd = r->bufmem.fd;
@@ -265,7 +263,7 @@ int zc_ring_send(const struct zc_ring *r, int sock)
         return err;
     struct ring_hello h = {.magic = HELLO_MAGIC,
                            .num = r->num,
-                           .buf_size = r->buf_size,
+                           .buf_size = r->bufmem.size,
                            .features = r->event_idx ? ZC_RING_F_EVENT_IDX : 0};
     int efds[2] = {r->kick_fd, r->call_fd};
     return zc_shm_send_fds(sock, &h, sizeof(h), efds, 2);
@@ -321,19 +319,19 @@ void *zc_ring_mem(const struct zc_ring *r)
 
 void *zc_ring_buf_base(const struct zc_ring *r)
 {
-    return r->buf;
+    return r->bufmem.base;
 }
 
 size_t zc_ring_buf_size(const struct zc_ring *r)
 {
-    return (size_t)r->buf_size;
+    return r->bufmem.size;
 }
 
 void *zc_ring_ptr(const struct zc_ring *r, const struct zc_ring_seg *seg)
 {
-    if (seg->off > r->buf_size || seg->len > r->buf_size - seg->off)
+    if (zc_shm_check_range(&r->bufmem, seg->off, seg->len))
         return NULL;
-    return r->buf + seg->off;
+    return (uint8_t *)r->bufmem.base + seg->off;
 }
 
 bool zc_ring_broken(const struct zc_ring *r)

@@ -79,8 +79,7 @@ struct zc_ring {
     struct vr_used *used;
     _Atomic uint16_t *used_event;  /* avail->ring[num]: written by the driver */
     _Atomic uint16_t *avail_event; /* used->ring[num]: written by the device */
-    uint8_t *buf;
-    uint64_t buf_size;
+    struct zc_shm mem, bufmem;     /* the ring region and the buffer region */
 
     /* The driver's private state. */
     uint16_t avail_shadow;    /* next avail slot to fill */
@@ -104,8 +103,6 @@ struct zc_ring {
     int kick_fd, call_fd, peer_fd;
     uint64_t spin_max_ns, spin_ns;
     struct zc_ring_stats stats;
-
-    struct zc_shm mem, bufmem;
 };
 
 /* A bit of pending[] that zc_ring_push_batch() uses to find repeated heads. */

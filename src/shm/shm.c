@@ -113,13 +113,6 @@ int zc_shm_map(struct zc_shm *shm, int fd, size_t expect_size, bool writable)
     return 0;
 }
 
-int zc_shm_check_range(const struct zc_shm *shm, uint64_t off, uint64_t len)
-{
-    if (off > shm->size || len > shm->size - off)
-        return -ERANGE;
-    return 0;
-}
-
 int zc_shm_socketpair(int sv[2])
 {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
