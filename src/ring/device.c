@@ -100,6 +100,16 @@ int zc_ring_pop(struct zc_ring *r, struct zc_ring_chain *chain)
     return zc_ring_pop_batch(r, chain, 1);
 }
 
+/* Stages the used entry of a head the caller checked is pending. */
+static void put_used(struct zc_ring *r, uint16_t head, uint32_t len)
+{
+    struct vr_used_elem *e = &r->used->ring[r->used_shadow & r->mask];
+    e->id = head;
+    e->len = len;
+    r->used_shadow++;
+    r->pending[head] = 0;
+}
+
 int zc_ring_push(struct zc_ring *r, uint16_t head, uint32_t len)
 {
     if (r->broken)
@@ -107,11 +117,7 @@ int zc_ring_push(struct zc_ring *r, uint16_t head, uint32_t len)
     if (r->role != ZC_RING_DEVICE || head >= r->num || r->pending[head] == 0 ||
         len > r->pending[head] - 1u)
         return -EINVAL;
-    struct vr_used_elem *e = &r->used->ring[r->used_shadow & r->mask];
-    e->id = head;
-    e->len = len;
-    r->used_shadow++;
-    r->pending[head] = 0;
+    put_used(r, head, len);
     return 0;
 }
 
@@ -153,9 +159,7 @@ int zc_ring_push_batch(struct zc_ring *r, const struct zc_ring_done *done, unsig
         }
         r->pending[h] |= PENDING_MARK;
     }
-    for (unsigned k = 0; k < n; k++) {
-        r->pending[done[k].head] &= ~PENDING_MARK;
-        zc_ring_push(r, done[k].head, done[k].len);
-    }
+    for (unsigned k = 0; k < n; k++)
+        put_used(r, done[k].head, done[k].len); /* clears the mark too */
     return zc_ring_complete(r);
 }
