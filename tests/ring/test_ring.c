@@ -170,7 +170,7 @@ static void misuse_is_einval(void)
         if (i == 3)
             d = (struct zc_ring_fds){dup(fds.ring_fd), dup(fds.buf_fd), dup(fds.buf_fd),
                                      dup(fds.call_fd)}; /* a kick fd that is no eventfd */
-        int want = i == 2 ? -EINVAL : i == 3 ? -EBADMSG : -EBADMSG;
+        int want = i == 2 ? -EINVAL : -EBADMSG;
         CHECK_EQ(zc_ring_attach(&a, ZC_RING_DEVICE, &bad, &d), want);
         CHECK(a == NULL);
     }
