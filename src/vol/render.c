@@ -272,7 +272,11 @@ static inline __attribute__((always_inline)) uint32_t cast(struct dvr *d, const 
             if (d->block_empty[block] || d->empty[cell]) {
                 float size = d->block_empty[block] ? CELL * BLOCK : CELL;
                 float te = cube_exit(p, inv, tr, size);
-                tr += (float)(int)((te - tr) / dt) * dt; /* te > tr */
+                /* Whole steps to the far side (te > tr), at most what an
+                 * int holds: a thin axis can make it 1e10; the rest of the
+                 * cell is then skipped on the next sample. */
+                float steps = ZC_MIN((te - tr) / dt, 1e9f);
+                tr += (float)(int)steps * dt;
                 continue;
             }
             full_cell = cell;

@@ -208,6 +208,36 @@ static uint64_t render_nii(const uint8_t *nii, size_t len)
     return st.samples;
 }
 
+/* A ray along an axis of a volume a hundred million times longer than it
+ * is thin: the empty macrocell it enters is some 1e10 steps deep, more
+ * than an int holds; the skip over it must not convert that count to int
+ * (undefined; UBSan stops here). */
+static void test_deep_empty_cell(void)
+{
+    enum { S = 16 };
+    static uint8_t vox[S * S * S];
+    for (unsigned k = 0; k < S; k++)
+        for (unsigned j = 0; j < S; j++)
+            for (unsigned i = 0; i < S; i++)
+                vox[(k * S + j) * S + i] = (j < 4 && k < 4) || (j >= 12 && k >= 12) ? 255 : 0;
+    const unsigned size[3] = {S, S, S};
+    const float spacing[3] = {1e-4f, 1e5f, 1e5f};
+    struct zc_vol *v;
+    CHECK_OK(zc_vol_wrap(&v, vox, size, ZC_VOL_U8, spacing));
+    struct zc_tf tf;
+    CHECK_OK(zc_tf_preset(&tf, "ct", 0, 255));
+    struct zc_fb *fb;
+    CHECK_OK(zc_fb_create(&fb, 9, 9, 8));
+    struct zc_render_opts o = {.tf = &tf, .threads = 1};
+    zc_camera_default(&o.camera);
+    o.camera.azimuth = 0; /* looking along -y, the centre pixel's ray at x = z = centre */
+    o.camera.elevation = 0;
+    struct zc_render_stats st;
+    CHECK_OK(zc_vol_render(v, fb, &o, &st));
+    zc_fb_destroy(fb);
+    zc_vol_close(v);
+}
+
 static void test_far_rays_stay_inside(void)
 {
     fprintf(stderr, "    %llu samples\n", (unsigned long long)render_nii(far_nii, sizeof(far_nii)));
@@ -423,5 +453,6 @@ int main(void)
     RUN(test_mesh_picture);
     RUN(test_ray_never_stalls);
     RUN(test_far_rays_stay_inside);
+    RUN(test_deep_empty_cell);
     return 0;
 }
