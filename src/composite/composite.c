@@ -252,7 +252,6 @@ static void visibility_order(const struct composite_round *r, const double dir[3
     }
 }
 
-/* One round of this rank's plan; accumulates bytes and the first error. */
 /* One piece [a, b) of this rank's image into buf (buf_cap bytes) at the
  * wire's depth; with ZC_PIXEL_RGBA_AUTO a 4-byte tag names the depth chosen
  * (16 bits when that is no longer than the piece all active at 8).  The
@@ -290,6 +289,7 @@ static int decode_piece(const struct zc_composite *c, const uint8_t *buf, size_t
     return zc_composite_decode(px, buf + sizeof(px), len - sizeof(px), n, rgba, NULL);
 }
 
+/* One round of this rank's plan; accumulates bytes and the first error. */
 static int run_round(struct zc_composite *c, unsigned idx, const double dir[3],
                      struct zc_composite_stats *st)
 {

@@ -216,8 +216,6 @@ static inline float jitter(unsigned x, unsigned y)
     return (float)(h >> 8) * (1.0f / 16777216.0f);
 }
 
-/* One ray (origin and direction in voxel units per unit of world length);
- * returns premultiplied rgba over the background. */
 /* The next sample's distance; past the ray's end when dt is too small to
  * move t at all (float rounding far from the eye): a ray never stalls. */
 static inline float advance(float t, float dt)
@@ -226,6 +224,8 @@ static inline float advance(float t, float dt)
     return next > t ? next : INFINITY;
 }
 
+/* One ray (origin and direction in voxel units per unit of world length);
+ * returns premultiplied rgba over the background. */
 static inline __attribute__((always_inline)) uint32_t cast(struct dvr *d, const float org[3],
                                                            const float dir[3], float start,
                                                            enum zc_vol_type t, uint64_t *samples)
