@@ -343,10 +343,10 @@ static int seal_message(struct zc_seal *s, uint16_t type, const uint8_t *buf, ui
 
 int zc_seal_send(struct zc_seal *s, const void *buf, size_t len)
 {
-    if (s->closed)
-        return -EPIPE;
     if (s->error && s->error != -ESHUTDOWN)
         return s->error;
+    if (s->closed)
+        return -EPIPE;
     if (len > s->max_msg)
         return -EMSGSIZE;
     int r = seal_message(s, MSG_DATA, buf, (uint32_t)len);
@@ -357,12 +357,14 @@ int zc_seal_send(struct zc_seal *s, const void *buf, size_t len)
 
 int zc_seal_close(struct zc_seal *s)
 {
-    if (s->closed)
-        return 0;
     if (s->error && s->error != -ESHUTDOWN)
         return s->error;
+    if (s->closed)
+        return 0;
     int r = seal_message(s, MSG_CLOSE, NULL, 0);
     s->closed = true;
+    if (r)
+        s->error = r;
     return r;
 }
 

@@ -287,6 +287,57 @@ static void test_race(void)
             caught);
 }
 
+struct idle_peer {
+    int sock;
+    struct zc_seal *s;
+    int result;
+};
+
+static void *idle_connect(void *arg)
+{
+    struct idle_peer *ip = arg;
+    ip->result = zc_seal_connect(&ip->s, ip->sock, getuid(), &key1, &pub0, TIMEOUT_NS);
+    return NULL;
+}
+
+static void test_close_failure(void)
+{
+    /* Side 1 joins but never reads: side 0 fills both slots, its close
+     * times out, and the channel stays broken with that error (a second
+     * close does not report success, a send does not say -EPIPE). */
+    struct zc_seal_config cfg = {.slots = 2, .max_msg = 64};
+    struct broker_run br;
+    CHECK_OK(zc_seal_broker_create(&br.b, &cfg, ZC_SEAL_HONEST));
+    int a[2], c[2];
+    CHECK_OK(zc_shm_socketpair(a));
+    CHECK_OK(zc_shm_socketpair(c));
+    br.sock0 = a[0];
+    br.sock1 = c[0];
+    pthread_t bt, pt;
+    CHECK(pthread_create(&bt, NULL, broker_main, &br) == 0);
+    struct idle_peer ip = {.sock = c[1]};
+    CHECK(pthread_create(&pt, NULL, idle_connect, &ip) == 0);
+    struct zc_seal *s;
+    CHECK_OK(zc_seal_connect(&s, a[1], getuid(), &key0, &pub1, 1000ll * 1000 * 1000));
+    CHECK(pthread_join(pt, NULL) == 0);
+    CHECK_OK(ip.result);
+    CHECK_OK(zc_seal_send(s, "a", 1));
+    CHECK_OK(zc_seal_send(s, "b", 1));
+    CHECK_EQ(zc_seal_close(s), -ETIMEDOUT);
+    CHECK_EQ(zc_seal_close(s), -ETIMEDOUT);
+    CHECK_EQ(zc_seal_send(s, "c", 1), -ETIMEDOUT);
+    uint8_t buf[64];
+    CHECK_EQ(zc_seal_recv(s, buf, sizeof(buf)), -ETIMEDOUT);
+    zc_seal_destroy(s);
+    zc_seal_destroy(ip.s);
+    close(a[1]);
+    close(c[1]);
+    CHECK(pthread_join(bt, NULL) == 0);
+    zc_seal_broker_destroy(br.b);
+    close(a[0]);
+    close(c[0]);
+}
+
 static void test_handshake_refused(void)
 {
     /* Side 1 accepts only `stranger`: side 0 is refused and nothing flows. */
@@ -366,5 +417,6 @@ int main(int argc, char **argv)
     RUN(test_rekey_mismatch);
     RUN(test_evil_modes);
     RUN(test_handshake_refused);
+    RUN(test_close_failure);
     return 0;
 }
