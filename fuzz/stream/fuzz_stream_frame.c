@@ -1,7 +1,8 @@
 /* fuzz_stream_frame.c - the consumer's check of a frame in shared memory,
  * whatever a producer wrote there: it accepts or refuses with -EBADMSG,
- * never reads outside the frame, and a frame it accepts moves the expected
- * sequence number of exactly one known sensor forward. */
+ * never reads outside the frame, and a frame it accepts is exactly as long
+ * as its header says and moves the expected sequence number of exactly one
+ * known sensor forward. */
 #include "frame.h"
 #include "zc/base.h"
 
@@ -43,6 +44,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     if (err == 0 && moved != 1)
+        abort();
+    /* An accepted frame is exactly as long as its header says. */
+    if (err == 0 && len != sizeof(h) + zc_sensor_frame_bytes(h.kind))
         abort();
     return 0;
 }

@@ -106,7 +106,9 @@ int frame_check(struct frame_checker *c, const void *p, size_t len, uint64_t *ga
     memcpy(&h, p, sizeof(h));
     if (h.magic != ZC_FRAME_MAGIC || h.sensor >= c->nsensors || h.kind != c->kind[h.sensor])
         return -EBADMSG;
-    if (h.payload_len != frame_bytes[h.kind] || h.payload_len > len - sizeof(h))
+    /* The descriptor covers exactly the frame: the consumer persists what it
+     * covers, so a longer one would record the pool beyond this frame. */
+    if (h.payload_len != frame_bytes[h.kind] || h.payload_len != len - sizeof(h))
         return -EBADMSG;
     /* Older than expected is a replay; UINT64_MAX would wrap the next
      * expected number to 0 and readmit every old frame. */

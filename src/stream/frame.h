@@ -38,8 +38,9 @@ struct frame_checker {
 
 /* Checks the frame of len bytes at p (shared memory: the header is copied
  * out once, then validated).  0 with *gap = the frames missing before this
- * one, or -EBADMSG (bad magic, sensor, kind, length, an old sequence
- * number, or a checksum that does not match). */
+ * one, or -EBADMSG (bad magic, sensor, kind, a length other than the
+ * header's plus its payload's, an old sequence number, or a checksum that
+ * does not match). */
 int frame_check(struct frame_checker *c, const void *p, size_t len, uint64_t *gap);
 
 #endif

@@ -175,6 +175,12 @@ static void test_frame_check(void)
     make_frame(0, 5, 6);
     CHECK_EQ(frame_check(&fc, frame, sizeof(frame) - 8, &gap), -EBADMSG);
     CHECK_EQ(frame_check(&fc, frame, sizeof(struct zc_frame_hdr) - 1, &gap), -EBADMSG);
+    /* A descriptor longer than the frame: the consumer would persist the
+     * pool beyond it (the next slot, another sensor's frame in flight). */
+    static unsigned char longer[sizeof(frame) + 4096];
+    memcpy(longer, frame, sizeof(frame));
+    CHECK_EQ(frame_check(&fc, longer, sizeof(longer), &gap), -EBADMSG);
+    CHECK_EQ(frame_check(&fc, longer, sizeof(frame) + 8, &gap), -EBADMSG);
 
     /* A flipped bit in the payload, a torn frame (its second half from the
      * next frame's pattern) and two swapped words. */
