@@ -57,6 +57,7 @@ static void test_usage(void)
 {
     CHECK_EQ(run((const char *[]){"ingest", "--help", NULL}), ZC_EXIT_OK);
     CHECK(strstr(out, "--corunner") != NULL);
+    CHECK(strstr(out, "--persist-mode") != NULL && strstr(out, "--persist-max") != NULL);
     static const char *const bad[][4] = {
         {"ingest", "--rate", "fast", NULL},    {"ingest", "--rate", "0", NULL},
         {"ingest", "--store", "cached", NULL}, {"ingest", "--duration", "-1", NULL},

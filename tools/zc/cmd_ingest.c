@@ -68,6 +68,11 @@ static void ingest_usage(FILE *f)
         "      --table BYTES   the co-runner's table (default: the largest that runs from\n"
         "                      cache here, measured at start)\n"
         "      --phase S       length of one measured phase (default 0.25)\n"
+        "      --persist FILE  the consumer writes every frame to FILE, a loop recording\n"
+        "      --persist-mode direct|buffered\n"
+        "                      with O_DIRECT (default) or through the page cache\n"
+        "      --persist-max BYTES\n"
+        "                      where the recording wraps (at least 64M; default 1G)\n"
         "      --json          print a JSON summary as the last line\n"
         "  -h, --help          this text\n");
 }
