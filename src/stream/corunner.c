@@ -46,8 +46,7 @@ struct zc_corunner {
     int cpu;
     bool calibrate; /* choose the table's size by measuring (calibrate_table) */
     uint64_t *table;
-    size_t table_bytes;
-    uint64_t entries;
+    uint64_t entries; /* in use: the whole table, or the prefix calibrate_table() kept */
     struct sample *samples;
     size_t max_samples;
     size_t nsamples; /* written by the thread, read after join */
@@ -162,10 +161,8 @@ static void calibrate_table(struct zc_corunner *c)
             break;
         best = n;
     }
-    if (best) {
+    if (best)
         c->entries = best;
-        c->table_bytes = best * sizeof(uint64_t);
-    }
 }
 
 static void *corunner_main(void *arg)
@@ -207,12 +204,11 @@ int zc_corunner_start(struct zc_corunner **cp, int cpu, size_t table_bytes, doub
         return -ENOMEM;
     c->cpu = cpu;
     c->calibrate = calibrate;
-    c->table_bytes = entries * sizeof(uint64_t);
     c->entries = entries;
     c->x = 0x9e3779b97f4a7c15ull;
     c->max_samples = (size_t)(max_seconds * 1e9 / SAMPLE_NS) + 16;
     c->samples = calloc(c->max_samples, sizeof(*c->samples));
-    c->table = aligned_alloc(4096, (c->table_bytes + 4095) & ~(size_t)4095);
+    c->table = aligned_alloc(4096, (entries * sizeof(uint64_t) + 4095) & ~(size_t)4095);
     if (!c->samples || !c->table) {
         zc_corunner_destroy(c);
         return -ENOMEM;
@@ -273,7 +269,7 @@ double zc_corunner_reference_rate(const struct zc_corunner *c)
 
 size_t zc_corunner_table_bytes(const struct zc_corunner *c)
 {
-    return c->table_bytes;
+    return c->entries * sizeof(uint64_t);
 }
 
 void zc_corunner_destroy(struct zc_corunner *c)
