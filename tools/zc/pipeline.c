@@ -413,6 +413,7 @@ struct stage {
     char dir[PATH_MAX]; /* private temporary folder: keys, socket */
     char key_base[PATH_MAX], key[PATH_MAX], pub[PATH_MAX], auth[PATH_MAX], sock[PATH_MAX];
     char self[PATH_MAX];
+    char root[PATH_MAX]; /* OUT/frames, zc serve's root */
     struct child serve, uploader, mpirun;
     int serve_err, report, mpi_out, listen_fd; /* -1 when closed */
     struct lines serve_lines, insitu_lines;    /* zc serve's stderr, zc insitu's stdout */
@@ -605,7 +606,7 @@ static void serve_env(void)
 
 /* Starts zc serve on a loopback port of its choosing and waits for it to
  * say which. */
-static int start_serve(struct stage *st, const char *root, unsigned timeout_s)
+static int start_serve(struct stage *st, unsigned timeout_s)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0)
@@ -613,7 +614,7 @@ static int start_serve(struct stage *st, const char *root, unsigned timeout_s)
     /* A session idle between two frames lasts as long as the stage may. */
     char timeout[16];
     snprintf(timeout, sizeof(timeout), "%u", timeout_s);
-    char *argv[] = {st->self,      "serve", "--root", (char *)root,   "--listen",
+    char *argv[] = {st->self,      "serve", "--root", st->root,       "--listen",
                     "127.0.0.1:0", "--key", st->key,  "--authorized", st->auth,
                     "--timeout",   timeout, NULL};
     st->serve.name = "zc serve";
@@ -854,7 +855,7 @@ static int summarize(struct stage *st, const struct pipeline_opts *o, struct pip
                                    .gather_bytes = gather,
                                    .wire_bytes = st->wire_bytes,
                                    .placed_bytes = st->placed_bytes};
-    snprintf(s->frames_dir, sizeof(s->frames_dir), "%s/frames", o->out);
+    snprintf(s->frames_dir, sizeof(s->frames_dir), "%s", st->root);
     for (size_t i = 0; i < st->nframes; i++) {
         const struct pipeline_report *r = &st->frames[i];
         char path[PATH_MAX + 32];
@@ -906,12 +907,11 @@ static int stage_setup(struct stage *st, const struct pipeline_opts *o)
         return err;
     }
     st->self[n] = 0;
-    char root[PATH_MAX];
-    if (snprintf(root, sizeof(root), "%s/frames", o->out) >= (int)sizeof(root))
+    if (snprintf(st->root, sizeof(st->root), "%s/frames", o->out) >= (int)sizeof(st->root))
         return -ENAMETOOLONG;
-    if (mkdir(root, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(st->root, 0755) != 0 && errno != EEXIST) {
         err = -errno;
-        zc_error("cannot create %s: %s", root, strerror(errno));
+        zc_error("cannot create %s: %s", st->root, strerror(errno));
         return err;
     }
     return 0;
@@ -942,15 +942,13 @@ static int run_stage(struct stage *st, const struct pipeline_opts *o, struct pip
         zc_wipe(&client, sizeof(client));
         return err;
     }
-    char root[PATH_MAX];
-    snprintf(root, sizeof(root), "%s/frames", o->out);
-    if ((err = start_serve(st, root, o->timeout_s))) {
+    if ((err = start_serve(st, o->timeout_s))) {
         zc_error("zc serve did not start: %s", zc_strerror(err));
         zc_wipe(&client, sizeof(client));
         return err;
     }
     printf("pipeline: zc serve on 127.0.0.1:%u writes into %s; uploader and %u ranks start\n",
-           st->port, root, o->ranks);
+           st->port, st->root, o->ranks);
     fflush(stdout);
     if ((err = listen_unix(st)))
         zc_error("cannot listen on %s: %s", st->sock, zc_strerror(err));
