@@ -130,6 +130,7 @@ int cmd_bench_fb(int argc, char **argv)
     const char *csv_path = NULL;
     bool json = false;
     int opt;
+    optind = 1;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
         case 's':
