@@ -8,6 +8,7 @@
 #ifndef ZC_TEST_H
 #define ZC_TEST_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,5 +48,18 @@
         fprintf(stderr, "  %s\n", #fn);                                                            \
         fn();                                                                                      \
     } while (0)
+
+/* Descriptors this process has open (counting the one the count uses):
+ * a test that must leave nothing open compares it before and after. */
+static inline int zc_test_open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    CHECK(d);
+    int n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
 
 #endif

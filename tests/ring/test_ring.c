@@ -8,7 +8,6 @@
 #include "zc/shm.h"
 #include "zc_test.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
@@ -351,20 +350,9 @@ static void across_processes(void)
 /* A creator that lies: unsealed regions, a queue size its ring region
  * cannot hold, descriptors that are not eventfds.  zc_ring_recv() refuses
  * each and leaves nothing open. */
-static int open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    CHECK(d);
-    int n = 0;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
 static void recv_refuses_hostile_creator(void)
 {
-    int before = open_fds();
+    int before = zc_test_open_fds();
     struct zc_ring *dev;
     for (int c = 0; c < 4; c++) {
         int sv[2];
@@ -401,7 +389,7 @@ static void recv_refuses_hostile_creator(void)
             close(sv[i]);
         }
     }
-    CHECK_EQ(open_fds(), before);
+    CHECK_EQ(zc_test_open_fds(), before);
 }
 
 int main(void)

@@ -5,7 +5,6 @@
 #include "zc/shm.h"
 #include "zc_test.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -24,17 +23,6 @@ struct wire_grant {
 };
 #define WIRE_MAGIC 0x7a636772u
 #define TAG        0x1234u
-
-static int open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    CHECK(d);
-    int n = 0;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
 
 static void create_is_sealed(void)
 {
@@ -123,7 +111,7 @@ static void refuses_missing_seals(void)
 {
     int sv[2];
     CHECK_OK(zc_shm_socketpair(sv));
-    int before = open_fds();
+    int before = zc_test_open_fds();
     const unsigned partial[] = {0, F_SEAL_SHRINK, F_SEAL_SHRINK | F_SEAL_GROW,
                                 F_SEAL_GROW | F_SEAL_SEAL};
     struct wire_grant h = {.magic = WIRE_MAGIC, .tag = TAG, .count = 1, .size = {4096}};
@@ -146,7 +134,7 @@ static void refuses_missing_seals(void)
     send_raw(sv[0], &h, sizeof(h), &fd, 1);
     close(fd);
     CHECK_EQ(zc_shm_accept(sv[1], getuid(), TAG, &a, 1, true), -EPERM);
-    CHECK_EQ(open_fds(), before);
+    CHECK_EQ(zc_test_open_fds(), before);
     close(sv[0]);
     close(sv[1]);
 }
@@ -161,7 +149,7 @@ static void refuses_malformed(void)
     int fds[ZC_SHM_MAX_FDS + 1];
     for (int i = 0; i <= ZC_SHM_MAX_FDS; i++)
         fds[i] = g[i & 1].fd;
-    int before = open_fds();
+    int before = zc_test_open_fds();
     struct wire_grant ok = {.magic = WIRE_MAGIC, .tag = TAG, .count = 2, .size = {4096, 8192}};
     struct wire_grant h;
 
@@ -200,13 +188,13 @@ static void refuses_malformed(void)
         CHECK(sendmsg(sv[0], &m, 0) == (ssize_t)sizeof(h));
     }
     CHECK_EQ(zc_shm_accept(sv[1], getuid(), TAG, a, 2, true), -EBADMSG);
-    CHECK_EQ(open_fds(), before);
+    CHECK_EQ(zc_test_open_fds(), before);
 
     /* A truncated header: part of it, then the sender goes away. */
     send_raw(sv[0], &ok, 10, fds, 2);
     close(sv[0]);
     CHECK_EQ(zc_shm_accept(sv[1], getuid(), TAG, a, 2, true), -EBADMSG);
-    CHECK_EQ(open_fds(), before - 1);
+    CHECK_EQ(zc_test_open_fds(), before - 1);
     /* And nothing at all. */
     CHECK_EQ(zc_shm_accept(sv[1], getuid(), TAG, a, 2, true), -ECONNRESET);
     close(sv[1]);
@@ -221,7 +209,7 @@ static void refuses_malformed(void)
  * (setuid(nobody)); otherwise the receiver expects a uid it is not. */
 static void refuses_wrong_uid(void)
 {
-    int before = open_fds();
+    int before = zc_test_open_fds();
     struct zc_shm g, a;
     CHECK_OK(zc_shm_create(&g, "a", 4096));
     if (geteuid() != 0) {
@@ -232,7 +220,7 @@ static void refuses_wrong_uid(void)
         close(sv[0]);
         close(sv[1]);
         zc_shm_close(&g);
-        CHECK_EQ(open_fds(), before);
+        CHECK_EQ(zc_test_open_fds(), before);
         return;
     }
     int lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -265,7 +253,7 @@ static void refuses_wrong_uid(void)
     close(c);
     close(lsock);
     zc_shm_close(&g);
-    CHECK_EQ(open_fds(), before);
+    CHECK_EQ(zc_test_open_fds(), before);
 }
 
 int main(void)
