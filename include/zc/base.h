@@ -46,6 +46,13 @@ void zc_log(enum zc_log_level level, const char *fmt, ...) __attribute__((format
 #define zc_info(...)  zc_log(ZC_LOG_INFO, __VA_ARGS__)
 #define zc_debug(...) zc_log(ZC_LOG_DEBUG, __VA_ARGS__)
 
+/* Copies s into out (len bytes, always NUL-terminated, cut if too long)
+ * with every control byte, DEL and backslash written as an escape ("\\n",
+ * "\\x1b", "\\\\"), so that a name chosen by a peer cannot forge a log
+ * line or drive the terminal; returns out.  zc_log() applies it to every
+ * message. */
+const char *zc_escape(const char *s, char *out, size_t len);
+
 /* Print "PREFIX: message" and "Try 'zc CMD --help'." to stderr; returns ZC_EXIT_USAGE. */
 int zc_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -36,17 +36,43 @@ static int current_level(void)
     return log_level;
 }
 
+const char *zc_escape(const char *s, char *out, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    if (!len)
+        return out;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char e[5] = {(char)*p, 0};
+        if (*p == '\\' || *p == '\n' || *p == '\t' || *p == '\r') {
+            e[0] = '\\';
+            e[1] = *p == '\n' ? 'n' : *p == '\t' ? 't' : *p == '\r' ? 'r' : '\\';
+        } else if (*p < 0x20 || *p == 0x7f) {
+            e[0] = '\\', e[1] = 'x', e[2] = hex[*p >> 4], e[3] = hex[*p & 15];
+        }
+        size_t n = strlen(e);
+        if (o + n >= len)
+            break; /* never half an escape */
+        memcpy(out + o, e, n);
+        o += n;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 void zc_log(enum zc_log_level level, const char *fmt, ...)
 {
     if ((int)level > current_level())
         return;
-    char line[1024];
+    char line[1024], safe[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    /* One write per line so that lines of concurrent processes do not interleave. */
-    fprintf(stderr, "%s: %s%s\n", log_prefix, level == ZC_LOG_WARN ? "warning: " : "", line);
+    /* Messages carry names peers chose: no raw control byte reaches stderr.
+     * One write per line so that lines of concurrent processes do not interleave. */
+    fprintf(stderr, "%s: %s%s\n", log_prefix, level == ZC_LOG_WARN ? "warning: " : "",
+            zc_escape(line, safe, sizeof(safe)));
 }
 
 int zc_usage_error(const char *cmd, const char *fmt, ...)

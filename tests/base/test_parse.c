@@ -80,8 +80,19 @@ static void median(void)
     CHECK(zc_median(v, 4) == 3.0); /* 5 1 4 2 -> (2+4)/2 */
 }
 
+/* Names from peers reach logs and terminals only escaped. */
+static void escapes(void)
+{
+    char out[32];
+    CHECK(!strcmp(zc_escape("a\nb\x1b[2Jc\\", out, sizeof(out)), "a\\nb\\x1b[2Jc\\\\"));
+    CHECK(!strcmp(zc_escape("caf\xc3\xa9\x7f", out, sizeof(out)), "caf\xc3\xa9\\x7f"));
+    CHECK(!strcmp(zc_escape("abc\x01", out, 6), "abc")); /* no half escape */
+    CHECK(!strcmp(zc_escape("abcdefgh", out, 4), "abc"));
+}
+
 int main(void)
 {
+    RUN(escapes);
     RUN(sizes);
     RUN(numbers);
     RUN(hostports);
