@@ -38,6 +38,11 @@ struct place_placer {
     size_t ndirs, dircap;
     struct place_writer *writer; /* started at the first large chunk; NULL: write inline */
     bool no_writer;              /* it could not be started: write inline */
+    /* Downloads (zc get) trust the sending server less than a server trusts
+     * its authorized clients; the client sets these after init. */
+    bool keep_existing; /* an existing file is never replaced (-EEXIST), unless a
+                           resume finds it is the same file */
+    bool own_dirs_only; /* modes and mtimes only on directories this session created */
     struct zc_place_stats st;
     char msg[256]; /* why the last call failed, for the peer and the log */
 };
