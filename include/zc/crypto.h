@@ -28,6 +28,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define ZC_KEY_BYTES  32
 #define ZC_TAG_BYTES  16
 #define ZC_HASH_BYTES 32
@@ -158,5 +162,9 @@ int zc_handshake_respond(const struct zc_transport *t, const struct zc_keypair *
 
 /* Wipes key material (not optimized away). */
 void zc_wipe(void *p, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ZC_CRYPTO_H */

@@ -27,6 +27,10 @@
 #include "zc/crypto.h"
 #include "zc/progress.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The largest payload of one chunk frame. */
 #define ZC_PLACE_MAX_CHUNK (1u << 20)
 /* The longest path a peer may name (bytes, without a terminating NUL). */
@@ -117,5 +121,9 @@ const char *zc_place_client_error(const struct zc_place_client *c);
 void zc_place_client_stats(const struct zc_place_client *c, struct zc_place_stats *st);
 /* Closes the connection and frees c (NULL is fine). */
 void zc_place_client_close(struct zc_place_client *c);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ZC_PLACE_H */

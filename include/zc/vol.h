@@ -28,6 +28,10 @@
 
 #include "zc/fb.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum zc_vol_type { ZC_VOL_U8, ZC_VOL_I16, ZC_VOL_U16, ZC_VOL_F32 };
 
 struct zc_vol;
@@ -141,5 +145,9 @@ int zc_mesh_write_ply(const struct zc_mesh *mesh, const char *path);
 int zc_mesh_render(const struct zc_mesh *mesh, const float extent[3], struct zc_fb *fb,
                    const struct zc_camera *cam, uint32_t color, uint32_t background,
                    size_t *scratch_bytes);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ZC_VOL_H */

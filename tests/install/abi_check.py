@@ -27,10 +27,15 @@ def strip_c(text):
 
 def top_level_statements(text):
     """Each declaration at file scope, with the bodies of braces dropped;
-    an inline function's definition ends at its closing brace."""
-    out, cur, depth = [], "", 0
+    an inline function's definition ends at its closing brace.  An
+    extern "C" { } block is file scope too."""
+    out, cur, depth, linkage = [], "", 0, 0
     for ch in text:
-        if ch == "{":
+        if ch == "{" and depth == 0 and re.fullmatch(r'\s*extern\s*"C"\s*', cur):
+            cur, linkage = "", linkage + 1
+        elif ch == "}" and depth == 0 and linkage:
+            linkage -= 1
+        elif ch == "{":
             if depth == 0:
                 cur += "{}"
             depth += 1
