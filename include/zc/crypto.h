@@ -61,7 +61,9 @@ int zc_keypair_load(const char *path, struct zc_keypair *kp);
 int zc_pubkey_load(const char *path, struct zc_pubkey *pk);
 /* Reads an authorized-keys file: one public key a line, '#' comments and
  * blank lines allowed.  *keys is malloc'd (free() it); -EINVAL names no line
- * number, so the caller logs the path. */
+ * number, so the caller logs the path.  -EPERM for a file that group or
+ * others may write, or that is owned by neither us nor root: whoever can
+ * write it can let themselves in (as sshd's StrictModes). */
 int zc_pubkey_load_list(const char *path, struct zc_pubkey **keys, size_t *n);
 /* The one-line text form ("zc-x25519 <base64>") into out (>= 64 bytes). */
 int zc_pubkey_format(const struct zc_pubkey *pk, char *out, size_t outlen);
