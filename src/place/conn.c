@@ -436,6 +436,8 @@ int place_conn_recv_payload_at(struct place_conn *c, struct place_writer *w, int
     int r = zc_aead_open_begin(c->rx, c->rx_seq, c->rx_hdr, sizeof(c->rx_hdr));
     for (uint32_t done = 0; !r && done < len; done += PLACE_PIECE) {
         uint32_t n = ZC_MIN(PLACE_PIECE, len - done);
+        if (done && (r = check_deadline(c))) /* each piece may take up to rcv_ms */
+            break;
         uint8_t *buf = w ? place_writer_buffer(w) : c->piecebuf;
         if (!buf)
             r = place_writer_drain(w); /* the writer's error */

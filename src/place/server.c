@@ -268,8 +268,8 @@ static bool session_ended(struct zc_place_server *s, unsigned i, int options)
     do
         r = waitpid(s->pid[i], NULL, options);
     while (r < 0 && errno == EINTR && !(options & WNOHANG));
-    if (r == 0 || (r < 0 && errno != ECHILD))
-        return false;
+    if (r == 0 || (r < 0 && errno == EINTR))
+        return false; /* any other error (ECHILD): it is not ours to wait for any more */
     close(s->pidfd[i]);
     s->active--;
     s->pid[i] = s->pid[s->active];
@@ -321,11 +321,18 @@ static bool admit(struct zc_place_server *s, const uint8_t source[16], const cha
     return !*why;
 }
 
-/* Sends a refusal (best effort: the socket's buffer is empty) and closes. */
+/* Without SIGPIPE (the embedding process may not ignore it) and without
+ * waiting: a fresh socket's buffer takes a refusal whole. */
+static int refusal_send(void *ctx, const void *buf, size_t len)
+{
+    ssize_t n = send(*(const int *)ctx, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return n == (ssize_t)len ? 0 : -EAGAIN;
+}
+
+/* Sends a refusal (best effort) and closes. */
 static void refuse(int fd, int err)
 {
-    struct zc_transport t;
-    zc_transport_fd(&t, fd);
+    struct zc_transport t = {refusal_send, NULL, &fd};
     zc_handshake_refuse(&t, err);
     close(fd);
 }
