@@ -6,15 +6,28 @@
 
 #include "conn.h"
 
+#include <limits.h>
+#include <sys/types.h>
 #include <time.h>
+
+/* A session's directory list (paths for their mtimes) may hold this much. */
+#define PLACE_MAX_DIR_BYTES (16u << 20)
+/* Directories a session sweeps for stale leftovers (the first it places into). */
+#define PLACE_SWEEP_DIRS 64
 
 struct place_file {
     bool used, clear, complete_already, split;
+    bool replace; /* may replace an existing file under the final name */
     uint32_t id;
     int dirfd, fd;
     char name[PLACE_MAX_NAME + 1];
-    uint64_t size, next; /* next: every byte below it is verified */
-    uint64_t end;        /* this session's bytes end here (a split part: its range) */
+    char tmp[NAME_MAX + 1]; /* fd's temporary name ("": none) */
+    dev_t dev;              /* fd's inode: what tmp must still name before */
+    ino_t ino;              /* any rename or unlink of it */
+    dev_t rec_dev;          /* the resume record this file continues */
+    ino_t rec_ino;          /* (0: none), removed when the file is published */
+    uint64_t size, next;    /* next: every byte below it is verified */
+    uint64_t end;           /* this session's bytes end here (a split part: its range) */
     uint8_t transfer[16];
     uint32_t parts, index;
     struct timespec times[2];
@@ -24,6 +37,11 @@ struct place_file {
 struct place_dir_time {
     char *path;
     struct timespec mtime;
+};
+
+struct place_dir_id {
+    dev_t dev;
+    ino_t ino;
 };
 
 struct place_placer {
@@ -36,6 +54,11 @@ struct place_placer {
     uint64_t pending_bytes;
     struct place_dir_time *dirs; /* directory mtimes, set when the session ends */
     size_t ndirs, dircap;
+    uint32_t *dir_index; /* open addressing over dirs by path: 1 + index, 0 free */
+    size_t index_cap;
+    size_t dir_bytes; /* what the list holds, against PLACE_MAX_DIR_BYTES */
+    struct place_dir_id swept[PLACE_SWEEP_DIRS];
+    size_t nswept;
     struct place_writer *writer; /* started at the first large chunk; NULL: write inline */
     bool no_writer;              /* it could not be started: write inline */
     /* Downloads (zc get) trust the sending server less than a server trusts
