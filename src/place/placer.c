@@ -1,17 +1,17 @@
 /* placer.c - the receiving side of a transfer: direct placement under a root.
  *
- * Each announced file becomes a hidden temporary ".zc-part.NAME" next to
- * its final name, sized at OPEN, which also checks that the filesystem
- * has room for it (a full disk is a clean error there, and a write that
- * still finds none is one later: nothing is mapped, so never a SIGBUS).
- * Each DATA payload is received a piece at a time into a buffer that stays
- * in cache, verified (and decrypted) there, and written at the offset its
- * header names by a writer thread (writer.c), so that the kernel's work
- * of placing the bytes (allocating and filling page-cache pages) overlaps
- * with receiving the next piece.  The file's verified prefix moves past a
- * chunk only when its tag holds.  Offsets must arrive in order, so a chunk
- * can only ever land on bytes that do not count yet: a forged header can
- * waste its own space, never alter verified data.
+ * Each announced file becomes a hidden temporary file of this session's
+ * own next to its final name, sized at OPEN, which also checks that the
+ * filesystem has room for it (a full disk is a clean error there, and a
+ * write that still finds none is one later: nothing is mapped, so never a
+ * SIGBUS).  Each DATA payload is received a piece at a time into a buffer
+ * that stays in cache, verified (and decrypted) there, and written at the
+ * offset its header names by a writer thread (writer.c), so that the
+ * kernel's work of placing the bytes (allocating and filling page-cache
+ * pages) overlaps with receiving the next piece.  The file's verified
+ * prefix moves past a chunk only when its tag holds.  Offsets must arrive
+ * in order, so a chunk can only ever land on bytes that do not count yet:
+ * a forged header can waste its own space, never alter verified data.
  *
  * Publication is grouped: verified files queue up, then one fsync (or
  * syncfs for a group), the renames, and one more sync make the group
@@ -19,12 +19,33 @@
  *
  * Paths come from the peer: they are checked lexically (wire.c) and every
  * directory is opened with openat2(RESOLVE_BENEATH), so neither ".." nor a
- * symlink can lead outside the root.  A connection that breaks leaves a
- * resume record ".zc-state.NAME" beside the partial file, bound to the
- * peer's key and the file's size and mtime.  A file split over several
- * streams arrives through several sessions (processes) at once: they share
- * the temporary file and a ".zc-split.NAME" record, and the last part in
- * publishes the whole.
+ * symlink can lead outside the root.
+ *
+ * Rival sessions and local users.  Names beginning ".zc-" are ours (no
+ * peer may send one), but anybody who can write in a directory can create
+ * them, and other sessions of the same name run beside us.  So:
+ *   - a session's temporary file is ".zc-part.NAME.<64 random bits>",
+ *     created O_EXCL (never an existing file), mode 0600, locked;
+ *   - a split file, written by several sessions at once, is one file named
+ *     by HKDF(peer key | transfer id, NAME): no other client, transfer or
+ *     plain upload meets it.  The first part makes it whole (sized, its
+ *     part record behind the data) under a private name and renames it in
+ *     with RENAME_NOREPLACE; the others join it;
+ *   - before any rename or unlink, the name must still name the inode we
+ *     wrote (dev and inode, and for a publication one link): a file put
+ *     under our temporary name is neither published nor removed;
+ *   - a broken connection leaves ".zc-state.NAME", written whole under a
+ *     new name and renamed over the old: bound to the peer's key, the
+ *     file's size and mtime, and the partial file's name.  A record or
+ *     partial is believed, even opened, only when it is a regular file of
+ *     the server's user, mode 0600, with one link (so no FIFO, device,
+ *     symlink, nor a file someone else made or keeps a link to);
+ *   - files are placed only in directories nobody else may rename in: one
+ *     writable by group or others must be sticky (else EACCES), and the
+ *     modes a peer asks for never make a directory so;
+ *   - leftovers of ours (temporary files and records) unmodified for a
+ *     week and held by no session are removed when a session first places
+ *     a file in their directory.
  */
 #define _GNU_SOURCE
 #include "placer.h"
@@ -342,13 +363,6 @@ static void state_encode(const struct place_file *f, const struct zc_pubkey *pee
     place_put_le64(b + 72, part);
 }
 
-/* The id in f's temporary name (see temp_name). */
-static uint64_t part_id(const struct place_file *f)
-{
-    const char *dot = strrchr(f->tmp, '.');
-    return dot ? strtoull(dot + 1, NULL, 16) : 0;
-}
-
 /* Makes the verified prefix durable and records it for --resume: the
  * record is written whole under a new name of its own, then renamed over
  * the name ".zc-state.NAME" (an existing name is never written into). */
@@ -360,7 +374,7 @@ static void save_state(struct place_file *f, const struct zc_pubkey *peer)
     struct stat st;
     if (fdatasync(f->fd))
         return;
-    state_encode(f, peer, part_id(f), b);
+    state_encode(f, peer, f->part, b);
     int fd = create_excl(f->dirfd, "new", f->name, tmp, &id, &st);
     if (fd < 0)
         return;
@@ -422,6 +436,7 @@ static bool try_resume(struct place_placer *p, struct place_file *f)
     f->ino = st.st_ino;
     f->rec_dev = rst.st_dev;
     f->rec_ino = rst.st_ino;
+    f->part = id;
     f->next = verified;
     f->replace = true; /* the same file, continued */
     return true;
@@ -457,8 +472,7 @@ static int reserve(struct place_placer *p, struct place_file *f, uint64_t bytes)
 static int create_part(struct place_placer *p, struct place_file *f)
 {
     struct stat st;
-    uint64_t id;
-    int fd = create_excl(f->dirfd, "part", f->name, f->tmp, &id, &st);
+    int fd = create_excl(f->dirfd, "part", f->name, f->tmp, &f->part, &st);
     if (fd < 0) {
         f->tmp[0] = '\0';
         return fail(p, fd, "cannot create the temporary file of %s", f->name);

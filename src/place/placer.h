@@ -22,6 +22,7 @@ struct place_file {
     int dirfd, fd;
     char name[PLACE_MAX_NAME + 1];
     char tmp[NAME_MAX + 1]; /* fd's temporary name ("": none) */
+    uint64_t part;          /* the random id in that name (a resume record keeps it) */
     dev_t dev;              /* fd's inode: what tmp must still name before */
     ino_t ino;              /* any rename or unlink of it */
     dev_t rec_dev;          /* the resume record this file continues */
@@ -64,8 +65,9 @@ struct place_placer {
     /* Downloads (zc get) trust the sending server less than a server trusts
      * its authorized clients; the client sets these after init. */
     bool keep_existing; /* an existing file is never replaced (-EEXIST), unless a
-                           resume finds it is the same file */
-    bool own_dirs_only; /* modes and mtimes only on directories this session created */
+                           resume finds it is the same file; no SPLIT (-EPROTO) */
+    bool own_dirs_only; /* modes and mtimes only on directories this session
+                           created; an existing one is never chmod'ed */
     struct zc_place_stats st;
     char msg[256]; /* why the last call failed, for the peer and the log */
 };
@@ -83,7 +85,9 @@ int place_placer_init(struct place_placer *p, int rootfd, uint64_t max_file_size
 /* Handles a verified OPEN (flags from its header): creates the directory,
  * or the temporary file with its space reserved; *resume_at is where the
  * sender must start (0 unless PLACE_FLAG_RESUME found verified bytes).
- * 0, -EACCES (path refused), -EPROTO, -EBUSY, -ENOSPC, -EFBIG or -errno. */
+ * 0, -EACCES (path refused, or a directory others may rename in without
+ * the sticky bit), -EEXIST (keep_existing), -E2BIG (the session's
+ * directory list is full), -EPROTO, -EBUSY, -ENOSPC, -EFBIG or -errno. */
 int place_placer_open(struct place_placer *p, uint32_t id, uint8_t flags,
                       const struct place_open *o, uint64_t *resume_at);
 /* Handles the DATA frame whose header c has just received: checks it
@@ -98,7 +102,9 @@ static inline bool place_placer_has_pending(const struct place_placer *p)
 {
     return p->npending != 0;
 }
-/* Publishes the queue: fsync, rename into place, fsync the directories. */
+/* Publishes the queue: fsync, rename into place, fsync the directories;
+ * -ESTALE when a temporary name no longer names the file written,
+ * -EEXIST when keep_existing finds a file under a final name. */
 int place_placer_commit(struct place_placer *p, place_ack_fn ack, void *ctx);
 /* The session ended well: publishes the queue and sets directory mtimes. */
 int place_placer_end(struct place_placer *p, place_ack_fn ack, void *ctx);
