@@ -577,8 +577,9 @@ static int create_split(struct place_placer *p, struct place_file *f)
     int r = reserve(p, f, f->size + SPLIT_BYTES);
     if (!r && (r = zc_pwrite_all(fd, b, sizeof(b), f->size)))
         r = fail(p, r, "cannot record the parts of %s", f->name);
-    if (!r && (links_of(f->dirfd, own, st.st_dev, st.st_ino) != 1 ||
-               renameat2(f->dirfd, own, f->dirfd, f->tmp, RENAME_NOREPLACE)))
+    if (!r && links_of(f->dirfd, own, st.st_dev, st.st_ino) != 1)
+        r = fail(p, -ESTALE, "the temporary file of %s was replaced or linked", f->name);
+    else if (!r && renameat2(f->dirfd, own, f->dirfd, f->tmp, RENAME_NOREPLACE))
         r = errno == EEXIST ? -EEXIST : fail(p, -errno, "cannot share the file of %s", f->name);
     if (r) {
         unlink_ours(f->dirfd, own, st.st_dev, st.st_ino);
@@ -733,6 +734,54 @@ static int file_dir(struct place_placer *p, struct place_file *f, const char *di
     return r;
 }
 
+/* Fills the free slot f from the OPEN; its name is the path's last component. */
+static void file_init(const struct place_placer *p, struct place_file *f, uint32_t id,
+                      uint8_t flags, const struct place_open *o, const char *base)
+{
+    size_t baselen = strnlen(base, PLACE_MAX_NAME); /* place_path_check bounds it */
+    memcpy(f->name, base, baselen);
+    f->name[baselen] = '\0';
+    f->used = true;
+    f->id = id;
+    f->clear = flags & PLACE_FLAG_CLEAR_DATA;
+    f->size = f->end = o->size;
+    f->split = o->split;
+    f->parts = o->parts;
+    f->index = o->index;
+    memcpy(f->transfer, o->transfer, sizeof(f->transfer));
+    f->mode = o->mode;
+    f->replace = !p->keep_existing;
+    f->times[0].tv_nsec = UTIME_OMIT;
+    f->times[1] = (struct timespec){.tv_sec = (time_t)o->mtime_sec, .tv_nsec = o->mtime_nsec};
+}
+
+/* Whether another file of this session is the same part of f's transfer. */
+static bool part_open_twice(const struct place_placer *p, const struct place_file *f)
+{
+    for (size_t i = 0; i < PLACE_MAX_OPEN; i++) {
+        const struct place_file *g = &p->files[i];
+        if (g != f && g->used && g->split && g->index == f->index &&
+            !memcmp(g->transfer, f->transfer, sizeof(f->transfer)))
+            return true;
+    }
+    return false;
+}
+
+/* With RESUME: continues f from its record, or finds it already in place. */
+static bool resume(struct place_placer *p, struct place_file *f, uint64_t *resume_at)
+{
+    if (try_resume(p, f)) {
+        *resume_at = f->next;
+    } else if (already_there(f)) {
+        f->complete_already = true;
+        f->next = *resume_at = f->size;
+    } else {
+        return false;
+    }
+    p->st.resumed_bytes += f->next;
+    return true;
+}
+
 int place_placer_open(struct place_placer *p, uint32_t id, uint8_t flags,
                       const struct place_open *o, uint64_t *resume_at)
 {
@@ -760,59 +809,23 @@ int place_placer_open(struct place_placer *p, uint32_t id, uint8_t flags,
     char dir[ZC_PLACE_MAX_PATH + 1] = "";
     if (slash)
         memcpy(dir, o->path, (size_t)(slash - o->path));
-    const char *base = slash ? slash + 1 : o->path;
-    size_t baselen = strnlen(base, PLACE_MAX_NAME); /* place_path_check bounds it */
-    memcpy(f->name, base, baselen);
-    f->name[baselen] = '\0';
-    f->used = true;
-    f->id = id;
-    f->clear = flags & PLACE_FLAG_CLEAR_DATA;
-    f->size = f->end = o->size;
-    f->split = o->split;
-    f->parts = o->parts;
-    f->index = o->index;
-    memcpy(f->transfer, o->transfer, sizeof(f->transfer));
-    f->mode = o->mode;
-    f->replace = !p->keep_existing;
-    f->times[0].tv_nsec = UTIME_OMIT;
-    f->times[1] = (struct timespec){.tv_sec = (time_t)o->mtime_sec, .tv_nsec = o->mtime_nsec};
+    file_init(p, f, id, flags, o, slash ? slash + 1 : o->path);
     int r = file_dir(p, f, dir, o->path);
     struct stat st;
     bool exists = !r && !fstatat(f->dirfd, f->name, &st, AT_SYMLINK_NOFOLLOW);
     if (exists && S_ISDIR(st.st_mode))
         r = fail(p, -EISDIR, "%s", o->path);
-    if (!r && f->split) {
-        for (size_t i = 0; i < PLACE_MAX_OPEN && !r; i++) {
-            const struct place_file *g = &p->files[i];
-            if (g != f && g->used && g->split && g->index == f->index &&
-                !memcmp(g->transfer, f->transfer, sizeof(f->transfer)))
-                r = fail(p, -EPROTO, "part %u of %s opened twice", f->index, f->name);
-        }
-        if (!r && (r = open_split(p, f)))
-            discard(f);
-        return r;
-    }
-    if (!r && (flags & PLACE_FLAG_RESUME)) {
-        if (try_resume(p, f)) {
-            *resume_at = f->next;
-            p->st.resumed_bytes += f->next;
-            return 0;
-        }
-        if (already_there(f)) {
-            f->complete_already = true;
-            f->next = f->size;
-            *resume_at = f->size;
-            p->st.resumed_bytes += f->size;
-            return 0;
-        }
-    }
-    if (!r && exists && p->keep_existing)
+    else if (!r && f->split && part_open_twice(p, f))
+        r = fail(p, -EPROTO, "part %u of %s opened twice", f->index, f->name);
+    else if (!r && !f->split && (flags & PLACE_FLAG_RESUME) && resume(p, f, resume_at))
+        return 0;
+    else if (!r && exists && p->keep_existing)
         r = fail(p, -EEXIST, "%s already exists and is kept", o->path);
     if (r) {
         release(f);
         return r;
     }
-    if ((r = create_part(p, f)))
+    if ((r = f->split ? open_split(p, f) : create_part(p, f)))
         discard(f);
     return r;
 }
