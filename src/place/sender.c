@@ -180,13 +180,13 @@ static int send_dir(struct place_sender *s, int fd, const struct stat *st, const
     while (!r && (errno = 0, e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
+        if (strncmp(e->d_name, ".zc-", 4) == 0)
+            continue; /* a receiver's temporary files and records: never sent */
         if ((size_t)snprintf(path, sizeof(path), "%s/%s", dest, e->d_name) > ZC_PLACE_MAX_PATH) {
             zc_error("%s/%s: path too long", dest, e->d_name);
             r = -ENAMETOOLONG;
             break;
         }
-        if (strncmp(e->d_name, ".zc-", 4) == 0)
-            continue; /* a receiver's temporary files and records: never sent */
         unsigned char type = entry_type(d, e);
         if (type == DT_LNK) {
             zc_warn("%s: skipping a symbolic link", path);
