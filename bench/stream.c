@@ -105,6 +105,8 @@ static void usage(FILE *f)
 /* One line on stderr and, with --json, {"error","errno"} as the last line
  * of stdout: a failure scripts can read.  err is a negative errno. */
 static int bench_fail(bool json, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int bench_fail(bool json, int err, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;

@@ -226,6 +226,8 @@ static int parse_opts(int argc, char **argv, struct ingest_opts *o)
 /* One line on stderr and, with --json, {"error","errno"} as the last line
  * of stdout, so that scripts read failures too.  err is a negative errno. */
 static int ingest_fail(const struct ingest_opts *o, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int ingest_fail(const struct ingest_opts *o, int err, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
