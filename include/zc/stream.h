@@ -151,7 +151,7 @@ struct zc_ingest_stats {
     uint64_t dropped_late;   /* of those, the ones the producer reached too late */
     uint64_t missing_frames; /* sequence gaps the consumer saw (equals dropped_frames) */
     uint64_t bad_frames;     /* refused by the consumer: header, length, sequence or checksum */
-    uint64_t ns;             /* time the sensors ran */
+    uint64_t ns;             /* time the sensors ran: at least the duration asked */
     uint64_t persisted;      /* frames written to the recording */
     uint64_t persist_errors; /* frames whose write failed (counted, the run goes on) */
 };
