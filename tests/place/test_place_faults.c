@@ -51,10 +51,15 @@ static bool published(const char *name)
     return access(dst, F_OK) == 0;
 }
 
-/* The session child has finished with name once it no longer holds its lock. */
+/* The session child has finished with name once it no longer holds the
+ * lock of its temporary file (".zc-part.NAME.<random>"), if one is left. */
 static void wait_released(const char *name)
 {
-    snprintf(dst, sizeof(dst), "%s/.zc-part.%s", h.root, name);
+    char prefix[128], part[256];
+    snprintf(prefix, sizeof(prefix), ".zc-part.%s.", name);
+    if (!harness_find(h.root, prefix, part, sizeof(part)))
+        return;
+    snprintf(dst, sizeof(dst), "%s/%s", h.root, part);
     int fd = open(dst, O_RDONLY);
     if (fd < 0)
         return;
