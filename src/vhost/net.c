@@ -178,9 +178,11 @@ static int tx_burst(struct zc_vhost *v, struct vq *txq, struct vq *rxq)
     struct zc_ring_chain c[VQ_BURST];
     struct zc_ring_done done[VQ_BURST];
     int n = zc_ring_pop_batch(txq->ring, c, VQ_BURST);
-    if (n <= 0)
+    if (n < 0)
         return n;
     account_refused(v, txq);
+    if (n == 0)
+        return 0;
     for (int i = 0; i < n; i++) {
         done[i] = (struct zc_ring_done){.head = c[i].head, .len = 0};
         int64_t len = tx_frame_len(v, txq->ring, &c[i]);
