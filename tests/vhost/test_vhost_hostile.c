@@ -46,7 +46,8 @@ static void send_msg(struct fe *f, uint32_t req, uint32_t flags, const void *p, 
     uint8_t buf[512];
     uint32_t h[3] = {req, flags, size};
     memcpy(buf, h, 12);
-    memcpy(buf + 12, p, size);
+    if (size)
+        memcpy(buf + 12, p, size);
     struct iovec iov = {buf, 12 + size};
     union {
         char c[CMSG_SPACE(sizeof(int) * 8)];
