@@ -60,6 +60,14 @@ extern "C" {
 #define ZC_RING_MAX_SEGS 16
 /* VIRTIO_F_EVENT_IDX (feature bit 29): notification suppression by index. */
 #define ZC_RING_F_EVENT_IDX (1ull << 29)
+/* VIRTIO_RING_F_INDIRECT_DESC (bit 28): descriptor tables in driver memory
+ * (vrings only; zc's own rings never use them). */
+#define ZC_RING_F_INDIRECT_DESC (1ull << 28)
+/* VIRTIO_F_VERSION_1 (bit 32): the little-endian 1.x layout, the only one
+ * this ring speaks; a vring may say so. */
+#define ZC_RING_F_VERSION_1 (1ull << 32)
+/* Most memory regions a vring's descriptors may point into. */
+#define ZC_RING_MAX_REGIONS 8
 
 /* The grant tag zc_ring_send()/zc_ring_recv() put on their regions. */
 #define ZC_RING_GRANT_TAG 0x7a637231u /* "zcr1" */
@@ -146,6 +154,44 @@ int zc_ring_send(const struct zc_ring *r, int sock);
  * expect_uid, and attaches as role.  0 or -errno (-EACCES, -EPERM,
  * -EBADMSG, -EINVAL as zc_shm_accept() and zc_ring_attach()). */
 int zc_ring_recv(struct zc_ring **ringp, enum zc_ring_role role, int sock, uid_t expect_uid);
+
+/* One region of the driver's memory as this process maps it: descriptor
+ * addresses in [addr, addr+size) are at base + (address - addr). */
+struct zc_ring_region {
+    uint64_t addr;
+    uint64_t size;
+    void *base;
+};
+
+/* A split virtqueue in memory the caller owns and mapped, as a vhost-user
+ * front end lays it out: the three parts at independent addresses. */
+struct zc_ring_vring {
+    uint32_t num;                         /* a power of two, 1..ZC_RING_MAX_NUM */
+    uint64_t features;                    /* ZC_RING_F_EVENT_IDX, _INDIRECT_DESC, _VERSION_1 */
+    uint16_t base;                        /* the first available index to take */
+    void *desc;                           /* 16*num bytes, 16-aligned */
+    void *avail;                          /* 6+2*num bytes, 2-aligned */
+    void *used;                           /* 6+8*num bytes, 4-aligned */
+    const struct zc_ring_region *regions; /* where descriptors may point */
+    unsigned nregions;                    /* 1..ZC_RING_MAX_REGIONS */
+    int kick_fd, call_fd;                 /* eventfds, or -1 for none; borrowed, never closed */
+};
+
+/* The device end of a vring.  Unlike zc's own rings, a bad chain (outside
+ * the regions, too long, a loop, a bad indirect table) is refused: used
+ * with len 0 and counted in zc_ring_stats.refused, and the ring goes on; a
+ * bad index still breaks it.  0 on success, -EINVAL for bad parameters
+ * (size, alignment, features), -EBADMSG for an fd that is not an eventfd,
+ * -ENOMEM. */
+int zc_ring_attach_vring(struct zc_ring **ringp, const struct zc_ring_vring *v);
+
+/* The next available index the device will take (vhost-user's
+ * GET_VRING_BASE answer). */
+uint16_t zc_ring_avail_index(const struct zc_ring *r);
+
+/* Replaces a vring's call eventfd (-1: none; borrowed).  0, -EBADMSG for a
+ * descriptor that is not an eventfd, -EINVAL for a ring that is not a vring. */
+int zc_ring_set_call_fd(struct zc_ring *r, int fd);
 
 /* Unmaps and closes this end (NULL is fine). */
 void zc_ring_destroy(struct zc_ring *r);
@@ -236,11 +282,16 @@ void zc_ring_set_peer_fd(struct zc_ring *r, int fd);
  * armed, -EPROTO. */
 int zc_ring_arm(struct zc_ring *r);
 
+/* Asks the peer for no notifications (the opposite of zc_ring_arm), for
+ * an end that polls. */
+void zc_ring_disarm(struct zc_ring *r);
+
 /* What this end's notifications and waits did since it was opened. */
 struct zc_ring_stats {
     uint64_t notifications; /* kicks (driver) or calls (device) sent */
     uint64_t sleeps;        /* zc_ring_wait() calls that blocked on the eventfd */
     uint64_t spins;         /* zc_ring_wait() calls that spinning satisfied */
+    uint64_t refused;       /* bad chains a vring refused (used with len 0) */
 };
 
 /* Fills s with this end's counters. */

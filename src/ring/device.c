@@ -2,11 +2,12 @@
  *
  * Everything the device takes from ring memory comes from a party it does
  * not trust, so each avail slot and each descriptor is read once into a
- * private zc_ring_chain and checked there: head and next below num, no
- * indirect tables, at most ZC_RING_MAX_SEGS links (a loop runs into that
- * bound), readable segments before writable ones, every segment inside the
- * buffer region, no head popped twice.  Completions are staged privately
- * and published with one release store of used->idx and at most one call.
+ * private zc_ring_chain and checked there: head and next below num, at
+ * most ZC_RING_MAX_SEGS links (a loop runs into that bound), readable
+ * segments before writable ones, every segment inside one region, no head
+ * popped twice, and an indirect table only where a vring negotiated it (at
+ * the chain's head, whole inside a region, holding no further tables).  Completions are staged
+ * privately and published with one release store of used->idx and at most one call.
  */
 #include "ring_impl.h"
 
@@ -24,47 +25,87 @@ static int refresh_avail(struct zc_ring *r)
     return 0;
 }
 
-/* Copies the chain at head out of ring memory and validates it. */
+/* One descriptor, read once out of memory the driver can write. */
+static struct vr_desc read_desc(const struct vr_desc *d)
+{
+    return (struct vr_desc){.addr = READ_ONCE(d->addr),
+                            .len = READ_ONCE(d->len),
+                            .flags = READ_ONCE(d->flags),
+                            .next = READ_ONCE(d->next)};
+}
+
+/* Appends the segment d describes to c; -EBADMSG when it breaks a rule. */
+static int add_seg(const struct zc_ring *r, struct zc_ring_chain *c, uint64_t sum[2],
+                   const struct vr_desc *d)
+{
+    if (c->nseg == ZC_RING_MAX_SEGS)
+        return -EBADMSG; /* too long, or a loop */
+    if (!ring_translate(r, d->addr, d->len))
+        return -EBADMSG;
+    bool writable = d->flags & DESC_F_WRITE;
+    if (!writable && sum[1])
+        return -EBADMSG; /* readable after writable */
+    sum[writable] += d->len;
+    c->seg[c->nseg++] = (struct zc_ring_seg){.off = d->addr, .len = d->len, .writable = writable};
+    return 0;
+}
+
+/* The descriptor table an indirect descriptor points at, and its size in
+ * entries; NULL when it is malformed or lies outside the regions. */
+static const struct vr_desc *indirect_table(const struct zc_ring *r, const struct vr_desc *d,
+                                            uint32_t *n)
+{
+    if (!r->indirect || (d->flags & DESC_F_NEXT) || d->len == 0 ||
+        d->len % sizeof(struct vr_desc) || d->len / sizeof(struct vr_desc) > ZC_RING_MAX_NUM ||
+        (d->addr & (sizeof(struct vr_desc) - 1)))
+        return NULL;
+    *n = d->len / sizeof(struct vr_desc);
+    return ring_translate(r, d->addr, d->len);
+}
+
+/* Copies the chain at head out of ring memory and validates it: 0, or
+ * -EBADMSG for a chain that breaks a rule (its head itself was valid). */
 static int read_chain(struct zc_ring *r, uint16_t head, struct zc_ring_chain *c)
 {
-    uint64_t rlen = 0, wlen = 0;
-    bool seen_writable = false;
-    uint32_t i = head;
-    unsigned n = 0;
+    uint64_t sum[2] = {0, 0}; /* readable, writable bytes */
+    const struct vr_desc *table = r->desc;
+    uint32_t tnum = r->num, i = head;
+    c->nseg = 0;
     for (;;) {
-        if (n == ZC_RING_MAX_SEGS || n == r->num)
-            return ring_fail(r); /* too long, or a loop */
-        const struct vr_desc *d = &r->desc[i];
-        uint64_t addr = READ_ONCE(d->addr);
-        uint32_t len = READ_ONCE(d->len);
-        uint16_t flags = READ_ONCE(d->flags), next = READ_ONCE(d->next);
-        if (flags & DESC_F_INDIRECT)
-            return ring_fail(r); /* VIRTIO_F_INDIRECT_DESC is not offered */
-        if (zc_shm_check_range(&r->bufmem, addr, len))
-            return ring_fail(r);
-        bool writable = flags & DESC_F_WRITE;
-        if (writable) {
-            seen_writable = true;
-            wlen += len;
-        } else {
-            if (seen_writable)
-                return ring_fail(r);
-            rlen += len;
+        struct vr_desc d = read_desc(&table[i]);
+        if (d.flags & DESC_F_INDIRECT) {
+            /* Only a chain's first descriptor may point at a table, and a
+             * table holds no further tables (VIRTIO 1.2, 2.7.5.3.1). */
+            if (c->nseg || table != r->desc || !(table = indirect_table(r, &d, &tnum)))
+                return -EBADMSG;
+            i = 0;
+            continue;
         }
-        c->seg[n++] = (struct zc_ring_seg){.off = addr, .len = len, .writable = writable};
-        if (!(flags & DESC_F_NEXT))
+        int err = add_seg(r, c, sum, &d);
+        if (err)
+            return err;
+        if (!(d.flags & DESC_F_NEXT))
             break;
-        if (next >= r->num)
-            return ring_fail(r);
-        i = next;
+        if (d.next >= tnum)
+            return -EBADMSG;
+        i = d.next;
     }
-    if (rlen > UINT32_MAX || wlen > UINT32_MAX)
-        return ring_fail(r);
+    if (sum[0] > UINT32_MAX || sum[1] > UINT32_MAX)
+        return -EBADMSG;
     c->head = head;
-    c->nseg = (uint16_t)n;
-    c->readable_len = (uint32_t)rlen;
-    c->writable_len = (uint32_t)wlen;
+    c->readable_len = (uint32_t)sum[0];
+    c->writable_len = (uint32_t)sum[1];
     return 0;
+}
+
+/* Stages the used entry of a head the caller checked is pending. */
+static void put_used(struct zc_ring *r, uint16_t head, uint32_t len)
+{
+    struct vr_used_elem *e = &r->used->ring[r->used_shadow & r->mask];
+    e->id = head;
+    e->len = len;
+    r->used_shadow++;
+    r->pending[head] = 0;
 }
 
 int zc_ring_pop_batch(struct zc_ring *r, struct zc_ring_chain *chains, unsigned max)
@@ -73,7 +114,7 @@ int zc_ring_pop_batch(struct zc_ring *r, struct zc_ring_chain *chains, unsigned 
         return -EPROTO;
     if (r->role != ZC_RING_DEVICE)
         return -EINVAL;
-    unsigned n = 0;
+    unsigned n = 0, refused = 0;
     while (n < max) {
         if (r->last_avail == r->avail_seen) {
             int err = refresh_avail(r);
@@ -86,11 +127,23 @@ int zc_ring_pop_batch(struct zc_ring *r, struct zc_ring_chain *chains, unsigned 
         if (head >= r->num || r->pending[head])
             return ring_fail(r); /* out of range, or already ours */
         int err = read_chain(r, head, &chains[n]);
-        if (err)
-            return err;
-        r->pending[head] = (uint64_t)chains[n].writable_len + 1;
         r->last_avail++;
+        if (err && !r->vring)
+            return ring_fail(r);
+        if (err) {
+            /* A vring refuses the one bad request and goes on. */
+            put_used(r, head, 0);
+            r->stats.refused++;
+            refused++;
+            continue;
+        }
+        r->pending[head] = (uint64_t)chains[n].writable_len + 1;
         n++;
+    }
+    if (refused) {
+        int err = zc_ring_complete(r);
+        if (err < 0)
+            return err;
     }
     return (int)n;
 }
@@ -98,16 +151,6 @@ int zc_ring_pop_batch(struct zc_ring *r, struct zc_ring_chain *chains, unsigned 
 int zc_ring_pop(struct zc_ring *r, struct zc_ring_chain *chain)
 {
     return zc_ring_pop_batch(r, chain, 1);
-}
-
-/* Stages the used entry of a head the caller checked is pending. */
-static void put_used(struct zc_ring *r, uint16_t head, uint32_t len)
-{
-    struct vr_used_elem *e = &r->used->ring[r->used_shadow & r->mask];
-    e->id = head;
-    e->len = len;
-    r->used_shadow++;
-    r->pending[head] = 0;
 }
 
 int zc_ring_push(struct zc_ring *r, uint16_t head, uint32_t len)

@@ -71,6 +71,35 @@ static int check_eventfd(int fd)
     return 0;
 }
 
+static void ring_free(struct zc_ring *r)
+{
+    free(r->next);
+    free(r->slot);
+    free(r->pending);
+    free(r);
+}
+
+/* A zeroed end with its private arrays for num entries.  0 or -ENOMEM. */
+static int ring_alloc(struct zc_ring **rp, uint32_t num)
+{
+    struct zc_ring *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    r->next = calloc(num, sizeof(*r->next));
+    r->slot = calloc(num, sizeof(*r->slot));
+    r->pending = calloc(num, sizeof(*r->pending));
+    if (!r->next || !r->slot || !r->pending) {
+        ring_free(r);
+        return -ENOMEM;
+    }
+    r->num = num;
+    r->mask = (uint16_t)(num - 1);
+    r->peer_fd = -1;
+    r->spin_max_ns = r->spin_ns = DEFAULT_SPIN_NS;
+    *rp = r;
+    return 0;
+}
+
 /* Builds an end over regions already mapped; takes ownership of everything
  * (released on failure too). */
 static int ring_open(struct zc_ring **ringp, enum zc_ring_role role, const struct zc_ring_params *p,
@@ -89,25 +118,9 @@ static int ring_open(struct zc_ring **ringp, enum zc_ring_role role, const struc
     if (!err)
         err = check_eventfd(call_fd);
     struct zc_ring *r = NULL;
-    if (!err) {
-        r = calloc(1, sizeof(*r));
-        if (!r)
-            err = -ENOMEM;
-    }
-    if (!err) {
-        r->next = calloc(p->num, sizeof(*r->next));
-        r->slot = calloc(p->num, sizeof(*r->slot));
-        r->pending = calloc(p->num, sizeof(*r->pending));
-        if (!r->next || !r->slot || !r->pending)
-            err = -ENOMEM;
-    }
+    if (!err)
+        err = ring_alloc(&r, p->num);
     if (err) {
-        if (r) {
-            free(r->next);
-            free(r->slot);
-            free(r->pending);
-            free(r);
-        }
         zc_shm_close(mem);
         zc_shm_close(bufmem);
         if (kick_fd >= 0)
@@ -118,11 +131,11 @@ static int ring_open(struct zc_ring **ringp, enum zc_ring_role role, const struc
     }
 
     r->role = role;
-    r->num = p->num;
-    r->mask = (uint16_t)(p->num - 1);
     r->event_idx = p->features & ZC_RING_F_EVENT_IDX;
     r->mem = *mem;
     r->bufmem = *bufmem;
+    r->nregions = 1;
+    r->region[0] = (struct zc_ring_region){.addr = 0, .size = bufmem->size, .base = bufmem->base};
     uint8_t *base = mem->base;
     r->desc = (struct vr_desc *)base;
     r->avail = (struct vr_avail *)(base + avail_off(p->num));
@@ -131,8 +144,6 @@ static int ring_open(struct zc_ring **ringp, enum zc_ring_role role, const struc
     r->avail_event = (_Atomic uint16_t *)&r->used->ring[p->num];
     r->kick_fd = kick_fd;
     r->call_fd = call_fd;
-    r->peer_fd = -1;
-    r->spin_max_ns = r->spin_ns = DEFAULT_SPIN_NS;
 
     /* Both ends start from a fresh ring: every index 0.  The driver's
      * private free list links every descriptor in order. */
@@ -257,6 +268,8 @@ struct ring_hello {
 
 int zc_ring_send(const struct zc_ring *r, int sock)
 {
+    if (r->vring)
+        return -EINVAL; /* its memory is not ours to grant */
     struct zc_shm regions[2] = {r->mem, r->bufmem};
     int err = zc_shm_grant(sock, ZC_RING_GRANT_TAG, regions, 2);
     if (err)
@@ -293,18 +306,84 @@ int zc_ring_recv(struct zc_ring **ringp, enum zc_ring_role role, int sock, uid_t
     return ring_open(ringp, role, &p, &regions[0], &regions[1], efds[0], efds[1]);
 }
 
+static bool aligned(const void *p, uintptr_t a)
+{
+    return ((uintptr_t)p & (a - 1)) == 0;
+}
+
+static int check_vring(const struct zc_ring_vring *v)
+{
+    if (v->num == 0 || v->num > ZC_RING_MAX_NUM || (v->num & (v->num - 1)))
+        return -EINVAL;
+    if (v->features & ~(ZC_RING_F_EVENT_IDX | ZC_RING_F_INDIRECT_DESC | ZC_RING_F_VERSION_1))
+        return -EINVAL;
+    if (!v->desc || !v->avail || !v->used || !aligned(v->desc, 16) || !aligned(v->avail, 2) ||
+        !aligned(v->used, 4))
+        return -EINVAL;
+    if (v->nregions == 0 || v->nregions > ZC_RING_MAX_REGIONS)
+        return -EINVAL;
+    int err = v->kick_fd >= 0 ? check_eventfd(v->kick_fd) : 0;
+    if (!err && v->call_fd >= 0)
+        err = check_eventfd(v->call_fd);
+    return err;
+}
+
+int zc_ring_attach_vring(struct zc_ring **ringp, const struct zc_ring_vring *v)
+{
+    *ringp = NULL;
+    int err = check_vring(v);
+    struct zc_ring *r;
+    if (!err)
+        err = ring_alloc(&r, v->num);
+    if (err)
+        return err;
+    r->role = ZC_RING_DEVICE;
+    r->vring = true;
+    r->event_idx = v->features & ZC_RING_F_EVENT_IDX;
+    r->indirect = v->features & ZC_RING_F_INDIRECT_DESC;
+    r->nregions = v->nregions;
+    memcpy(r->region, v->regions, sizeof(r->region[0]) * v->nregions);
+    r->desc = v->desc;
+    r->avail = v->avail;
+    r->used = v->used;
+    r->used_event = (_Atomic uint16_t *)&r->avail->ring[v->num];
+    r->avail_event = (_Atomic uint16_t *)&r->used->ring[v->num];
+    r->kick_fd = v->kick_fd;
+    r->call_fd = v->call_fd;
+    /* The driver may have run this queue before (a restarted backend, a
+     * stopped queue): both indices go on from base. */
+    r->last_avail = r->avail_seen = v->base;
+    r->used_shadow = r->used_published = v->base;
+    *ringp = r;
+    return 0;
+}
+
+uint16_t zc_ring_avail_index(const struct zc_ring *r)
+{
+    return r->last_avail;
+}
+
+int zc_ring_set_call_fd(struct zc_ring *r, int fd)
+{
+    if (!r->vring)
+        return -EINVAL;
+    int err = fd >= 0 ? check_eventfd(fd) : 0;
+    if (!err)
+        r->call_fd = fd;
+    return err;
+}
+
 void zc_ring_destroy(struct zc_ring *r)
 {
     if (!r)
         return;
-    zc_shm_close(&r->mem);
-    zc_shm_close(&r->bufmem);
-    close(r->kick_fd);
-    close(r->call_fd);
-    free(r->next);
-    free(r->slot);
-    free(r->pending);
-    free(r);
+    if (!r->vring) {
+        zc_shm_close(&r->mem);
+        zc_shm_close(&r->bufmem);
+        close(r->kick_fd);
+        close(r->call_fd);
+    }
+    ring_free(r);
 }
 
 uint32_t zc_ring_num(const struct zc_ring *r)
@@ -329,9 +408,7 @@ size_t zc_ring_buf_size(const struct zc_ring *r)
 
 void *zc_ring_ptr(const struct zc_ring *r, const struct zc_ring_seg *seg)
 {
-    if (zc_shm_check_range(&r->bufmem, seg->off, seg->len))
-        return NULL;
-    return (uint8_t *)r->bufmem.base + seg->off;
+    return ring_translate(r, seg->off, seg->len);
 }
 
 bool zc_ring_broken(const struct zc_ring *r)

@@ -81,6 +81,16 @@ struct zc_ring {
     _Atomic uint16_t *avail_event; /* used->ring[num]: written by the device */
     struct zc_shm mem, bufmem;     /* the ring region and the buffer region */
 
+    /* Where descriptor addresses point: one region (offsets into bufmem)
+     * for zc's own rings, the front end's memory table for a vring. */
+    unsigned nregions;
+    struct zc_ring_region region[ZC_RING_MAX_REGIONS];
+    /* A vring over memory the caller owns (zc_ring_attach_vring): nothing
+     * to unmap or close, indirect tables allowed when negotiated, and one
+     * bad chain is refused (used with len 0) instead of breaking the ring. */
+    bool vring;
+    bool indirect;
+
     /* The driver's private state. */
     uint16_t avail_shadow;    /* next avail slot to fill */
     uint16_t avail_published; /* what avail->idx says */
@@ -107,6 +117,19 @@ struct zc_ring {
 
 /* A bit of pending[] that zc_ring_push_batch() uses to find repeated heads. */
 #define PENDING_MARK (1ull << 63)
+
+/* The local address of [addr, addr+len) when it lies wholly inside one
+ * region, else NULL. */
+static inline void *ring_translate(const struct zc_ring *r, uint64_t addr, uint64_t len)
+{
+    for (unsigned i = 0; i < r->nregions; i++) {
+        const struct zc_ring_region *g = &r->region[i];
+        uint64_t off = addr - g->addr;
+        if (addr >= g->addr && off <= g->size && len <= g->size - off)
+            return (uint8_t *)g->base + off;
+    }
+    return NULL;
+}
 
 /* Marks the ring broken by a peer and returns -EPROTO. */
 static inline int ring_fail(struct zc_ring *r)

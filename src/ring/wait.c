@@ -72,13 +72,16 @@ int ring_notify_peer(struct zc_ring *r, uint16_t old, uint16_t new_idx)
             !(atomic_load_explicit(&r->avail->flags, memory_order_relaxed) & AVAIL_F_NO_INTERRUPT);
     if (!wake)
         return 0;
+    int fd = drv ? r->kick_fd : r->call_fd;
+    if (fd < 0)
+        return 0; /* a vring whose driver polls: nobody to wake */
     r->stats.notifications++;
-    return ring_signal(drv ? r->kick_fd : r->call_fd);
+    return ring_signal(fd);
 }
 
 /* Without EVENT_IDX a flag must be set again to stop the peer's wake-ups
  * while this end is busy (with it, a passed event index stays quiet). */
-static void disarm(struct zc_ring *r)
+void zc_ring_disarm(struct zc_ring *r)
 {
     if (r->event_idx)
         return;
@@ -169,7 +172,7 @@ int zc_ring_wait(struct zc_ring *r, int64_t timeout_ns)
     int notify = zc_ring_notify_fd(r);
     for (;;) {
         if (zc_ring_arm(r)) {
-            disarm(r);
+            zc_ring_disarm(r);
             return 0;
         }
         struct pollfd pfd[2] = {{.fd = notify, .events = POLLIN},
@@ -189,7 +192,7 @@ int zc_ring_wait(struct zc_ring *r, int64_t timeout_ns)
         if (pfd[0].revents & POLLIN)
             drain(notify);
         if (ring_has_work(r)) {
-            disarm(r);
+            zc_ring_disarm(r);
             return 0;
         }
         if (r->peer_fd >= 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))

@@ -21,6 +21,7 @@ int cmd_insitu(int argc, char **argv);  /* cmd_insitu.c */
 /* zc insitu, handing each final frame at rank 0 to sink as well. */
 int cmd_insitu_with_sink(int argc, char **argv, zc_composite_sink sink, void *arg);
 int cmd_demo(int argc, char **argv); /* cmd_demo.c */
+int cmd_vhost(int argc, char **argv); /* cmd_vhost.c */
 
 /* zc bench NAME: the benchmark programs under bench/. */
 int cmd_bench_ring(int argc, char **argv);   /* bench/ring.c */

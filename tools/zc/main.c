@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"mesh", cmd_mesh, "marching cubes to a binary PLY"},
     {"insitu", cmd_insitu, "MPI simulation rendered in situ, sort-last composited"},
     {"demo", cmd_demo, "the whole pipeline on embedded defaults"},
+    {"vhost", cmd_vhost, "vhost-user-net backend a virtio front end attaches to"},
     {"bench", NULL, "benchmarks: zc bench ring|seal|stream|fb [--json]"},
 };
 

@@ -1,0 +1,135 @@
+#!/bin/sh
+# test_vhost_testpmd.sh ZC SCENARIO - zc vhost against a real virtio front
+# end: DPDK's testpmd with virtio-user (no VM, no hugepages: memfd memory).
+# Scenarios: sink source echo kill second packed.  Exit 77 (skipped) when
+# dpdk-testpmd is not installed.
+set -u
+ZC=$1
+SCENARIO=$2
+command -v dpdk-testpmd >/dev/null 2>&1 || { echo "dpdk-testpmd not installed: skipped"; exit 77; }
+
+T=$(mktemp -d)
+SOCK=$T/vhost.sock
+ZPID=
+cleanup() {
+    [ -n "$ZPID" ] && kill "$ZPID" 2>/dev/null
+    rm -rf "$T"
+    # testpmd (as root) always makes its runtime folder there: take it away.
+    rm -rf /var/run/dpdk/zc$$*
+}
+[ -n "${KEEP:-}" ] || trap cleanup EXIT
+fail() { echo "FAIL: $*"; for f in "$T"/*.log "$T"/*.json; do [ -f "$f" ] && { echo "== $f"; tail -30 "$f"; }; done; exit 1; }
+
+# backend MODE [DURATION]: starts zc vhost in the background, waits for its socket.
+backend() {
+    if [ -n "${2:-}" ]; then "$ZC" vhost --socket "$SOCK" --mode "$1" --duration "$2" --json >"$T/zc.json" 2>"$T/zc.log" &
+    else "$ZC" vhost --socket "$SOCK" --mode "$1" --json >"$T/zc.json" 2>"$T/zc.log" & fi
+    ZPID=$!
+    for _ in $(seq 100); do [ -S "$SOCK" ] && return 0; sleep 0.1; done
+    fail "the backend did not create its socket"
+}
+
+# finish: stops the backend (SIGTERM) and waits for its JSON line.
+finish() {
+    kill -TERM "$ZPID" 2>/dev/null
+    wait "$ZPID" || fail "the backend exited $?"
+    ZPID=
+    tail -1 "$T/zc.json" | grep -q '"rx_packets"' || fail "no JSON line from the backend"
+}
+
+# field NAME: a number from the backend's JSON line.
+field() { tail -1 "$T/zc.json" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+
+# testpmd NAME SECONDS MODE [DEVARGS]: a non-interactive testpmd run of about
+# SECONDS (SIGINT at the end: it prints its totals), on two lcores (one forwards).
+testpmd() {
+    timeout -s INT "$2" dpdk-testpmd --no-huge --no-pci -m 256 --no-shconf --file-prefix "zc$$$1" \
+        -l 0-1 --vdev "net_virtio_user0,path=$SOCK,queues=1${4:-}" -- \
+        --total-num-mbufs=8192 --forward-mode="$3" --tx-first --stats-period 1 --nb-cores=1 >"$T/$1.log" 2>&1
+}
+
+# total LOG RX|TX: testpmd's accumulated packet count.
+total() { grep -A3 Accumulated "$1" | sed -n "s/.*$2-packets: *\([0-9]*\).*/\1/p" | head -1; }
+
+case $SCENARIO in
+sink) # testpmd transmits, the backend counts exactly what it sent
+    backend sink
+    testpmd tp 5 txonly
+    finish
+    sent=$(total "$T/tp.log" TX)
+    [ -n "$sent" ] && [ "$sent" -gt 1000 ] || fail "testpmd sent ${sent:-nothing}"
+    [ "$(field rx_packets)" = "$sent" ] || fail "backend got $(field rx_packets), testpmd sent $sent"
+    [ "$(field rx_bytes)" = $((sent * 64)) ] || fail "rx_bytes $(field rx_bytes) for $sent frames"
+    [ "$(field bad_packets)" = 0 ] || fail "bad packets"
+    ;;
+source) # the backend fills testpmd's receive buffers
+    backend source
+    testpmd tp 5 rxonly
+    finish
+    got=$(total "$T/tp.log" RX)
+    [ -n "$got" ] && [ "$got" -gt 1000 ] || fail "testpmd received ${got:-nothing}"
+    [ "$(field tx_packets)" -ge "$got" ] || fail "backend sent $(field tx_packets) < $got received"
+    [ "$(field tx_bytes)" = $(($(field tx_packets) * 64)) ] || fail "tx_bytes"
+    ;;
+echo) # io forwarding ping-pongs the first burst through the echoing backend;
+      # testpmd's verbose dump shows each frame came back as it was sent
+    backend echo
+    { for _ in $(seq 150); do grep -q "Port 0: " "$T/tp.log" 2>/dev/null && break; sleep 0.2; done
+      sleep 0.5; echo "set verbose 1"; echo "start tx_first"; sleep 2; echo "stop"; sleep 0.5; echo "quit"; } |
+        timeout 20 dpdk-testpmd --no-huge --no-pci -m 256 --no-shconf --file-prefix "zc$$e" -l 0-1 \
+            --vdev "net_virtio_user0,path=$SOCK,queues=1" -- -i --total-num-mbufs=8192 --forward-mode=io --nb-cores=1 \
+            >"$T/tp.log" 2>&1
+    finish
+    mac=$(sed -n 's/.*Port 0: \([0-9A-F:]*\).*/\1/p' "$T/tp.log" | head -1)
+    [ -n "$mac" ] || fail "no port MAC in testpmd's output"
+    # Whole dump lines, without the prompts the main lcore prints into them.
+    sed 's/testpmd> //g' "$T/tp.log" | grep " src=.*Receive queue=" >"$T/frames.txt"
+    frames=$(wc -l <"$T/frames.txt")
+    good=$(grep -c " src=$mac - dst=02:00:00:00:00:00 .*type=0x0800 - length=64 .*L3_IPV4 L4_UDP" "$T/frames.txt")
+    [ "$frames" -gt 100 ] || fail "testpmd saw $frames frames come back"
+    [ "$good" = "$frames" ] || fail "$((frames - good)) of $frames frames came back changed"
+    [ "$(field rx_packets)" -ge "$frames" ] || fail "backend echoed fewer than testpmd got"
+    [ "$(field bad_packets)" = 0 ] || fail "bad packets"
+    ;;
+kill) # a front end killed mid-run; the backend serves the next one
+    backend sink
+    dpdk-testpmd --no-huge --no-pci -m 256 --no-shconf --file-prefix "zc$$k" -l 0-1 \
+        --vdev "net_virtio_user0,path=$SOCK,queues=1" -- --total-num-mbufs=8192 \
+        --forward-mode=txonly --tx-first --stats-period 1 --nb-cores=1 >"$T/tp1.log" 2>&1 &
+    TP=$!
+    sleep 4
+    kill -KILL "$TP"
+    wait "$TP" 2>/dev/null
+    kill -0 "$ZPID" || fail "the backend died with its front end"
+    testpmd tp2 5 txonly
+    finish
+    sent=$(total "$T/tp2.log" TX)
+    [ -n "$sent" ] && [ "$sent" -gt 1000 ] || fail "the second front end sent ${sent:-nothing}"
+    [ "$(field connections)" = 2 ] || fail "connections $(field connections)"
+    [ "$(field rx_packets)" -gt "$sent" ] || fail "rx $(field rx_packets) not beyond the second run's $sent"
+    ;;
+second) # a second front end while one is attached is refused; the first goes on
+    backend sink
+    testpmd tp1 8 txonly &
+    TP=$!
+    sleep 3
+    testpmd tp2 5 txonly
+    wait "$TP"
+    finish
+    sent=$(total "$T/tp1.log" TX)
+    [ -n "$sent" ] && [ "$sent" -gt 1000 ] || fail "the first front end sent ${sent:-nothing}"
+    [ "$(field refused)" = 1 ] || fail "refused $(field refused)"
+    [ "$(field rx_packets)" = "$sent" ] || fail "backend got $(field rx_packets), first front end sent $sent"
+    ! grep -q "Port 0: " "$T/tp2.log" || fail "the second front end got a port"
+    ;;
+packed) # the packed ring is not offered: a front end that insists gets no port
+    backend sink
+    testpmd tp 5 txonly ",packed_vq=1"
+    finish
+    sent=$(total "$T/tp.log" TX)
+    [ "${sent:-0}" = "$(field rx_packets)" ] || fail "testpmd sent $sent, backend counted $(field rx_packets)"
+    [ "$(field bad_packets)" = 0 ] || fail "bad packets"
+    ;;
+*) echo "unknown scenario $SCENARIO"; exit 2 ;;
+esac
+echo "ok: $SCENARIO"
