@@ -122,7 +122,9 @@ int zc_place_client_finish(struct zc_place_client *c);
  * answer leaves what was asked (another name, a path outside localdir, a
  * split file, clear data to an encrypted get) is -EPROTO; a cap of the
  * config passed is -EDQUOT; an existing file without force is -EEXIST.
- * On any failure nothing of this get is published. */
+ * Nothing but the requested name is ever placed; on a failure no file
+ * that was not yet complete is published, and when the requested
+ * directory is new, the empty directories the get made are removed. */
 int zc_place_get(struct zc_place_client *c, const char *src, const char *localdir);
 /* Why the last call failed, beyond its errno ("" when nothing more is
  * known): the server's words when it refused ("server: ..."), or what this

@@ -24,6 +24,8 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <sys/random.h>
@@ -321,6 +323,7 @@ struct get_scope {
     char top[PLACE_MAX_NAME + 1];
     size_t toplen;
     bool top_seen, top_is_dir;
+    bool top_new; /* it did not exist before: what is beneath it is ours */
     uint64_t entries, bytes;
 };
 
@@ -345,7 +348,7 @@ static bool scope_holds(const struct get_scope *g, const char *path)
 /* Checks an OPEN of the server's answer against the request, the mode
  * asked for and the caps, before anything is created; 0, -EPROTO or
  * -EDQUOT with the reason in c->msg. */
-static int get_admit(struct zc_place_client *c, struct get_scope *g, uint8_t flags,
+static int get_admit(struct zc_place_client *c, struct get_scope *g, int rootfd, uint8_t flags,
                      const struct place_open *o)
 {
     char name[128], top[128];
@@ -369,10 +372,31 @@ static int get_admit(struct zc_place_client *c, struct get_scope *g, uint8_t fla
         g->bytes += o->size;
     }
     if (!g->top_seen) {
+        struct stat st;
         g->top_seen = true;
         g->top_is_dir = flags & PLACE_FLAG_DIR;
+        g->top_new = fstatat(rootfd, g->top, &st, AT_SYMLINK_NOFOLLOW) && errno == ENOENT;
     }
     return 0;
+}
+
+static int rmdir_empty(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)ftw;
+    if (type == FTW_DP)
+        rmdir(path); /* fails, as it should, on a directory that holds anything */
+    return 0;
+}
+
+/* A failed get of a directory that was not there before leaves no empty
+ * directories behind (files that were not complete are gone already). */
+static void scope_undo(const struct get_scope *g, const char *localdir)
+{
+    char path[PATH_MAX];
+    if (!g->top_new || !g->top_is_dir ||
+        (size_t)snprintf(path, sizeof(path), "%s/%s", localdir, g->top) >= sizeof(path))
+        return;
+    nftw(path, rmdir_empty, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
 /* An OPEN whose payload did not decode: a refused path is named. */
@@ -397,7 +421,7 @@ static int get_open(struct zc_place_client *c, struct get_scope *g, struct place
     int r = place_open_decode(c->ctrl, h.length, &o);
     if (r)
         return get_bad_open(c, h.length, r);
-    if ((r = get_admit(c, g, h.flags, &o)) ||
+    if ((r = get_admit(c, g, p->rootfd, h.flags, &o)) ||
         (r = place_placer_open(p, h.file_id, h.flags, &o, &at)))
         return r;
     if (c->cfg.progress) {
@@ -464,6 +488,7 @@ int zc_place_get(struct zc_place_client *c, const char *src, const char *localdi
         if (!c->msg[0] && p.msg[0]) /* the local placer's words name the server's paths */
             zc_escape(p.msg, c->msg, sizeof(c->msg));
         place_placer_abort(&p, r);
+        scope_undo(&g, localdir);
     } else {
         c->st.files += p.st.files;
         c->st.bytes += p.st.bytes;
