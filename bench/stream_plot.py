@@ -20,10 +20,12 @@ def main():
         for line in f:
             if line.strip():
                 rows.append(json.loads(line))
+    # A run whose co-runner could not own a cache has no losses (null): no point.
+    rows = [r for r in rows if r.get("corunner_measurable", True)]
     if not rows:
-        sys.exit("stream_plot.py: no measurements in " + sys.argv[1])
-    rows.sort(key=lambda r: r["rate_GBps"])
-    x = [r["rate_GBps"] for r in rows]
+        sys.exit("stream_plot.py: no measurable runs in " + sys.argv[1])
+    rows.sort(key=lambda r: r["rate_Bps"])
+    x = [r["rate_Bps"] / 2**30 for r in rows]
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     # Each run compares every ingest phase with the alone phase of its own
     # round (corunner_loss_*): plotted as the throughput kept, alone = 100 %.
@@ -36,7 +38,7 @@ def main():
     ax.set_xticks(x)
     ax.set_xticklabels([f"{v:.2g}" for v in x])
     ax.minorticks_off()
-    ax.set_xlabel("ingest rate asked (GB/s)")
+    ax.set_xlabel("ingest rate asked (GiB/s)")
     ax.set_ylabel("co-runner throughput, % of alone (median)")
     ax.set_ylim(0, 120)
     table = rows[0].get("corunner_table_bytes", 0) >> 20

@@ -14,6 +14,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define ZC_VERSION_STRING "0.1.0"
 
 /* Exit codes of every `zc` command (DESIGN.md). */
@@ -107,5 +111,9 @@ int zc_pread_all(int fd, void *buf, size_t len, uint64_t off);
 
 /* Human-readable byte count ("1.50 GiB") into buf; returns buf. */
 const char *zc_fmt_bytes(double bytes, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ZC_BASE_H */

@@ -39,6 +39,10 @@
 
 #include "zc/fb.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum zc_composite_algo { ZC_COMPOSITE_BINARY_SWAP, ZC_COMPOSITE_RADIX_K };
 enum zc_composite_mode { ZC_COMPOSITE_OVER, ZC_COMPOSITE_DEPTH };
 
@@ -127,5 +131,9 @@ ssize_t zc_composite_encode(enum zc_composite_pixel px, const float *rgba, const
  * 0, or -EBADMSG unless the records cover exactly n pixels and len. */
 int zc_composite_decode(enum zc_composite_pixel px, const void *buf, size_t len, size_t n,
                         float *rgba, float *depth);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ZC_COMPOSITE_H */

@@ -12,7 +12,11 @@
  *              (HKDF-SHA256 over the transcript); the responder accepts the
  *              initiator only if its static key is in the authorized list.
  *              Forward secrecy from the ephemerals.  Out come two
- *              per-direction AEAD keys and a transcript hash.
+ *              per-direction AEAD keys and a transcript hash.  The
+ *              initiation carries a timestamp that grows with every
+ *              initiation, so a responder that keeps state can refuse a
+ *              replayed one; a responder may refuse in clear (busy, wrong
+ *              key, unauthorized, stale) before any session exists.
  *   AEAD       AES-256-GCM (ChaCha20-Poly1305 where the CPU lacks AES-NI);
  *              the 96-bit nonce is a 32-bit direction/stream salt and the
  *              64-bit message counter, so a counter is never reused under
@@ -28,9 +32,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define ZC_KEY_BYTES  32
 #define ZC_TAG_BYTES  16
 #define ZC_HASH_BYTES 32
+/* The handshake's two messages, and the initiation's payload: a TAI64N
+ * timestamp (docs/PROTOCOL.md). */
+#define ZC_HANDSHAKE_INITIATION_BYTES 112
+#define ZC_HANDSHAKE_RESPONSE_BYTES   52
+#define ZC_TIMESTAMP_BYTES            12
 
 struct zc_keypair {
     uint8_t priv[ZC_KEY_BYTES];
@@ -52,7 +65,9 @@ int zc_keypair_load(const char *path, struct zc_keypair *kp);
 int zc_pubkey_load(const char *path, struct zc_pubkey *pk);
 /* Reads an authorized-keys file: one public key a line, '#' comments and
  * blank lines allowed.  *keys is malloc'd (free() it); -EINVAL names no line
- * number, so the caller logs the path. */
+ * number, so the caller logs the path.  -EPERM for a file that group or
+ * others may write, or that is owned by neither us nor root: whoever can
+ * write it can let themselves in (as sshd's StrictModes). */
 int zc_pubkey_load_list(const char *path, struct zc_pubkey **keys, size_t *n);
 /* The one-line text form ("zc-x25519 <base64>") into out (>= 64 bytes). */
 int zc_pubkey_format(const struct zc_pubkey *pk, char *out, size_t outlen);
@@ -146,7 +161,11 @@ struct zc_session {
 
 /* Initiator: knows the responder's static key.  prologue (any bytes, e.g.
  * "zc-place/1") is bound into the transcript; both sides must agree.
- * -EBADMSG if the responder does not prove its key. */
+ * -EBADMSG if the responder does not prove its key; where it refused
+ * instead (zc_handshake_refuse; unauthenticated, so only a hint): -EBUSY,
+ * -EKEYREJECTED (it could not decrypt: responder is not its key),
+ * -EACCES (our key is not authorized), -ESTALE (our timestamp is not
+ * newer than one it accepted), -ECONNREFUSED (a reason we do not know). */
 int zc_handshake_initiate(const struct zc_transport *t, const struct zc_keypair *self,
                           const struct zc_pubkey *responder, const void *prologue,
                           size_t prologuelen, struct zc_session *out);
@@ -156,7 +175,35 @@ int zc_handshake_respond(const struct zc_transport *t, const struct zc_keypair *
                          const struct zc_pubkey *authorized, size_t nauthorized,
                          const void *prologue, size_t prologuelen, struct zc_session *out);
 
+/* The responder in two steps, for a server that verifies initiations
+ * before it spends a session on them (and may answer in another process).
+ * accept: verifies one initiation in memory; 0 with *out set, *which the
+ * index of the initiator's key in authorized and timestamp its payload
+ * (the caller refuses one not newer than the last it accepted for that
+ * key); -EKEYREJECTED when it was not encrypted to our key, -EBADMSG for
+ * any other forged byte, -EACCES for a key not in authorized.
+ * answer: sends the response and fills out; frees hs either way.
+ * free: drops hs unanswered (NULL is fine). */
+struct zc_handshake;
+int zc_handshake_accept(struct zc_handshake **out, const struct zc_keypair *self,
+                        const struct zc_pubkey *authorized, size_t nauthorized,
+                        const void *prologue, size_t prologuelen,
+                        const uint8_t msg[ZC_HANDSHAKE_INITIATION_BYTES], size_t *which,
+                        uint8_t timestamp[ZC_TIMESTAMP_BYTES]);
+int zc_handshake_answer(struct zc_handshake *hs, const struct zc_transport *t,
+                        struct zc_session *out);
+void zc_handshake_free(struct zc_handshake *hs);
+/* Sends a refusal in place of the response: err is -EBUSY, -EKEYREJECTED
+ * (or -EBADMSG), -EACCES or -ESTALE, which the initiator's
+ * zc_handshake_initiate() returns; 0, -EINVAL for another err, or the
+ * transport's error. */
+int zc_handshake_refuse(const struct zc_transport *t, int err);
+
 /* Wipes key material (not optimized away). */
 void zc_wipe(void *p, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ZC_CRYPTO_H */

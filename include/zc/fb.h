@@ -39,6 +39,10 @@
 #include <sys/types.h>
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Tile edge in pixels when zc_fb_create() is given 0, chosen with the
  * tile sweep of `zc bench fb`: fastest for scattered small draws, near the
  * fastest for large ones, and a small draw journals only 4 KiB. */
@@ -128,5 +132,9 @@ int zc_png_write_rgba(const char *path, const uint32_t *pixels, unsigned width, 
  * temporary beside path (mode 0644), renamed over path when fill returned 0
  * and every byte reached the file.  0, fill's error, or -errno. */
 int zc_fb_write_file(const char *path, int (*fill)(FILE *f, void *arg), void *arg);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ZC_FB_H */

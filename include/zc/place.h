@@ -27,6 +27,10 @@
 #include "zc/crypto.h"
 #include "zc/progress.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The largest payload of one chunk frame. */
 #define ZC_PLACE_MAX_CHUNK (1u << 20)
 /* The longest path a peer may name (bytes, without a terminating NUL). */
@@ -50,6 +54,10 @@ struct zc_place_server_config {
     unsigned max_sessions;    /* concurrent sessions; 0: 16 */
     unsigned idle_timeout_ms; /* a peer silent this long is dropped; 0: 30000 */
     uint64_t max_file_size;   /* refuse larger files; 0: no limit */
+    /* A connection must have sent a valid initiation this soon after it was
+     * accepted, or it is dropped before any session exists; 0: 5000, or
+     * idle_timeout_ms when that is shorter. */
+    unsigned handshake_timeout_ms;
 };
 
 struct zc_place_server;
@@ -101,9 +109,15 @@ struct zc_place_client_config {
 
 struct zc_place_client;
 
-/* Connects and runs the handshake; 0 with *out set, -EACCES when the
- * server hangs up during the handshake (our key is not authorized, or it is
- * at its session limit), -EBADMSG when it fails to prove its key, or -errno. */
+/* Connects and runs the handshake; 0 with *out set, or what the server
+ * said before any session existed (an unauthenticated hint, docs/PROTOCOL.md):
+ * -EBUSY (at its session limit or its limit of unauthenticated
+ * connections), -EKEYREJECTED (it could not decrypt our initiation: cfg->server
+ * is not its key), -EACCES (our key is not authorized), -ESTALE (our
+ * timestamp is not newer than one it accepted from our key: a clock set
+ * back); -EBADMSG when its response fails to verify (it did not prove it
+ * holds cfg->server's key), -ECONNRESET when it hung up without a reason,
+ * or -errno. */
 int zc_place_client_connect(struct zc_place_client **out, const struct zc_place_client_config *cfg);
 /* Uploads len bytes at buf as the file dest (relative to the server's
  * root) with permission bits mode and the current time as mtime.  Returns
@@ -135,5 +149,9 @@ const char *zc_place_client_error(const struct zc_place_client *c);
 void zc_place_client_stats(const struct zc_place_client *c, struct zc_place_stats *st);
 /* Closes the connection and frees c (NULL is fine). */
 void zc_place_client_close(struct zc_place_client *c);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ZC_PLACE_H */

@@ -11,6 +11,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct zc_progress {
     const char *label;
     uint64_t total; /* bytes expected; 0 when unknown */
@@ -30,5 +34,9 @@ void zc_progress_grow(struct zc_progress *p, uint64_t bytes);
 void zc_progress_add(struct zc_progress *p, uint64_t bytes);
 /* Draws the final state and ends the line (nothing when never drawn). */
 void zc_progress_finish(struct zc_progress *p);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ZC_PROGRESS_H */

@@ -48,6 +48,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Largest queue size (VIRTIO: a power of two up to 32768). */
 #define ZC_RING_MAX_NUM 32768
 /* The alignment of the used ring (vring_init's align argument). */
@@ -245,5 +249,9 @@ void zc_ring_get_stats(const struct zc_ring *r, struct zc_ring_stats *s);
 /* The eventfd this end is woken through: call (driver) or kick (device).
  * Readable after zc_ring_arm(); zc_ring_wait() drains it itself. */
 int zc_ring_notify_fd(const struct zc_ring *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ZC_RING_H */

@@ -42,6 +42,10 @@
 
 #include "zc/crypto.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Largest message a channel may be configured for. */
 #define ZC_SEAL_MAX_MSG (16u << 20)
 /* Bytes a sealed message takes beyond its payload (header + tag). */
@@ -128,5 +132,9 @@ int zc_seal_close(struct zc_seal *s);
 int zc_seal_flush(struct zc_seal *s);
 /* Unmaps and frees; wipes the keys (NULL is fine). */
 void zc_seal_destroy(struct zc_seal *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ZC_SEAL_H */

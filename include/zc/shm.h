@@ -22,6 +22,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Most regions (file descriptors) one grant or one fd message carries. */
 #define ZC_SHM_MAX_FDS 8
 
@@ -104,5 +108,9 @@ int zc_shm_grant(int sock, uint32_t tag, const struct zc_shm *regions, unsigned 
  * stays mapped or open.  0 on success, -EACCES, -EPERM, -EBADMSG, -errno. */
 int zc_shm_accept(int sock, uid_t expect_uid, uint32_t tag, struct zc_shm *regions, unsigned n,
                   bool writable);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ZC_SHM_H */

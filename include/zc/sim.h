@@ -25,6 +25,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum zc_sim_field { ZC_SIM_EX, ZC_SIM_EY, ZC_SIM_EZ, ZC_SIM_HX, ZC_SIM_HY, ZC_SIM_HZ };
 
 struct zc_sim_config {
@@ -117,5 +121,9 @@ void zc_sim_view_dir(const struct zc_sim_view *view, double dir[3]);
  * reach the transfer function's floor are skipped without changing the
  * image.  0, -EINVAL on a bad view, -ENOMEM. */
 int zc_sim_render(const struct zc_sim *sim, const struct zc_sim_view *view, float *rgba);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ZC_SIM_H */

@@ -15,9 +15,14 @@
 #ifndef ZC_STREAM_H
 #define ZC_STREAM_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* ---- streaming copies ---- */
 
@@ -109,7 +114,7 @@ struct zc_frame_hdr {
     uint64_t checksum;    /* zc_frame_checksum() of the payload */
     uint8_t reserved[24];
 };
-_Static_assert(sizeof(struct zc_frame_hdr) == 64, "one cache line");
+static_assert(sizeof(struct zc_frame_hdr) == 64, "one cache line");
 
 /* A position-dependent 64-bit sum of len bytes (len a multiple of 8): a
  * torn frame (lines of two frames mixed) or a moved block changes it. */
@@ -146,7 +151,7 @@ struct zc_ingest_stats {
     uint64_t dropped_late;   /* of those, the ones the producer reached too late */
     uint64_t missing_frames; /* sequence gaps the consumer saw (equals dropped_frames) */
     uint64_t bad_frames;     /* refused by the consumer: header, length, sequence or checksum */
-    uint64_t ns;             /* time the sensors ran */
+    uint64_t ns;             /* time the sensors ran: at least the duration asked */
     uint64_t persisted;      /* frames written to the recording */
     uint64_t persist_errors; /* frames whose write failed (counted, the run goes on) */
 };
@@ -177,5 +182,9 @@ void zc_ingest_destroy(struct zc_ingest *in);
 
 /* Pins the calling thread to cpu.  0 or -errno (-EINVAL: no such cpu). */
 int zc_stream_pin_cpu(int cpu);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ZC_STREAM_H */

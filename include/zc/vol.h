@@ -28,19 +28,43 @@
 
 #include "zc/fb.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum zc_vol_type { ZC_VOL_U8, ZC_VOL_I16, ZC_VOL_U16, ZC_VOL_F32 };
 
 struct zc_vol;
 
 /* ---- volumes ---- */
 /* Opens a NIfTI-1 file (.nii mmap'd in place; .nii.gz inflated once into
- * memory).  Voxel types u8, i16, u16, f32.  -EINVAL for a malformed or
- * truncated file, -ENOTSUP for another type or byte order, -errno. */
+ * memory; the other byte order swapped into memory).  Voxel types u8, i16,
+ * u16, f32.  A compressed file (told by its content, not its name) is
+ * inflated to its very end and checked as `gzip -t` checks it before any
+ * voxel is used; members may be concatenated, zero padding may follow.  A
+ * file may hold more than its header describes (the rest is ignored), not
+ * less.  Errors, one per cause:
+ *   -ENODATA   truncated: the file, or its gzip stream, ends before the
+ *              header's voxels (every volume of a 4-D file counts)
+ *   -EILSEQ    corrupt: bad deflate data or gzip framing, or bytes after the
+ *              last gzip member that are neither a member nor zeros
+ *   -EBADMSG   corrupt: a gzip member's CRC-32 or length (ISIZE) does not
+ *              match the data it inflates to
+ *   -EINVAL    not a NIfTI-1 file (or a malformed header)
+ *   -ENOTSUP   a voxel type other than the four
+ *   -errno     the file could not be opened or mapped
+ * zc_vol_strerror() names each. */
 int zc_vol_open_nifti(struct zc_vol **out, const char *path);
 /* Maps a raw file of dims[0] x dims[1] x dims[2] voxels (x fastest), native
- * byte order, unit spacing.  -EINVAL when the file is smaller than that. */
+ * byte order, unit spacing; longer files are fine.  -ENODATA when the file
+ * is shorter than that, -ENOTSUP when it is gzip-compressed (raw voxels
+ * are used as stored, never inflated), -EINVAL for bad dims or type or a
+ * file that is not regular. */
 int zc_vol_open_raw(struct zc_vol **out, const char *path, const unsigned dims[3],
                     enum zc_vol_type type);
+/* A sentence for an error of the zc_vol_open_* functions ("truncated: ...",
+ * "corrupt: ..."); zc_strerror()'s text for the others.  Never NULL. */
+const char *zc_vol_strerror(int err);
 /* A view of caller memory (not copied; it must outlive the volume). */
 int zc_vol_wrap(struct zc_vol **out, const void *voxels, const unsigned dims[3],
                 enum zc_vol_type type, const float spacing[3]);
@@ -141,5 +165,9 @@ int zc_mesh_write_ply(const struct zc_mesh *mesh, const char *path);
 int zc_mesh_render(const struct zc_mesh *mesh, const float extent[3], struct zc_fb *fb,
                    const struct zc_camera *cam, uint32_t color, uint32_t background,
                    size_t *scratch_bytes);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ZC_VOL_H */

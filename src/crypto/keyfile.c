@@ -149,9 +149,28 @@ int zc_pubkey_parse_list(const char *text, size_t len, struct zc_pubkey **keys, 
     return 0;
 }
 
-/* Reads a whole small file into a NUL-terminated malloc'd buffer.  With
- * private_key, the file must be a regular file of ours, mode & 077 == 0. */
-static int read_small_file(const char *path, size_t max, bool private_key, char **out,
+/* Who may have written a file we trust (sshd's StrictModes). */
+enum file_trust {
+    ANY_FILE,    /* a public key: it proves nothing by itself */
+    AUTHORIZED,  /* decides who gets in: ours or root's, not group/other-writable */
+    PRIVATE_KEY, /* ours, mode & 077 == 0 */
+};
+
+static bool trusted(const struct stat *st, enum file_trust trust)
+{
+    switch (trust) {
+    case PRIVATE_KEY:
+        return !(st->st_mode & 077) && st->st_uid == geteuid();
+    case AUTHORIZED:
+        return !(st->st_mode & 022) && (st->st_uid == geteuid() || st->st_uid == 0);
+    default:
+        return true;
+    }
+}
+
+/* Reads a whole small file into a NUL-terminated malloc'd buffer; -EPERM
+ * when it is not as trusted as it must be. */
+static int read_small_file(const char *path, size_t max, enum file_trust trust, char **out,
                            size_t *outlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
@@ -163,7 +182,7 @@ static int read_small_file(const char *path, size_t max, bool private_key, char 
         r = -errno;
     else if (!S_ISREG(st.st_mode))
         r = -EINVAL;
-    else if (private_key && ((st.st_mode & 077) || st.st_uid != geteuid()))
+    else if (!trusted(&st, trust))
         r = -EPERM;
     else if ((uint64_t)st.st_size > max)
         r = -EFBIG;
@@ -202,7 +221,7 @@ int zc_keypair_load(const char *path, struct zc_keypair *kp)
 {
     char *text;
     size_t len;
-    int r = read_small_file(path, KEYFILE_MAX, true, &text, &len);
+    int r = read_small_file(path, KEYFILE_MAX, PRIVATE_KEY, &text, &len);
     if (r)
         return r;
     size_t l = len;
@@ -225,7 +244,7 @@ int zc_pubkey_load(const char *path, struct zc_pubkey *pk)
 {
     char *text;
     size_t len;
-    int r = read_small_file(path, KEYFILE_MAX, false, &text, &len);
+    int r = read_small_file(path, KEYFILE_MAX, ANY_FILE, &text, &len);
     if (r)
         return r;
     r = zc_pubkey_parse(text, len, pk);
@@ -237,7 +256,7 @@ int zc_pubkey_load_list(const char *path, struct zc_pubkey **keys, size_t *n)
 {
     char *text;
     size_t len;
-    int r = read_small_file(path, LISTFILE_MAX, false, &text, &len);
+    int r = read_small_file(path, LISTFILE_MAX, AUTHORIZED, &text, &len);
     if (r)
         return r;
     r = zc_pubkey_parse_list(text, len, keys, n);

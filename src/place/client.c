@@ -255,7 +255,7 @@ int zc_place_client_connect(struct zc_place_client **out, const struct zc_place_
         r = place_conn_handshake_client(&c->conn, cfg->key, cfg->server);
     if (r) {
         zc_place_client_close(c);
-        return r == -ECONNRESET ? -EACCES : r; /* the server hung up on our key */
+        return r; /* the server's refusal says why (zc/place.h) */
     }
     c->snd = (struct place_sender){
         .conn = &c->conn,

@@ -52,20 +52,54 @@ static int send_all(int fd, const void *buf, size_t len, int flags)
     return 0;
 }
 
-static int recv_all(int fd, void *buf, size_t len)
+static int set_rcv_timeout(struct place_conn *c, unsigned ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+        return -errno;
+    c->rcv_ms = ms;
+    return 0;
+}
+
+/* A frame (or handshake message) starts: it has one idle period, and the
+ * socket's timeout is the idle period again if a slow frame shrank it. */
+static int start_deadline(struct place_conn *c)
+{
+    c->deadline = zc_now_ns() + (uint64_t)c->idle_ms * 1000000;
+    return c->rcv_ms == c->idle_ms ? 0 : set_rcv_timeout(c, c->idle_ms);
+}
+
+/* Every frame must arrive whole by its deadline (see place_conn_recv_hdr):
+ * after each receive, a clock read; when little time is left the socket's
+ * timeout shrinks to it, so even a peer that trickles a byte at a time is
+ * dropped within DEADLINE_SLACK_MS of the deadline. */
+static int check_deadline(struct place_conn *c)
+{
+    uint64_t now = zc_now_ns();
+    if (now >= c->deadline)
+        return -ETIMEDOUT;
+    uint64_t left_ms = (c->deadline - now) / 1000000 + 1;
+    if (left_ms + DEADLINE_SLACK_MS < c->rcv_ms)
+        return set_rcv_timeout(c, (unsigned)left_ms);
+    return 0;
+}
+
+static int recv_all(struct place_conn *c, void *buf, size_t len)
 {
     uint8_t *p = buf;
     while (len) {
-        ssize_t n = recv(fd, p, len, MSG_WAITALL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
+        ssize_t n = recv(c->fd, p, len, MSG_WAITALL);
+        if (n < 0 && errno != EINTR)
             return sock_errno();
-        }
         if (n == 0)
             return -ECONNRESET;
-        p += n;
-        len -= (size_t)n;
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+        }
+        int r = len ? check_deadline(c) : 0;
+        if (r)
+            return r;
     }
     return 0;
 }
@@ -96,22 +130,25 @@ static int writev_all(int fd, struct iovec *iov, int cnt, int flags)
 
 static int transport_send(void *ctx, const void *buf, size_t len)
 {
-    return send_all(*(int *)ctx, buf, len, 0);
+    struct place_conn *c = ctx;
+    return send_all(c->fd, buf, len, 0);
 }
 
 static int transport_recv(void *ctx, void *buf, size_t len)
 {
-    return recv_all(*(int *)ctx, buf, len);
+    struct place_conn *c = ctx;
+    int r = start_deadline(c);
+    return r ? r : recv_all(c, buf, len);
 }
 
 int place_conn_init(struct place_conn *c, int fd, unsigned idle_ms)
 {
     memset(c, 0, sizeof(*c));
     c->fd = fd;
+    c->idle_ms = idle_ms;
     struct timeval tv = {.tv_sec = idle_ms / 1000, .tv_usec = (idle_ms % 1000) * 1000};
     int one = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
+    if (set_rcv_timeout(c, idle_ms) || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
         return -errno;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* not TCP (tests): fine */
     c->sealbuf = malloc(ZC_PLACE_MAX_CHUNK);
@@ -133,7 +170,7 @@ static int keys_from_session(struct place_conn *c, struct zc_session *s, uint32_
 int place_conn_handshake_client(struct place_conn *c, const struct zc_keypair *self,
                                 const struct zc_pubkey *server)
 {
-    struct zc_transport t = {transport_send, transport_recv, &c->fd};
+    struct zc_transport t = {transport_send, transport_recv, c};
     struct zc_session s;
     int r = zc_handshake_initiate(&t, self, server, PLACE_PROLOGUE, strlen(PLACE_PROLOGUE), &s);
     if (r)
@@ -144,10 +181,20 @@ int place_conn_handshake_client(struct place_conn *c, const struct zc_keypair *s
 int place_conn_handshake_server(struct place_conn *c, const struct zc_keypair *self,
                                 const struct zc_pubkey *authorized, size_t nauthorized)
 {
-    struct zc_transport t = {transport_send, transport_recv, &c->fd};
+    struct zc_transport t = {transport_send, transport_recv, c};
     struct zc_session s;
     int r = zc_handshake_respond(&t, self, authorized, nauthorized, PLACE_PROLOGUE,
                                  strlen(PLACE_PROLOGUE), &s);
+    if (r)
+        return r;
+    return keys_from_session(c, &s, PLACE_SALT_S2C, PLACE_SALT_C2S);
+}
+
+int place_conn_handshake_answer(struct place_conn *c, struct zc_handshake *hs)
+{
+    struct zc_transport t = {transport_send, transport_recv, c};
+    struct zc_session s;
+    int r = zc_handshake_answer(hs, &t, &s);
     if (r)
         return r;
     return keys_from_session(c, &s, PLACE_SALT_S2C, PLACE_SALT_C2S);
@@ -343,6 +390,9 @@ static int recv_tag(struct place_conn *c, uint8_t tag[ZC_TAG_BYTES])
         if (n == 0)
             return -ECONNRESET;
         got += (size_t)n;
+        int r = got < ZC_TAG_BYTES ? check_deadline(c) : 0;
+        if (r)
+            return r;
     }
     memcpy(tag, buf, ZC_TAG_BYTES);
     c->nahead = (uint32_t)(got - ZC_TAG_BYTES);
@@ -359,13 +409,17 @@ bool place_conn_pending(struct place_conn *c)
 int place_conn_recv_hdr(struct place_conn *c)
 {
     memcpy(c->rx_hdr, c->ahead, c->nahead);
-    int r = recv_all(c->fd, c->rx_hdr + c->nahead, sizeof(c->rx_hdr) - c->nahead);
+    int r = start_deadline(c);
+    if (!r)
+        r = recv_all(c, c->rx_hdr + c->nahead, sizeof(c->rx_hdr) - c->nahead);
     c->nahead = 0;
     if (r)
         return r;
     struct place_hdr h;
     if ((r = place_hdr_decode(c->rx_hdr, &h)))
         return r;
+    /* The payload and tag get length / PLACE_MIN_RATE more. */
+    c->deadline += (uint64_t)h.length * 1000000000u / PLACE_MIN_RATE;
     if (h.seq != c->rx_seq)
         return -EPROTO; /* replayed, reordered or dropped frame */
     if ((h.flags & PLACE_FLAG_CLEAR) && h.type != PLACE_DATA)
@@ -382,11 +436,13 @@ int place_conn_recv_payload_at(struct place_conn *c, struct place_writer *w, int
     int r = zc_aead_open_begin(c->rx, c->rx_seq, c->rx_hdr, sizeof(c->rx_hdr));
     for (uint32_t done = 0; !r && done < len; done += PLACE_PIECE) {
         uint32_t n = ZC_MIN(PLACE_PIECE, len - done);
+        if (done && (r = check_deadline(c))) /* each piece may take up to rcv_ms */
+            break;
         uint8_t *buf = w ? place_writer_buffer(w) : c->piecebuf;
         if (!buf)
             r = place_writer_drain(w); /* the writer's error */
         if (!r)
-            r = recv_all(c->fd, buf, n);
+            r = recv_all(c, buf, n);
         if (!r)
             r = clear ? zc_aead_verify_update(c->rx, buf, n)
                       : zc_aead_open_update(c->rx, buf, buf, n);
@@ -409,7 +465,7 @@ int place_conn_recv_payload(struct place_conn *c, void *dst)
     uint32_t len = c->rx_cur.length;
     if (c->rx_cur.type == PLACE_DATA)
         return -EPROTO; /* DATA goes to place_conn_recv_payload_at() */
-    int r = recv_all(c->fd, dst, len);
+    int r = recv_all(c, dst, len);
     if (!r)
         r = recv_tag(c, tag);
     if (!r) /* control frames are always encrypted (place_conn_recv_hdr) */

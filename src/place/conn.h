@@ -11,6 +11,12 @@
  * 0.52-0.59, 0.49-0.54, 0.47-0.53 and 0.46-0.49 s. */
 #define PLACE_PIECE (512u << 10)
 
+/* Deadlines: every frame must arrive whole within one idle period plus
+ * its length at this rate (bytes per second), so a peer that trickles
+ * cannot hold a session; checked within DEADLINE_SLACK_MS. */
+#define PLACE_MIN_RATE    (64u << 10)
+#define DEADLINE_SLACK_MS 1000
+
 /* Nonce salts of the two directions (each direction has its own key too). */
 #define PLACE_SALT_C2S 0x7a630001u
 #define PLACE_SALT_S2C 0x7a630002u
@@ -26,9 +32,14 @@ struct place_conn {
     uint8_t *sealbuf;  /* ZC_PLACE_MAX_CHUNK bytes: the encrypted payload on its way out */
     uint8_t *piecebuf; /* PLACE_PIECE bytes: a received piece while it is verified */
     struct zc_pubkey peer;
+    unsigned idle_ms;  /* the whole-frame budget before its length's share */
+    unsigned rcv_ms;   /* the socket's receive timeout now */
+    uint64_t deadline; /* zc_now_ns() by which the frame being received is whole */
 };
 
-/* Sets timeouts (idle_ms) and TCP_NODELAY on fd and takes it over; 0 or -errno. */
+/* Sets timeouts (idle_ms) and TCP_NODELAY on fd and takes it over; 0 or -errno.
+ * Every frame then has a deadline: idle_ms plus its length at
+ * PLACE_MIN_RATE, whole (-ETIMEDOUT after it), however it trickles. */
 int place_conn_init(struct place_conn *c, int fd, unsigned idle_ms);
 /* Runs the handshake as the client (initiator) or the server (responder)
  * and sets up both directions' keys; 0, -EACCES, -EBADMSG or -errno. */
@@ -36,6 +47,10 @@ int place_conn_handshake_client(struct place_conn *c, const struct zc_keypair *s
                                 const struct zc_pubkey *server);
 int place_conn_handshake_server(struct place_conn *c, const struct zc_keypair *self,
                                 const struct zc_pubkey *authorized, size_t nauthorized);
+/* The server's half after zc_handshake_accept() verified the initiation
+ * (perhaps in another process): sends the response, sets up the keys;
+ * frees hs. */
+int place_conn_handshake_answer(struct place_conn *c, struct zc_handshake *hs);
 /* Whether the peer is this machine (a loopback address or a UNIX socket):
  * there sendfile's page references cost more to receive than a copy. */
 bool place_conn_loopback(const struct place_conn *c);

@@ -6,7 +6,11 @@
  * whatever the file size, and a source file cut short under us is a short
  * read (-ESTALE), never a fault.  Trees are walked with openat() relative
  * to the directory already open, so a rename under us cannot redirect the
- * walk; symlinks and special files are skipped with a warning.
+ * walk; symlinks and special files are skipped with a warning, told by
+ * their directory entry before anything opens them (a FIFO would block
+ * the open, a device might act on it), and names beginning with the
+ * reserved ".zc-" (a receiver's temporary files and records, which no
+ * receiver would accept) are never sent.
  */
 #define _GNU_SOURCE
 #include "sender.h"
@@ -146,6 +150,18 @@ static int send_regular(struct place_sender *s, int fd, const struct stat *st, c
     return r ? r : end_file(s, id);
 }
 
+/* The type of the entry e of d without opening it (a FIFO would block, a
+ * device might act on the open); DT_UNKNOWN when it cannot be told. */
+static unsigned char entry_type(DIR *d, const struct dirent *e)
+{
+    struct stat st;
+    if (e->d_type != DT_UNKNOWN)
+        return e->d_type;
+    if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW))
+        return DT_UNKNOWN;
+    return IFTODT(st.st_mode);
+}
+
 static int send_dir(struct place_sender *s, int fd, const struct stat *st, const char *dest)
 {
     int r = send_open(s, 0, PLACE_FLAG_DIR, 0, st->st_mode, &st->st_mtim, dest);
@@ -164,10 +180,21 @@ static int send_dir(struct place_sender *s, int fd, const struct stat *st, const
     while (!r && (errno = 0, e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
+        if (strncmp(e->d_name, ".zc-", 4) == 0)
+            continue; /* a receiver's temporary files and records: never sent */
         if ((size_t)snprintf(path, sizeof(path), "%s/%s", dest, e->d_name) > ZC_PLACE_MAX_PATH) {
             zc_error("%s/%s: path too long", dest, e->d_name);
             r = -ENAMETOOLONG;
             break;
+        }
+        unsigned char type = entry_type(d, e);
+        if (type == DT_LNK) {
+            zc_warn("%s: skipping a symbolic link", path);
+            continue;
+        }
+        if (type != DT_REG && type != DT_DIR && type != DT_UNKNOWN) {
+            zc_warn("%s: skipping (not a regular file or directory)", path);
+            continue;
         }
         int cfd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (cfd < 0) {

@@ -1,13 +1,29 @@
 /* server.c - `zc serve`: accept, authenticate, place.
  *
- * One child process per session: a hostile or broken peer can at worst end
- * its own session, and the session limit is a count of children.  Each
- * session runs the handshake under a deadline, then a loop over frames:
- * control frames are received whole and verified before they are acted
- * on; DATA frames go to the placer, which receives them in place.  When
- * the session fails the peer gets one ERROR frame saying why, and the
- * socket is drained briefly before closing so that the reason is not lost
- * to a TCP reset.
+ * The listening process authenticates before any session exists.  It
+ * accepts without blocking and holds each new connection as "pending"
+ * while it reads the 112-byte initiation, under a short deadline and a
+ * budget of its own (as sshd's MaxStartups: beyond PENDING_START new ones
+ * are dropped with rising probability, PENDING_MAX at most, and at most
+ * PENDING_PER_SOURCE from one address).  It verifies the initiation itself
+ * (zc_handshake_accept), refuses a key that is not authorized and a
+ * timestamp that is not newer than the ones it accepted for that key (a
+ * replayed initiation), and only then forks the session: the child sends
+ * the response and serves the frames.  So idle or trickling strangers cost
+ * a descriptor and a few bytes each for a few seconds, never a session
+ * slot; --max-sessions counts authenticated sessions only.  Before a
+ * session exists a refused peer gets a short clear-text refusal that only
+ * chooses its error message.
+ *
+ * One poll loop watches the listening socket, the pending connections and
+ * a pidfd per session child, so the server waits for exactly its own
+ * children, never another child of the process that embeds it.
+ *
+ * Each session then runs a loop over frames: control frames are received
+ * whole and verified before they are acted on; DATA frames go to the
+ * placer, which receives them in place.  When the session fails the peer
+ * gets one ERROR frame saying why, and the socket is drained briefly
+ * before closing so that the reason is not lost to a TCP reset.
  */
 #define _GNU_SOURCE
 #include "placer.h"
@@ -15,35 +31,108 @@
 
 #include "zc/base.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define DEFAULT_SESSIONS 16
-#define DEFAULT_IDLE_MS  30000
-#define COMMIT_IDLE_MS   100  /* publish queued files when the peer pauses this long */
-#define ERROR_DRAIN_MS   2000 /* how long a failed session waits for the peer to stop */
+#define DEFAULT_SESSIONS     16
+#define DEFAULT_IDLE_MS      30000
+#define DEFAULT_HANDSHAKE_MS 5000
+#define COMMIT_IDLE_MS       100  /* publish queued files when the peer pauses this long */
+#define ERROR_DRAIN_MS       2000 /* how long a failed session waits for the peer to stop */
+#define PENDING_MAX          256  /* unauthenticated connections held at once */
+#define PENDING_START        128  /* beyond this many, new ones are dropped ever more often */
+#define PENDING_PER_SOURCE   32   /* from one IPv4 address or IPv6 /64 */
+#define ACCEPT_BACKOFF_MS    100  /* out of descriptors or memory: accept again after this */
+#define STOP_CHECK_MS        200  /* how soon a set stop flag is seen */
+#define REFUSAL_LOG_NS       1000000000ull /* at most one refusal line a second */
+#define REPLAY_SLOTS         32            /* timestamps remembered per key */
+#define REPLAY_WINDOW_SEC    10 /* how far behind the newest one a timestamp may arrive */
 
-/* Set in a session's child process, whose handshake runs under alarm(). */
-static bool in_session_child;
+/* A connection that has not yet proven anything. */
+struct pending {
+    int fd;
+    uint32_t got;
+    uint64_t deadline;  /* zc_now_ns() by which the initiation must be whole */
+    uint8_t source[16]; /* IPv6 /64 or IPv4-mapped address: the per-source budget */
+    uint8_t msg[ZC_HANDSHAKE_INITIATION_BYTES];
+};
+
+/* The timestamps accepted from one key.  Parallel streams of one client
+ * may arrive out of order, so rather than "newer than the last" a
+ * timestamp must be above floor and not among the ones accepted above it;
+ * floor rises to the oldest one forgotten and to REPLAY_WINDOW_SEC below
+ * the newest, so every timestamp ever accepted stays refused. */
+struct replay {
+    uint8_t floor[ZC_TIMESTAMP_BYTES];
+    uint8_t seen[REPLAY_SLOTS][ZC_TIMESTAMP_BYTES];
+    unsigned nseen;
+};
 
 struct zc_place_server {
     int lfd;
     uint16_t port;
-    unsigned active;
     struct zc_place_server_config cfg;
+    unsigned max_sessions;
+    pid_t *pid; /* the running session children ... */
+    int *pidfd; /* ... and a pidfd each, polled for their end */
+    unsigned active;
+    struct pending pending[PENDING_MAX];
+    unsigned npending;
+    struct replay *replay; /* one per authorized key */
+    struct pollfd *pfd;    /* 1 + PENDING_MAX + max_sessions */
+    uint64_t accept_after; /* zc_now_ns() before which accepting rests (EMFILE...) */
+    uint64_t rng;
+    uint64_t refusal_logged; /* when the last refusal line went out */
+    unsigned refusals_unlogged;
 };
 
 static unsigned idle_ms(const struct zc_place_server_config *cfg)
 {
     return cfg->idle_timeout_ms ? cfg->idle_timeout_ms : DEFAULT_IDLE_MS;
+}
+
+static int listen_on(const struct zc_place_server_config *cfg, int *out, uint16_t *port)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai;
+    char ps[8];
+    snprintf(ps, sizeof(ps), "%u", cfg->port);
+    if (getaddrinfo(cfg->host, ps, &hints, &ai))
+        return -EADDRNOTAVAIL;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1, r = 0;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 128))
+        r = -errno;
+    freeaddrinfo(ai);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (!r && getsockname(fd, (struct sockaddr *)&ss, &sl))
+        r = -errno;
+    if (r) {
+        if (fd >= 0)
+            close(fd);
+        return r;
+    }
+    *out = fd;
+    *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                           : ((struct sockaddr_in *)&ss)->sin_port);
+    return 0;
 }
 
 int zc_place_server_open(struct zc_place_server **out, const struct zc_place_server_config *cfg)
@@ -52,36 +141,26 @@ int zc_place_server_open(struct zc_place_server **out, const struct zc_place_ser
     if (rootfd < 0)
         return -errno;
     close(rootfd);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *ai;
-    char port[8];
-    snprintf(port, sizeof(port), "%u", cfg->port);
-    if (getaddrinfo(cfg->host, port, &hints, &ai))
-        return -EADDRNOTAVAIL;
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1, r = 0;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64))
+    struct zc_place_server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->cfg = *cfg;
+    s->max_sessions = cfg->max_sessions ? cfg->max_sessions : DEFAULT_SESSIONS;
+    s->pid = calloc(s->max_sessions, sizeof(*s->pid));
+    s->pidfd = calloc(s->max_sessions, sizeof(*s->pidfd));
+    s->replay = calloc(cfg->nauthorized ? cfg->nauthorized : 1, sizeof(*s->replay));
+    s->pfd = calloc(1 + PENDING_MAX + s->max_sessions, sizeof(*s->pfd));
+    s->lfd = -1;
+    int r = s->pid && s->pidfd && s->replay && s->pfd ? 0 : -ENOMEM;
+    if (!r && getrandom(&s->rng, sizeof(s->rng), 0) != sizeof(s->rng))
         r = -errno;
-    freeaddrinfo(ai);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    if (!r && getsockname(fd, (struct sockaddr *)&ss, &sl))
-        r = -errno;
-    struct zc_place_server *s = r ? NULL : calloc(1, sizeof(*s));
-    if (!r && !s)
-        r = -ENOMEM;
+    if (!r)
+        r = listen_on(cfg, &s->lfd, &s->port);
     if (r) {
-        if (fd >= 0)
-            close(fd);
+        zc_place_server_close(s);
         return r;
     }
-    s->lfd = fd;
-    s->cfg = *cfg;
-    s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                             : ((struct sockaddr_in *)&ss)->sin_port);
+    s->rng |= 1; /* xorshift's state must not be 0 */
     *out = s;
     return 0;
 }
@@ -91,72 +170,417 @@ uint16_t zc_place_server_port(const struct zc_place_server *s)
     return s->port;
 }
 
-static void reap(struct zc_place_server *s)
+/* ---- refusals: logged at most once a second, with a count of the rest ---- */
+
+static void refusal(struct zc_place_server *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void refusal(struct zc_place_server *s, const char *fmt, ...)
 {
-    while (s->active && waitpid(-1, NULL, WNOHANG) > 0)
-        s->active--;
+    uint64_t now = zc_now_ns();
+    if (s->refusal_logged && now - s->refusal_logged < REFUSAL_LOG_NS) {
+        s->refusals_unlogged++;
+        return;
+    }
+    char line[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (s->refusals_unlogged)
+        zc_warn("%s (and %u more refused in the last second)", line, s->refusals_unlogged);
+    else
+        zc_warn("%s", line);
+    s->refusal_logged = now;
+    s->refusals_unlogged = 0;
+}
+
+static const char *source_text(const uint8_t source[16], char *out, size_t len)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(source, mapped, sizeof(mapped)) == 0)
+        return inet_ntop(AF_INET, source + 12, out, (socklen_t)len);
+    inet_ntop(AF_INET6, source, out, (socklen_t)len);
+    strncat(out, "/64", len - strlen(out) - 1);
+    return out;
+}
+
+/* ---- replayed initiations ---- */
+
+static int ts_cmp(const uint8_t a[ZC_TIMESTAMP_BYTES], const uint8_t b[ZC_TIMESTAMP_BYTES])
+{
+    return memcmp(a, b, ZC_TIMESTAMP_BYTES);
+}
+
+/* Raises floor to f; forgets what is not above it. */
+static void replay_raise(struct replay *rp, const uint8_t f[ZC_TIMESTAMP_BYTES])
+{
+    if (ts_cmp(f, rp->floor) > 0)
+        memcpy(rp->floor, f, ZC_TIMESTAMP_BYTES);
+    for (unsigned i = 0; i < rp->nseen;)
+        if (ts_cmp(rp->seen[i], rp->floor) <= 0)
+            memcpy(rp->seen[i], rp->seen[--rp->nseen], ZC_TIMESTAMP_BYTES);
+        else
+            i++;
+}
+
+/* 0 and remembered when ts was never accepted before, else -ESTALE. */
+static int replay_check(struct replay *rp, const uint8_t ts[ZC_TIMESTAMP_BYTES])
+{
+    if (ts_cmp(ts, rp->floor) <= 0)
+        return -ESTALE;
+    for (unsigned i = 0; i < rp->nseen; i++)
+        if (ts_cmp(ts, rp->seen[i]) == 0)
+            return -ESTALE;
+    if (rp->nseen == REPLAY_SLOTS) { /* forget the oldest: the floor rises to it */
+        unsigned oldest = 0;
+        for (unsigned i = 1; i < rp->nseen; i++)
+            if (ts_cmp(rp->seen[i], rp->seen[oldest]) < 0)
+                oldest = i;
+        uint8_t f[ZC_TIMESTAMP_BYTES];
+        memcpy(f, rp->seen[oldest], sizeof(f));
+        replay_raise(rp, f);
+    }
+    memcpy(rp->seen[rp->nseen++], ts, ZC_TIMESTAMP_BYTES);
+    /* The window: seconds are the first 8 bytes, big-endian. */
+    uint8_t w[ZC_TIMESTAMP_BYTES] = {0};
+    uint64_t sec = 0;
+    for (int i = 0; i < 8; i++)
+        sec = sec << 8 | ts[i];
+    sec = sec > REPLAY_WINDOW_SEC ? sec - REPLAY_WINDOW_SEC : 0;
+    for (int i = 0; i < 8; i++)
+        w[i] = (uint8_t)(sec >> (56 - 8 * i));
+    replay_raise(rp, w);
+    return 0;
+}
+
+/* ---- session children ---- */
+
+static int pidfd_of(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* Reaps session i if it ended (or was reaped by the embedding process
+ * ignoring SIGCHLD); true when it is gone. */
+static bool session_ended(struct zc_place_server *s, unsigned i, int options)
+{
+    pid_t r;
+    do
+        r = waitpid(s->pid[i], NULL, options);
+    while (r < 0 && errno == EINTR && !(options & WNOHANG));
+    if (r == 0 || (r < 0 && errno == EINTR))
+        return false; /* any other error (ECHILD): it is not ours to wait for any more */
+    close(s->pidfd[i]);
+    s->active--;
+    s->pid[i] = s->pid[s->active];
+    s->pidfd[i] = s->pidfd[s->active];
+    return true;
+}
+
+/* ---- pending connections ---- */
+
+static void drop_pending(struct zc_place_server *s, unsigned i)
+{
+    close(s->pending[i].fd);
+    s->pending[i] = s->pending[--s->npending];
+}
+
+static void source_of(const struct sockaddr_storage *a, uint8_t out[16])
+{
+    memset(out, 0, 16);
+    if (a->ss_family == AF_INET) {
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &((const struct sockaddr_in *)a)->sin_addr, 4);
+    } else if (a->ss_family == AF_INET6) {
+        const uint8_t *x = ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr;
+        bool v4 = IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)x);
+        memcpy(out, x, v4 ? 16 : 8);
+    }
+}
+
+static uint64_t next_random(struct zc_place_server *s)
+{
+    s->rng ^= s->rng << 13;
+    s->rng ^= s->rng >> 7;
+    s->rng ^= s->rng << 17;
+    return s->rng;
+}
+
+/* Whether a new connection from source gets a pending slot; why not in *why. */
+static bool admit(struct zc_place_server *s, const uint8_t source[16], const char **why)
+{
+    unsigned same = 0;
+    for (unsigned i = 0; i < s->npending; i++)
+        same += memcmp(s->pending[i].source, source, 16) == 0;
+    *why = same >= PENDING_PER_SOURCE   ? "too many unauthenticated connections from it"
+           : s->npending >= PENDING_MAX ? "too many unauthenticated connections"
+           : s->npending > PENDING_START &&
+                   next_random(s) % (PENDING_MAX - PENDING_START) < s->npending - PENDING_START
+               ? "many unauthenticated connections: dropped early"
+               : NULL;
+    return !*why;
+}
+
+/* Without SIGPIPE (the embedding process may not ignore it) and without
+ * waiting: a fresh socket's buffer takes a refusal whole. */
+static int refusal_send(void *ctx, const void *buf, size_t len)
+{
+    ssize_t n = send(*(const int *)ctx, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return n == (ssize_t)len ? 0 : -EAGAIN;
+}
+
+/* Sends a refusal (best effort) and closes. */
+static void refuse(int fd, int err)
+{
+    struct zc_transport t = {refusal_send, NULL, &fd};
+    zc_handshake_refuse(&t, err);
+    close(fd);
+}
+
+static bool transient_accept_error(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+/* Takes every connection waiting in the backlog; 0 or a fatal -errno. */
+static int accept_new(struct zc_place_server *s, uint64_t now)
+{
+    for (;;) {
+        struct sockaddr_storage a;
+        socklen_t alen = sizeof(a);
+        int fd = accept4(s->lfd, (struct sockaddr *)&a, &alen, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0 && transient_accept_error(errno)) {
+            refusal(s, "cannot accept: %s; retrying", zc_strerror(-errno));
+            s->accept_after = now + ACCEPT_BACKOFF_MS * 1000000ull;
+            return 0;
+        }
+        if (fd < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (fd < 0 && (errno == EBADF || errno == EINVAL || errno == ENOTSOCK || errno == EFAULT))
+            return -errno;
+        if (fd < 0)
+            continue; /* the connection's own network error (ECONNABORTED, EPROTO, ...) */
+        struct pending *p = &s->pending[s->npending];
+        const char *why;
+        char text[INET6_ADDRSTRLEN + 8];
+        source_of(&a, p->source);
+        if (!admit(s, p->source, &why)) {
+            refusal(s, "connection from %s refused: %s", source_text(p->source, text, sizeof(text)),
+                    why);
+            refuse(fd, -EBUSY);
+            continue;
+        }
+        unsigned ms = s->cfg.handshake_timeout_ms ? s->cfg.handshake_timeout_ms
+                                                  : ZC_MIN(DEFAULT_HANDSHAKE_MS, idle_ms(&s->cfg));
+        p->fd = fd;
+        p->got = 0;
+        p->deadline = now + ms * 1000000ull;
+        s->npending++;
+    }
+}
+
+static const char *refusal_reason(int err)
+{
+    switch (err) {
+    case -EKEYREJECTED:
+        return "initiation not encrypted to our key";
+    case -EBADMSG:
+        return "forged initiation";
+    case -EACCES:
+        return "key not authorized";
+    case -ESTALE:
+        return "replayed initiation (timestamp not newer)";
+    case -EBUSY:
+        return "session limit reached";
+    default:
+        return zc_strerror(err);
+    }
+}
+
+/* Verifies a whole initiation: *hs set for an authorized key with a fresh
+ * timestamp, else the refusal's error. */
+static int verify(struct zc_place_server *s, const struct pending *p, struct zc_handshake **hs)
+{
+    if (s->active >= s->max_sessions)
+        return -EBUSY;
+    size_t which;
+    uint8_t ts[ZC_TIMESTAMP_BYTES];
+    int r = zc_handshake_accept(hs, s->cfg.key, s->cfg.authorized, s->cfg.nauthorized,
+                                PLACE_PROLOGUE, strlen(PLACE_PROLOGUE), p->msg, &which, ts);
+    if (!r && (r = replay_check(&s->replay[which], ts))) {
+        zc_handshake_free(*hs);
+        *hs = NULL;
+    }
+    return r;
+}
+
+/* Reads what pending connection i sent; 1 with *hs set when its initiation
+ * verified (the caller owns the connection then), 0 otherwise. */
+static int read_pending(struct zc_place_server *s, unsigned i, struct zc_handshake **hs)
+{
+    struct pending *p = &s->pending[i];
+    ssize_t n = recv(p->fd, p->msg + p->got, sizeof(p->msg) - p->got, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    if (n <= 0) {
+        drop_pending(s, i);
+        return 0;
+    }
+    p->got += (uint32_t)n;
+    if (p->got < sizeof(p->msg))
+        return 0;
+    int r = verify(s, p, hs);
+    if (r) {
+        char text[INET6_ADDRSTRLEN + 8];
+        refusal(s, "connection from %s refused: %s", source_text(p->source, text, sizeof(text)),
+                refusal_reason(r));
+        if (r != -ENOMEM)
+            refuse(p->fd, r);
+        else
+            close(p->fd);
+        s->pending[i] = s->pending[--s->npending];
+        return 0;
+    }
+    return 1;
+}
+
+static void expire_pending(struct zc_place_server *s, uint64_t now)
+{
+    for (unsigned i = s->npending; i-- > 0;)
+        if (now >= s->pending[i].deadline) {
+            char text[INET6_ADDRSTRLEN + 8];
+            refusal(s, "connection from %s dropped: no initiation within the handshake timeout",
+                    source_text(s->pending[i].source, text, sizeof(text)));
+            drop_pending(s, i);
+        }
+}
+
+static void drop_all_pending(struct zc_place_server *s)
+{
+    while (s->npending)
+        drop_pending(s, s->npending - 1);
+}
+
+static int serve(int fd, const struct zc_place_server_config *cfg, struct zc_handshake *hs,
+                 struct zc_place_stats *st);
+
+/* Forks the session of a verified initiation; the child answers it. */
+static void start_session(struct zc_place_server *s, int fd, struct zc_handshake *hs)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(s->lfd);
+        for (unsigned i = 0; i < s->npending; i++)
+            close(s->pending[i].fd);
+        for (unsigned i = 0; i < s->active; i++)
+            close(s->pidfd[i]);
+        int r = serve(fd, &s->cfg, hs, NULL);
+        _exit(r ? ZC_EXIT_FAIL : ZC_EXIT_OK);
+    }
+    zc_handshake_free(hs);
+    close(fd);
+    int pfd = pid > 0 ? pidfd_of(pid) : -1;
+    if (pid > 0 && pfd < 0) { /* cannot watch it: wait for it now rather than lose it */
+        zc_warn("cannot watch a session: %s", zc_strerror(-errno));
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return;
+    }
+    if (pid < 0) {
+        zc_warn("cannot start a session: %s", zc_strerror(-errno));
+        return;
+    }
+    s->pid[s->active] = pid;
+    s->pidfd[s->active++] = pfd;
+}
+
+/* How long poll may sleep: until the first pending deadline, the end of
+ * an accept back-off, or the next look at the stop flag. */
+static int poll_timeout(const struct zc_place_server *s, uint64_t now)
+{
+    uint64_t until = now + STOP_CHECK_MS * 1000000ull;
+    for (unsigned i = 0; i < s->npending; i++)
+        until = ZC_MIN(until, s->pending[i].deadline);
+    if (s->accept_after > now)
+        until = ZC_MIN(until, s->accept_after);
+    return (int)((until - now + 999999) / 1000000);
+}
+
+/* The loop of zc_place_server_run (once == false) and of
+ * zc_place_server_accept_one (once: the first verified initiation is
+ * served in this process and its result returned). */
+static int serve_loop(struct zc_place_server *s, volatile sig_atomic_t *stop, bool once)
+{
+    int r = 0;
+    while (!*stop) {
+        uint64_t now = zc_now_ns();
+        expire_pending(s, now);
+        struct pollfd *pfd = s->pfd;
+        unsigned n = 0;
+        pfd[n++] = (struct pollfd){now >= s->accept_after ? s->lfd : -1, POLLIN, 0};
+        for (unsigned i = 0; i < s->npending; i++)
+            pfd[n++] = (struct pollfd){s->pending[i].fd, POLLIN, 0};
+        for (unsigned i = 0; i < s->active; i++)
+            pfd[n++] = (struct pollfd){s->pidfd[i], POLLIN, 0};
+        int k = poll(pfd, n, poll_timeout(s, now));
+        if (k < 0 && errno != EINTR) {
+            r = -errno;
+            break;
+        }
+        if (k <= 0)
+            continue;
+        now = zc_now_ns();
+        /* Indices shift as entries go: sessions first, pending from the end. */
+        unsigned npend = s->npending;
+        for (unsigned i = s->active; i-- > 0;)
+            if (pfd[1 + npend + i].revents)
+                session_ended(s, i, WNOHANG);
+        for (unsigned i = npend; i-- > 0;) {
+            struct zc_handshake *hs = NULL;
+            if (!pfd[1 + i].revents || !read_pending(s, i, &hs))
+                continue;
+            int fd = s->pending[i].fd;
+            s->pending[i] = s->pending[--s->npending];
+            if (once) {
+                drop_all_pending(s);
+                return serve(fd, &s->cfg, hs, NULL);
+            }
+            start_session(s, fd, hs);
+        }
+        if ((pfd[0].revents & POLLIN) && (r = accept_new(s, now)))
+            break;
+    }
+    /* Stopped: accept nothing more, let our running sessions finish. */
+    drop_all_pending(s);
+    while (s->active)
+        session_ended(s, s->active - 1, 0);
+    return r;
 }
 
 int zc_place_server_run(struct zc_place_server *s, volatile sig_atomic_t *stop)
 {
-    unsigned max = s->cfg.max_sessions ? s->cfg.max_sessions : DEFAULT_SESSIONS;
-    while (!*stop) {
-        reap(s);
-        struct pollfd pfd = {s->lfd, POLLIN, 0};
-        int n = poll(&pfd, 1, 200);
-        if (n < 0 && errno != EINTR)
-            return -errno;
-        if (n <= 0)
-            continue;
-        int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
-                continue;
-            return -errno;
-        }
-        reap(s);
-        if (s->active >= max) {
-            zc_warn("session limit (%u) reached: connection refused", max);
-            close(fd);
-            continue;
-        }
-        pid_t pid = fork();
-        if (pid == 0) {
-            close(s->lfd);
-            in_session_child = true;
-            /* The handshake must finish within one idle period: no slow start. */
-            alarm((idle_ms(&s->cfg) + 999) / 1000);
-            int r = zc_place_serve_session(fd, &s->cfg, NULL);
-            _exit(r ? ZC_EXIT_FAIL : ZC_EXIT_OK);
-        }
-        close(fd);
-        if (pid < 0)
-            zc_warn("cannot start a session: %s", zc_strerror(-errno));
-        else
-            s->active++;
-    }
-    /* Stopped: accept nothing more, let the running sessions finish. */
-    while (s->active && (waitpid(-1, NULL, 0) > 0 || errno == EINTR))
-        s->active--;
-    return 0;
+    return serve_loop(s, stop, false);
 }
 
 int zc_place_server_accept_one(struct zc_place_server *s)
 {
-    int fd;
-    do
-        fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
-    while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
-    if (fd < 0)
-        return -errno;
-    return zc_place_serve_session(fd, &s->cfg, NULL);
+    static volatile sig_atomic_t never;
+    return serve_loop(s, &never, true);
 }
 
 void zc_place_server_close(struct zc_place_server *s)
 {
     if (!s)
         return;
-    close(s->lfd);
+    drop_all_pending(s);
+    if (s->lfd >= 0)
+        close(s->lfd);
+    if (s->replay)
+        zc_wipe(s->replay, (s->cfg.nauthorized ? s->cfg.nauthorized : 1) * sizeof(*s->replay));
+    free(s->replay);
+    free(s->pid);
+    free(s->pidfd);
+    free(s->pfd);
     free(s);
 }
 
@@ -210,7 +634,19 @@ static int serve_get(struct session *ss, const uint8_t *payload, uint32_t len, u
     }
     memcpy(path, payload, len);
     path[len] = '\0';
-    int fd = place_openat_beneath(ss->rootfd, path, O_RDONLY | O_NOFOLLOW);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+    int fd = place_openat_beneath(ss->rootfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st)) {
+        close(fd);
+        fd = -errno;
+    }
+    if (fd >= 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        close(fd);
+        snprintf(ss->placer.msg, sizeof(ss->placer.msg), "%.200s: not a regular file or directory",
+                 path);
+        return -EINVAL;
+    }
     if (fd < 0) {
         snprintf(ss->placer.msg, sizeof(ss->placer.msg), "%.200s: %s", path, zc_strerror(fd));
         return fd;
@@ -314,46 +750,68 @@ static void send_error_and_drain(struct session *ss, int err, const char *why)
     }
 }
 
-int zc_place_serve_session(int fd, const struct zc_place_server_config *cfg,
-                           struct zc_place_stats *st)
+/* The session after the handshake; the log names the peer only once a
+ * frame of it verified (before, it may be a replayed initiation). */
+static int run_session(struct session *ss, struct zc_place_stats *st)
+{
+    zc_pubkey_format(&ss->conn.peer, ss->peer, sizeof(ss->peer));
+    place_placer_init(&ss->placer, ss->rootfd, ss->cfg->max_file_size, &ss->conn.peer);
+    int r = session_loop(ss, ss->ctrl);
+    if (st)
+        *st = ss->placer.st;
+    if (r) {
+        char why[sizeof(ss->placer.msg)];
+        snprintf(why, sizeof(why), "%s", ss->placer.msg[0] ? ss->placer.msg : zc_strerror(r));
+        if (ss->conn.rx_seq)
+            zc_warn("session of %s failed: %s", ss->peer, why);
+        else
+            zc_warn("connection claiming to be %s ended before its first frame: %s", ss->peer, why);
+        place_placer_abort(&ss->placer, r); /* nothing unverified survives the reply */
+        if (r != -ECONNRESET && r != -EPIPE)
+            send_error_and_drain(ss, r, why);
+    } else {
+        zc_info("session of %s: %llu files, %llu bytes placed", ss->peer,
+                (unsigned long long)ss->placer.st.files, (unsigned long long)ss->placer.st.bytes);
+        place_placer_destroy(&ss->placer);
+    }
+    return r;
+}
+
+/* A session on fd: answers hs (verified by the listening process), or
+ * runs the whole handshake when hs is NULL. */
+static int serve(int fd, const struct zc_place_server_config *cfg, struct zc_handshake *hs,
+                 struct zc_place_stats *st)
 {
     struct session ss = {.cfg = cfg};
-    int r = place_conn_init(&ss.conn, fd, idle_ms(cfg));
-    uint8_t *ctrl = malloc(PLACE_MAX_CTRL);
-    ss.ctrl = ctrl;
-    ss.rootfd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (!r && (!ctrl || ss.rootfd < 0))
-        r = ctrl ? -errno : -ENOMEM;
+    int r = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) ? -errno : 0;
     if (!r)
+        r = place_conn_init(&ss.conn, fd, idle_ms(cfg));
+    else
+        ss.conn.fd = fd;
+    ss.ctrl = malloc(PLACE_MAX_CTRL);
+    ss.rootfd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (!r && (!ss.ctrl || ss.rootfd < 0))
+        r = ss.ctrl ? -errno : -ENOMEM;
+    if (!r && hs)
+        r = place_conn_handshake_answer(&ss.conn, hs);
+    else if (!r)
         r = place_conn_handshake_server(&ss.conn, cfg->key, cfg->authorized, cfg->nauthorized);
-    if (r) {
+    else
+        zc_handshake_free(hs);
+    hs = NULL;
+    if (r)
         zc_warn("handshake failed: %s", zc_strerror(r));
-        goto out;
-    }
-    if (in_session_child)
-        alarm(0);
-    zc_pubkey_format(&ss.conn.peer, ss.peer, sizeof(ss.peer));
-    place_placer_init(&ss.placer, ss.rootfd, cfg->max_file_size, &ss.conn.peer);
-    r = session_loop(&ss, ctrl);
-    if (st)
-        *st = ss.placer.st;
-    if (r) {
-        zc_warn("session of %s failed: %s", ss.peer,
-                ss.placer.msg[0] ? ss.placer.msg : zc_strerror(r));
-        char why[sizeof(ss.placer.msg)];
-        snprintf(why, sizeof(why), "%s", ss.placer.msg[0] ? ss.placer.msg : zc_strerror(r));
-        place_placer_abort(&ss.placer, r); /* nothing unverified survives the reply */
-        if (r != -ECONNRESET && r != -EPIPE)
-            send_error_and_drain(&ss, r, why);
-    } else {
-        zc_info("session of %s: %llu files, %llu bytes placed", ss.peer,
-                (unsigned long long)ss.placer.st.files, (unsigned long long)ss.placer.st.bytes);
-        place_placer_destroy(&ss.placer);
-    }
-out:
-    free(ctrl);
+    else
+        r = run_session(&ss, st);
+    free(ss.ctrl);
     if (ss.rootfd >= 0)
         close(ss.rootfd);
     place_conn_destroy(&ss.conn);
     return r;
+}
+
+int zc_place_serve_session(int fd, const struct zc_place_server_config *cfg,
+                           struct zc_place_stats *st)
+{
+    return serve(fd, cfg, NULL, st);
 }

@@ -4,9 +4,11 @@
  * used straight from the page cache: the sampler applies the voxel type and
  * the NIfTI scaling itself, so no converted copy ever exists.  libnifti
  * reads and checks the header; only a .nii.gz (or a file in the other byte
- * order, or with misaligned voxels) is loaded by libnifti into memory, and
+ * order, or with misaligned voxels) is loaded into memory, and
  * zc_vol_in_place() says so.  Every size from the header is checked against
- * the file before a voxel is touched.
+ * the file before a voxel is touched, and a compressed file is inflated to
+ * its end, every gzip check made (gzip.c), before any of it is used: a cut
+ * or damaged file fails with its cause, never renders as a partial volume.
  */
 #include "vol_internal.h"
 #include "zc/base.h"
@@ -69,30 +71,34 @@ static int vol_new(struct zc_vol **out, const unsigned dims[3], enum zc_vol_type
     return 0;
 }
 
-/* Maps len bytes of path from offset 0; the file must hold at least need. */
-static int map_file(struct zc_vol *v, const char *path, size_t need)
+/* Maps the whole of path, as stored (an empty file maps nothing). */
+static int map_file(struct zc_vol *v, const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int err = -errno;
-        close(fd);
-        return err;
+    int err = fstat(fd, &st) != 0 ? -errno : 0;
+    if (!err && !S_ISREG(st.st_mode))
+        err = -EINVAL;
+    if (!err && st.st_size > 0) {
+        void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        err = map == MAP_FAILED ? -errno : 0;
+        if (!err) {
+            v->map = map;
+            v->map_len = (size_t)st.st_size;
+        }
     }
-    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < need || need == 0) {
-        close(fd);
-        return -EINVAL;
-    }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int err = map == MAP_FAILED ? -errno : 0;
     close(fd);
-    if (err)
-        return err;
-    v->map = map;
-    v->map_len = (size_t)st.st_size;
-    return 0;
+    return err;
+}
+
+static void unmap_file(struct zc_vol *v)
+{
+    if (v->map)
+        munmap(v->map, v->map_len);
+    v->map = NULL;
+    v->map_len = 0;
 }
 
 int zc_vol_open_raw(struct zc_vol **out, const char *path, const unsigned dims[3],
@@ -102,8 +108,14 @@ int zc_vol_open_raw(struct zc_vol **out, const char *path, const unsigned dims[3
     int err = vol_new(&v, dims, type);
     if (err)
         return err;
-    err = map_file(v, path, v->nvox * vol_type_size(type));
+    err = map_file(v, path);
+    /* Voxels are used as stored: compressed bytes would render as noise. */
+    if (!err && gz_magic(v->map, v->map_len))
+        err = -ENOTSUP;
+    else if (!err && v->map_len < v->nvox * vol_type_size(type))
+        err = -ENODATA;
     if (err) {
+        unmap_file(v);
         free(v);
         return err;
     }
@@ -177,21 +189,57 @@ static int from_header(struct zc_vol **out, const nifti_image *nim)
     return 0;
 }
 
+/* Classifies the first n bytes of a header (h) that ends there: a file
+ * that starts as a NIfTI-1 header (its size field says 348) was cut short;
+ * anything else is not NIfTI. */
+static int short_header(const nifti_1_header *h, size_t n)
+{
+    if (n < sizeof(h->sizeof_hdr))
+        return n ? -EINVAL : -ENODATA;
+    int size = h->sizeof_hdr;
+    return size == 348 || (int)__builtin_bswap32((uint32_t)size) == 348 ? -ENODATA : -EINVAL;
+}
+
+/* Reads the header of the mapped file at buf: inflated when it is gzip, and
+ * then (for a header file of its own, magic "ni1") the rest checked too. */
+static int header_bytes(const uint8_t *buf, size_t len, nifti_1_header *h)
+{
+    size_t n = ZC_MIN(len, sizeof(*h));
+    memset(h, 0, sizeof(*h));
+    if (!gz_prefix(buf, len)) {
+        if (n)
+            memcpy(h, buf, n);
+        return n < sizeof(*h) ? short_header(h, n) : 0;
+    }
+    struct gz_in g;
+    int err = gz_init(&g, buf, len);
+    if (!err)
+        err = gz_pull(&g, h, sizeof(*h), &n);
+    if (!err && n < sizeof(*h))
+        err = short_header(h, n);
+    uint64_t rest;
+    if (!err && memcmp(h->magic, "ni1", 4) == 0)
+        err = gz_skip(&g, UINT64_MAX, &rest);
+    gz_end(&g);
+    return err;
+}
+
 /* The header's first fields, read into private memory and checked before
- * libnifti sees the file (it would print its own complaints): its size
- * field says 348 in one byte order or the other, and dim[0] is 1..7.  A
- * path that does not open as given is left to libnifti (it completes
- * extensions). */
+ * libnifti sees the file (it would print its own complaints, and it reads
+ * a .gz without checking it): its size field says 348 in one byte order or
+ * the other, and dim[0] is 1..7.  A path that does not open as given is
+ * left to libnifti (it completes extensions). */
 static int check_header(const char *path)
 {
-    znzFile z = znzopen(path, "rb", nifti_is_gzfile(path));
-    if (znz_isnull(z))
-        return 0;
+    struct zc_vol probe = {0};
+    int err = map_file(&probe, path);
+    if (err)
+        return err == -ENOENT ? 0 : err;
     nifti_1_header h;
-    size_t n = znzread(&h, 1, sizeof(h), z);
-    znzclose(z);
-    if (n != sizeof(h))
-        return -EINVAL;
+    err = header_bytes(probe.map, probe.map_len, &h);
+    unmap_file(&probe);
+    if (err)
+        return err;
     int size = h.sizeof_hdr;
     short ndim = h.dim[0];
     if (size != 348) {
@@ -199,6 +247,96 @@ static int check_header(const char *path)
         ndim = (short)__builtin_bswap16((uint16_t)ndim);
     }
     return size == 348 && ndim >= 1 && ndim <= 7 ? 0 : -EINVAL;
+}
+
+/* Bytes of voxels the header says the image file holds after its offset:
+ * every volume of every dimension, not only the first that is used. */
+static int image_bytes(const nifti_image *nim, uint64_t *bytes)
+{
+    uint64_t n = (uint64_t)nim->nbyper;
+    for (int d = 1; d <= nim->dim[0] && d < 8; d++)
+        if (nim->dim[d] < 1 || __builtin_mul_overflow(n, (uint64_t)nim->dim[d], &n))
+            return -EINVAL;
+    if (nim->iname_offset < 0 || __builtin_add_overflow(n, (uint64_t)nim->iname_offset, &n))
+        return -EINVAL;
+    *bytes = n - (uint64_t)nim->iname_offset;
+    return 0;
+}
+
+/* Deflate inflates at most 1032 bytes from one: a header that claims more
+ * than that of its file cannot be whole, and is refused before allocation. */
+#define DEFLATE_MAX_RATIO 1032
+
+/* Inflates the first volume of a .gz image file into owned memory, and
+ * the rest of the file to its end, so that every check is made before a
+ * voxel is used. */
+static int load_gzip(struct zc_vol *v, uint64_t offset, uint64_t total)
+{
+    size_t bytes = v->nvox * vol_type_size(v->type);
+    if ((offset + total) / DEFLATE_MAX_RATIO > v->map_len)
+        return -ENODATA;
+    struct gz_in g;
+    int err = gz_init(&g, v->map, v->map_len);
+    if (err)
+        return err;
+    v->owned = malloc(bytes);
+    uint64_t skipped = 0, rest = 0;
+    err = v->owned ? gz_skip(&g, offset, &skipped) : -ENOMEM;
+    if (!err && skipped < offset)
+        err = -ENODATA;
+    if (!err)
+        err = gz_read(&g, v->owned, bytes);
+    if (!err)
+        err = gz_skip(&g, UINT64_MAX, &rest);
+    if (!err && rest < total - bytes)
+        err = -ENODATA;
+    gz_end(&g);
+    return err;
+}
+
+/* Copies the first volume of a stored image file into owned memory (to
+ * be byte-swapped or aligned there). */
+static int load_copy(struct zc_vol *v, uint64_t offset)
+{
+    size_t bytes = v->nvox * vol_type_size(v->type);
+    v->owned = malloc(bytes);
+    if (!v->owned)
+        return -ENOMEM;
+    memcpy(v->owned, (const uint8_t *)v->map + offset, bytes);
+    return 0;
+}
+
+/* The voxels of the image file nim names: mapped in place when they can be
+ * used as stored, else inflated or copied into memory (and byte-swapped). */
+static int load_voxels(struct zc_vol *v, const nifti_image *nim)
+{
+    uint64_t total;
+    int err = image_bytes(nim, &total);
+    if (err)
+        return err;
+    if (!nim->iname)
+        return -EINVAL;
+    uint64_t offset = (uint64_t)nim->iname_offset;
+    err = map_file(v, nim->iname);
+    if (err)
+        return err;
+    bool native = nim->byteorder == nifti_short_order() || v->type == ZC_VOL_U8;
+    bool one_file = nim->fname && strcmp(nim->iname, nim->fname) == 0;
+    if (gz_prefix(v->map, v->map_len))
+        err = load_gzip(v, offset, total);
+    else if (v->map_len < offset + total)
+        err = -ENODATA;
+    else if (native && one_file && offset % vol_type_size(v->type) == 0)
+        v->voxels = (const uint8_t *)v->map + offset;
+    else
+        err = load_copy(v, offset);
+    if (err || !v->owned)
+        return err;
+    unmap_file(v);
+    if (!native)
+        nifti_swap_Nbytes(v->nvox, (int)vol_type_size(v->type), v->owned);
+    v->voxels = v->owned;
+    return 0;
 }
 
 int zc_vol_open_nifti(struct zc_vol **out, const char *path)
@@ -212,56 +350,43 @@ int zc_vol_open_nifti(struct zc_vol **out, const char *path)
         return access(path, R_OK) != 0 ? -errno : -EINVAL;
     struct zc_vol *v = NULL;
     int err = from_header(&v, nim);
-    if (err)
-        goto fail;
-    size_t bytes = v->nvox * vol_type_size(v->type);
-    bool native = nim->byteorder == nifti_short_order() || v->type == ZC_VOL_U8;
-    bool one_file = nim->iname && nim->fname && strcmp(nim->iname, nim->fname) == 0;
-    if (!nifti_is_gzfile(nim->iname) && native && one_file && nim->iname_offset >= 0 &&
-        (size_t)nim->iname_offset % vol_type_size(v->type) == 0) {
-        err = map_file(v, nim->iname, (size_t)nim->iname_offset + bytes);
-        if (err)
-            goto fail;
-        v->voxels = (const uint8_t *)v->map + nim->iname_offset;
-        nifti_image_free(nim);
-    } else {
-        /* libnifti allocates what the header claims before reading: first
-         * make sure the file can hold it (deflate inflates at most 1032:1). */
-        struct stat st;
-        uint64_t want = (uint64_t)nim->nvox * (uint64_t)nim->nbyper;
-        uint64_t ratio = nifti_is_gzfile(nim->iname) ? 1032 : 1;
-        if (stat(nim->iname, &st) != 0 || nim->iname_offset < 0 ||
-            want / ratio + (uint64_t)nim->iname_offset / ratio > (uint64_t)st.st_size) {
-            err = -EINVAL;
-            goto fail;
-        }
-        if (nifti_image_load(nim) != 0 || !nim->data) {
-            err = -EINVAL;
-            goto fail;
-        }
-        v->nim = nim;
-        v->voxels = nim->data;
+    if (!err)
+        err = load_voxels(v, nim);
+    nifti_image_free(nim);
+    if (err) {
+        zc_vol_close(v);
+        return err;
     }
     *out = v;
     return 0;
-fail:
-    free(v);
-    nifti_image_free(nim);
-    return err;
+}
+
+const char *zc_vol_strerror(int err)
+{
+    switch (err) {
+    case -ENODATA:
+        return "truncated: the file ends before the volume its header describes";
+    case -EILSEQ:
+        return "corrupt: bad deflate data or gzip framing";
+    case -EBADMSG:
+        return "corrupt: bad CRC-32 or size in the gzip trailer";
+    case -ENOTSUP:
+        return "not supported: a voxel type other than u8, i16, u16, f32, or compressed bytes "
+               "given as raw voxels";
+    default:
+        return zc_strerror(err);
+    }
 }
 
 void zc_vol_close(struct zc_vol *v)
 {
     if (!v)
         return;
-    if (v->map)
-        munmap(v->map, v->map_len);
-    if (v->nim)
-        nifti_image_free(v->nim);
+    unmap_file(v);
+    free(v->owned);
     free(v->cells);
     free(v);
 }
-
 void zc_vol_dims(const struct zc_vol *v, unsigned dims[3])
 {
     memcpy(dims, v->dims, sizeof(v->dims));
@@ -279,7 +404,7 @@ size_t zc_vol_bytes(const struct zc_vol *v)
 
 bool zc_vol_in_place(const struct zc_vol *v)
 {
-    return v->nim == NULL;
+    return v->owned == NULL;
 }
 
 float zc_vol_voxel(const struct zc_vol *v, unsigned i, unsigned j, unsigned k)

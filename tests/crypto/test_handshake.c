@@ -156,7 +156,7 @@ static void test_wrong_server_key(void)
     /* An impostor that answers anyway with a response of its own making. */
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-    uint8_t forged[52] = {2, 0, 0, 0};
+    uint8_t forged[ZC_HANDSHAKE_RESPONSE_BYTES] = {2, 0, 0, 0};
     forged[1] = zc_cipher_default() == ZC_CIPHER_AES256GCM ? 1 : 2;
     memcpy(forged + 4, stranger.pub, 32);
     CHECK_OK(zc_write_all(sv[1], forged, sizeof(forged)));
@@ -199,7 +199,7 @@ static void test_low_order_ephemeral(void)
     /* An initiation whose ephemeral key is the all-zero point. */
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-    uint8_t msg[100] = {1, 0, 0, 0};
+    uint8_t msg[ZC_HANDSHAKE_INITIATION_BYTES] = {1, 0, 0, 0};
     msg[1] = zc_cipher_default() == ZC_CIPHER_AES256GCM ? 1 : 2;
     CHECK_OK(zc_write_all(sv[1], msg, sizeof(msg)));
     struct zc_transport t;
@@ -217,7 +217,7 @@ static void test_tamper_every_byte(void)
 {
     static const uint8_t masks[] = {0x01, 0x80};
     for (size_t m = 0; m < ZC_ARRAY_SIZE(masks); m++) {
-        for (long i = 0; i < 100; i++) {
+        for (long i = 0; i < ZC_HANDSHAKE_INITIATION_BYTES; i++) {
             struct side ini, resp;
             setup(&ini, &resp);
             run(&ini, &resp, i, -1, masks[m]);
@@ -226,7 +226,7 @@ static void test_tamper_every_byte(void)
             CHECK_EQ(resp.result, -EBADMSG);
             CHECK(ini.result < 0);
         }
-        for (long i = 0; i < 52; i++) {
+        for (long i = 0; i < ZC_HANDSHAKE_RESPONSE_BYTES; i++) {
             struct side ini, resp;
             setup(&ini, &resp);
             run(&ini, &resp, -1, i, masks[m]);
@@ -235,6 +235,91 @@ static void test_tamper_every_byte(void)
                 fprintf(stderr, "response byte %ld mask %#x: %d\n", i, masks[m], ini.result);
             CHECK_EQ(ini.result, -EBADMSG);
         }
+    }
+}
+
+/* A responder's refusal reaches the initiator as the error it names. */
+static void test_refusals(void)
+{
+    static const int errs[] = {-EBUSY, -EKEYREJECTED, -EACCES, -ESTALE};
+    for (size_t i = 0; i < ZC_ARRAY_SIZE(errs); i++) {
+        int sv[2];
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+        struct zc_transport ti, tr;
+        zc_transport_fd(&ti, sv[0]);
+        zc_transport_fd(&tr, sv[1]);
+        CHECK_OK(zc_handshake_refuse(&tr, errs[i]));
+        struct zc_session s;
+        CHECK_EQ(zc_handshake_initiate(&ti, &client, &server_pub, "p", 1, &s), errs[i]);
+        close(sv[0]);
+        close(sv[1]);
+    }
+    struct zc_transport none = {0};
+    CHECK_EQ(zc_handshake_refuse(&none, -EIO), -EINVAL);
+}
+
+struct initiation {
+    int fd;
+    const struct zc_keypair *self;
+    const struct zc_pubkey *server;
+    struct zc_session session;
+    int result;
+};
+
+static void *initiate_main(void *arg)
+{
+    struct initiation *in = arg;
+    struct zc_transport t;
+    zc_transport_fd(&t, in->fd);
+    in->result = zc_handshake_initiate(&t, in->self, in->server, "p", 1, &in->session);
+    shutdown(in->fd, SHUT_RDWR);
+    return NULL;
+}
+
+/* The two-step responder: accept names the key and its timestamp, answer
+ * completes the session; timestamps grow; a wrong server key is told
+ * apart from a forgery. */
+static void test_accept_answer(void)
+{
+    struct zc_pubkey list[2] = {stranger_pub, client_pub};
+    uint8_t last[ZC_TIMESTAMP_BYTES] = {0};
+    for (int round = 0; round < 3; round++) {
+        int sv[2];
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+        struct initiation in = {.fd = sv[0], .self = &client, .server = &server_pub};
+        pthread_t th;
+        CHECK(pthread_create(&th, NULL, initiate_main, &in) == 0);
+        uint8_t msg[ZC_HANDSHAKE_INITIATION_BYTES], ts[ZC_TIMESTAMP_BYTES];
+        CHECK_OK(zc_read_all(sv[1], msg, sizeof(msg)));
+        struct zc_handshake *hs;
+        size_t which = 99;
+        if (round == 2) { /* the initiator expected another server */
+            CHECK_EQ(zc_handshake_accept(&hs, &stranger, list, 2, "p", 1, msg, &which, ts),
+                     -EKEYREJECTED);
+            CHECK(hs == NULL);
+            msg[ZC_HANDSHAKE_INITIATION_BYTES - 1] ^= 1; /* a forged last tag */
+            CHECK_EQ(zc_handshake_accept(&hs, &server, list, 2, "p", 1, msg, &which, ts), -EBADMSG);
+            close(sv[1]);
+            pthread_join(th, NULL);
+            CHECK(in.result < 0);
+            close(sv[0]);
+            break;
+        }
+        CHECK_OK(zc_handshake_accept(&hs, &server, list, 2, "p", 1, msg, &which, ts));
+        CHECK_EQ(which, 1);
+        CHECK(memcmp(ts, last, sizeof(ts)) > 0);
+        memcpy(last, ts, sizeof(ts));
+        struct zc_transport t;
+        zc_transport_fd(&t, sv[1]);
+        struct zc_session s;
+        CHECK_OK(zc_handshake_answer(hs, &t, &s));
+        pthread_join(th, NULL);
+        CHECK_OK(in.result);
+        CHECK(memcmp(s.send_key, in.session.recv_key, ZC_KEY_BYTES) == 0);
+        CHECK(memcmp(s.recv_key, in.session.send_key, ZC_KEY_BYTES) == 0);
+        CHECK(memcmp(s.peer.key, client.pub, ZC_KEY_BYTES) == 0);
+        close(sv[0]);
+        close(sv[1]);
     }
 }
 
@@ -253,5 +338,7 @@ int main(void)
     RUN(test_prologue_mismatch);
     RUN(test_low_order_ephemeral);
     RUN(test_tamper_every_byte);
+    RUN(test_refusals);
+    RUN(test_accept_answer);
     return 0;
 }

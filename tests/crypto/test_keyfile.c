@@ -170,6 +170,15 @@ static void test_list(void)
     CHECK(memcmp(keys[1].key, b.pub, 32) == 0);
     free(keys);
 
+    /* Anyone who can write the list can let themselves in: refused. */
+    CHECK(chmod(path_in("clients.pub"), 0666) == 0);
+    CHECK_EQ(zc_pubkey_load_list(path_in("clients.pub"), &keys, &n), -EPERM);
+    CHECK(chmod(path_in("clients.pub"), 0664) == 0);
+    CHECK_EQ(zc_pubkey_load_list(path_in("clients.pub"), &keys, &n), -EPERM);
+    CHECK(chmod(path_in("clients.pub"), 0640) == 0);
+    CHECK_OK(zc_pubkey_load_list(path_in("clients.pub"), &keys, &n));
+    free(keys);
+
     write_file("empty.pub", "# nobody yet\n", 0644);
     CHECK_OK(zc_pubkey_load_list(path_in("empty.pub"), &keys, &n));
     CHECK_EQ(n, 0);

@@ -218,6 +218,20 @@ int harness_count(const char *dir, const char *prefix)
     return n;
 }
 
+bool harness_find(const char *dir, const char *prefix, char *out, size_t outlen)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    struct dirent *e;
+    bool found = false;
+    while (!found && (e = readdir(d)))
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+            found = (size_t)snprintf(out, outlen, "%s", e->d_name) < outlen;
+    closedir(d);
+    return found;
+}
+
 bool harness_wait_for(const char *path, unsigned ms)
 {
     for (unsigned i = 0; i < ms / 10; i++) {

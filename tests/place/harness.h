@@ -49,6 +49,9 @@ void harness_make_file(const char *path, uint64_t size, uint32_t seed, mode_t mo
 int harness_sha256(const char *path, uint8_t out[32]);
 /* Number of entries directly in dir whose name starts with prefix ("" = all). */
 int harness_count(const char *dir, const char *prefix);
+/* The name of an entry directly in dir starting with prefix into out
+ * (the first readdir finds); true when there is one. */
+bool harness_find(const char *dir, const char *prefix, char *out, size_t outlen);
 /* Waits up to ms for path to exist; true when it does. */
 bool harness_wait_for(const char *path, unsigned ms);
 

@@ -87,7 +87,7 @@ static void test_json_run(void)
                                   "--json", NULL}),
              ZC_EXIT_OK);
     const char *j = last_line();
-    CHECK(strstr(j, "\"achieved_GBps\":") != NULL);
+    CHECK(strstr(j, "\"achieved_Bps\":") != NULL);
     CHECK(strstr(j, "\"dropped_frames\":0,") != NULL);
     CHECK(strstr(j, "\"bad_frames\":0,") != NULL);
 }
@@ -99,7 +99,7 @@ static void test_json_corunner(void)
              ZC_EXIT_OK);
     const char *j = last_line();
     static const char *const keys[] = {
-        "\"achieved_GBps\":", "\"dropped_frames\":", "\"corunner_loss_regular\":",
+        "\"achieved_Bps\":", "\"dropped_frames\":", "\"corunner_loss_regular\":",
         "\"corunner_loss_nt\":", "\"corunner_alone_Mlookups\":"};
     for (size_t i = 0; i < ZC_ARRAY_SIZE(keys); i++)
         CHECK(strstr(j, keys[i]) != NULL);

@@ -7,11 +7,13 @@
 #include "zc_test.h"
 
 #include <nifti1_io.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static const char *zc;
 static char dir[4096];
@@ -129,6 +131,71 @@ static void test_failures(void)
     CHECK(!exists("r.png") && !exists("m.ply"));
 }
 
+/* True when stderr of the last run holds s. */
+static bool err_has(const char *s)
+{
+    char path[4200], text[4096];
+    snprintf(path, sizeof(path), "%s/err", dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f);
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    return strstr(text, s) != NULL;
+}
+
+/* ball.nii gzipped as name, cut in half when cut, the byte at flip (from
+ * the end when negative; 0: none) inverted. */
+static void write_damaged_gz(const char *name, bool cut, long flip)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/ball.nii", dir);
+    FILE *f = fopen(path, "rb");
+    CHECK(f);
+    static unsigned char nii[65536];
+    size_t n = fread(nii, 1, sizeof(nii), f);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    gzFile gz = gzopen(path, "wb");
+    CHECK(gz && gzwrite(gz, nii, (unsigned)n) == (int)n && gzclose(gz) == Z_OK);
+    f = fopen(path, "r+b");
+    CHECK(f);
+    CHECK(fseek(f, 0, SEEK_END) == 0);
+    long len = ftell(f);
+    if (flip) {
+        CHECK(fseek(f, flip < 0 ? len + flip : flip, SEEK_SET) == 0);
+        int c = fgetc(f);
+        CHECK(fseek(f, flip < 0 ? len + flip : flip, SEEK_SET) == 0);
+        fputc(c ^ 0xff, f);
+    }
+    CHECK(fclose(f) == 0);
+    if (cut)
+        CHECK(truncate(path, len / 2) == 0);
+}
+
+/* A cut or damaged .nii.gz fails with its cause named, and --dims never
+ * reads compressed bytes as voxels. */
+static void test_damaged(void)
+{
+    char a[16384];
+    write_damaged_gz("cut.nii.gz", true, 0);
+    snprintf(a, sizeof(a), "render %s/cut.nii.gz -o %s/r.png", dir, dir);
+    CHECK_EQ(run(a), 1);
+    CHECK(err_lines() == 1 && err_has("truncated"));
+    write_damaged_gz("crc.nii.gz", false, -8);
+    snprintf(a, sizeof(a), "mesh %s/crc.nii.gz --iso 100 -o %s/m.ply", dir, dir);
+    CHECK_EQ(run(a), 1);
+    CHECK(err_lines() == 1 && err_has("corrupt") && err_has("CRC"));
+    write_damaged_gz("whole.nii.gz", false, 0);
+    snprintf(a, sizeof(a), "render %s/whole.nii.gz -o %s/w.png --size 32x32", dir, dir);
+    CHECK_EQ(run(a), 0);
+    CHECK(exists("w.png"));
+    snprintf(a, sizeof(a), "render %s/whole.nii.gz --dims 32,32,32 --type u8 -o %s/d.png", dir,
+             dir);
+    CHECK_EQ(run(a), 1);
+    CHECK(err_has("compressed") && !exists("d.png"));
+}
+
 static void test_json(void)
 {
     char a[16384];
@@ -171,6 +238,7 @@ int main(int argc, char **argv)
     RUN(test_usage);
     RUN(test_failures);
     RUN(test_json);
+    RUN(test_damaged);
     char cmd[4200];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);

@@ -125,9 +125,10 @@ static void test_nifti_bad(void)
     p = tmp_path("short.nii");
     write_nifti(p, DT_FLOAT32, 0, 0);
     CHECK_OK(truncate(p, 352 + 100));
-    CHECK_EQ(zc_vol_open_nifti(&v, p), -EINVAL);
+    CHECK_EQ(zc_vol_open_nifti(&v, p), -ENODATA);
 
-    /* A compressed header that claims 4 GB: refused before any allocation. */
+    /* A compressed header that claims 4 GB: refused as truncated before any
+     * allocation. */
     p = tmp_path("huge.nii.gz");
     const int small[8] = {3, 2, 2, 2, 1, 1, 1, 1};
     nifti_image *nim = nifti_make_new_nim(small, DT_FLOAT32, 1);
@@ -142,7 +143,7 @@ static void test_nifti_bad(void)
     CHECK(gzwrite(gz, ext, sizeof(ext)) == (int)sizeof(ext));
     CHECK(gzwrite(gz, body, sizeof(body)) == (int)sizeof(body));
     CHECK(gzclose(gz) == Z_OK);
-    CHECK_EQ(zc_vol_open_nifti(&v, p), -EINVAL);
+    CHECK_EQ(zc_vol_open_nifti(&v, p), -ENODATA);
 
     /* A type the sampler does not know. */
     p = tmp_path("f64.nii");
@@ -165,7 +166,7 @@ static void test_raw(void)
     CHECK(zc_vol_in_place(v));
     CHECK(zc_vol_voxel(v, 3, 2, 1) == 1023);
     zc_vol_close(v);
-    CHECK_EQ(zc_vol_open_raw(&v, p, big, ZC_VOL_U16), -EINVAL);
+    CHECK_EQ(zc_vol_open_raw(&v, p, big, ZC_VOL_U16), -ENODATA);
     CHECK_EQ(zc_vol_open_raw(&v, p, zero, ZC_VOL_U16), -EINVAL);
     CHECK_EQ(zc_vol_open_raw(&v, p, dims, (enum zc_vol_type)9), -EINVAL);
     CHECK_EQ(zc_vol_open_raw(&v, dir, dims, ZC_VOL_U8), -EINVAL); /* a directory */

@@ -6,7 +6,13 @@
  * ingest, streaming ingest, in a rotating order), compares each ingest phase
  * with the alone phase of its own round and takes the median over rounds,
  * so that a burst of unrelated load on the machine moves one round, not the
- * verdict.
+ * verdict.  Where the co-runner's table is not in the cache even alone
+ * (other guests hold the L3), or it shares its core with the ingest, the
+ * losses measure nothing and are reported as not measurable, never as a
+ * figure.
+ *
+ * Rates are in binary units, as --rate reads them and the progress line
+ * shows them (1G = 1 GiB/s); JSON gives bytes per second.
  */
 #define _GNU_SOURCE 1
 #include "cmd.h"
@@ -16,7 +22,9 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +81,8 @@ static void ingest_usage(FILE *f)
         "                      with O_DIRECT (default) or through the page cache\n"
         "      --persist-max BYTES\n"
         "                      where the recording wraps (at least 64M; default 1G)\n"
-        "      --json          print a JSON summary as the last line\n"
+        "      --json          print a JSON summary as the last line (rates in bytes/s;\n"
+        "                      on failure {\"error\":MESSAGE,\"errno\":N})\n"
         "  -h, --help          this text\n");
 }
 
@@ -214,6 +223,34 @@ static int parse_opts(int argc, char **argv, struct ingest_opts *o)
     return 0;
 }
 
+/* One line on stderr and, with --json, {"error","errno"} as the last line
+ * of stdout, so that scripts read failures too.  err is a negative errno. */
+static int ingest_fail(const struct ingest_opts *o, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int ingest_fail(const struct ingest_opts *o, int err, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    zc_error("%s", msg);
+    if (o->json) {
+        struct zc_json j;
+        zc_json_begin(&j, stdout);
+        zc_json_str(&j, "error", msg);
+        zc_json_u64(&j, "errno", (uint64_t)-err);
+        zc_json_end(&j);
+    }
+    return ZC_EXIT_FAIL;
+}
+
+/* Bytes a second the sensors delivered; NAN (JSON null) when they never ran. */
+static double achieved_rate(const struct zc_ingest_stats *st)
+{
+    return st->ns ? (double)st->bytes * 1e9 / (double)st->ns : NAN;
+}
+
 static const char *persist_name(enum zc_persist_mode m)
 {
     return m == ZC_PERSIST_DIRECT ? "direct" : m == ZC_PERSIST_BUFFERED ? "buffered" : "none";
@@ -222,10 +259,12 @@ static const char *persist_name(enum zc_persist_mode m)
 static void print_stats(const struct ingest_opts *o, const struct zc_ingest_stats *st,
                         uint64_t cached)
 {
-    double gbps = st->ns ? (double)st->bytes / (double)st->ns : 0;
-    printf("ingest: %.2f GB/s of %.2f GB/s asked, %llu frames, %llu dropped, %llu bad\n", gbps,
-           (double)o->cfg.rate * 1e-9, (unsigned long long)st->frames,
-           (unsigned long long)st->dropped_frames, (unsigned long long)st->bad_frames);
+    char got[32], asked[32];
+    zc_fmt_bytes(achieved_rate(st), got, sizeof(got));
+    zc_fmt_bytes((double)o->cfg.rate, asked, sizeof(asked));
+    printf("ingest: %s/s of %s/s asked, %llu frames, %llu dropped, %llu bad\n", got, asked,
+           (unsigned long long)st->frames, (unsigned long long)st->dropped_frames,
+           (unsigned long long)st->bad_frames);
     if (o->cfg.persist != ZC_PERSIST_NONE) {
         char b[32];
         printf("persist (%s): %llu frames written, %llu failed, %s of the recording in the "
@@ -238,8 +277,10 @@ static void print_stats(const struct ingest_opts *o, const struct zc_ingest_stat
 static void json_stats(struct zc_json *j, const struct ingest_opts *o,
                        const struct zc_ingest_stats *st, uint64_t cached)
 {
-    zc_json_num(j, "rate_GBps", (double)o->cfg.rate * 1e-9);
-    zc_json_num(j, "achieved_GBps", st->ns ? (double)st->bytes / (double)st->ns : 0);
+    zc_json_u64(j, "rate_Bps", o->cfg.rate);
+    zc_json_num(j, "achieved_Bps", achieved_rate(st));
+    zc_json_u64(j, "bytes", st->bytes);
+    zc_json_num(j, "seconds", zc_ns_to_s(st->ns));
     zc_json_u64(j, "frames", st->frames);
     zc_json_u64(j, "dropped_frames", st->dropped_frames);
     zc_json_u64(j, "dropped_late", st->dropped_late);
@@ -267,18 +308,25 @@ static uint64_t cached_bytes(const struct zc_ingest *in)
 }
 
 /* One line on stderr for frames the consumer refused or could not write. */
-static int verdict(const struct zc_ingest_stats *st)
+static int verdict(const struct ingest_opts *o, const struct zc_ingest_stats *st)
 {
-    if (st->bad_frames) {
-        zc_error("%llu frames failed the consumer's checks", (unsigned long long)st->bad_frames);
-        return ZC_EXIT_FAIL;
-    }
-    if (st->persist_errors) {
-        zc_error("%llu frames could not be written to the recording",
-                 (unsigned long long)st->persist_errors);
-        return ZC_EXIT_FAIL;
-    }
+    if (st->bad_frames)
+        return ingest_fail(o, -EBADMSG, "%llu frames failed the consumer's checks",
+                           (unsigned long long)st->bad_frames);
+    if (st->persist_errors)
+        return ingest_fail(o, -EIO, "%llu frames could not be written to the recording",
+                           (unsigned long long)st->persist_errors);
     return ZC_EXIT_OK;
+}
+
+/* Counts bytes delivered on the progress line.  Each run's sensors deliver
+ * their first frame at once, so a run can bring a little more than asked:
+ * the total grows with it, and the line never passes 100 %. */
+static void progress_add(struct zc_progress *pr, uint64_t bytes)
+{
+    if (pr->done + bytes > pr->total)
+        zc_progress_grow(pr, pr->done + bytes - pr->total);
+    zc_progress_add(pr, bytes);
 }
 
 /* Plain ingest with one store kind. */
@@ -292,13 +340,11 @@ static int ingest_only(const struct ingest_opts *o, struct zc_ingest *in)
     for (double left = o->duration; left > 0 && rc == 0; left -= 1) {
         uint64_t before = st.bytes;
         rc = zc_ingest_run(in, o->store, (uint64_t)(ZC_MIN(left, 1.0) * 1e9), &st);
-        zc_progress_add(&pr, st.bytes - before);
+        progress_add(&pr, st.bytes - before);
     }
     zc_progress_finish(&pr);
-    if (rc < 0) {
-        zc_error("ingest failed: %s", zc_strerror(rc));
-        return ZC_EXIT_FAIL;
-    }
+    if (rc < 0)
+        return ingest_fail(o, rc, "ingest failed: %s", zc_strerror(rc));
     uint64_t cached = cached_bytes(in);
     print_stats(o, &st, cached);
     if (o->json) {
@@ -308,7 +354,7 @@ static int ingest_only(const struct ingest_opts *o, struct zc_ingest *in)
         json_stats(&j, o, &st, cached);
         zc_json_end(&j);
     }
-    return verdict(&st);
+    return verdict(o, &st);
 }
 
 struct phase {
@@ -346,6 +392,61 @@ static int phase_results(const struct zc_corunner *cr, const struct phase *ph, s
     return rc;
 }
 
+struct corunner_result {
+    size_t table, rounds;
+    double ref;               /* lookups/s from a part of the table (zc_corunner_reference_rate) */
+    double med[PHASE_KINDS];  /* median lookups/s of each phase kind */
+    double loss[PHASE_KINDS]; /* median share lost against alone, paired per round */
+    bool shared_cpu;          /* the co-runner ran on the ingest's own core */
+};
+
+/* Why the losses measure nothing on this machine, or NULL when they do:
+ * a co-runner on the ingest's core loses time, not cache; a table that is
+ * not in the L3 even alone has nothing left for the ingest to evict. */
+static const char *not_measurable(const struct corunner_result *r)
+{
+    if (r->shared_cpu)
+        return "the co-runner shares its core with the ingest: cache effects not measurable here";
+    if (!(r->med[PHASE_ALONE] >= REF_FRACTION * r->ref))
+        return "the co-runner's table was not in the L3 even alone (something else holds the "
+               "cache): cache effects not measurable here";
+    return NULL;
+}
+
+static void print_corunner(const struct corunner_result *r)
+{
+    printf("co-runner (%zu MiB table, %zu rounds): alone %.1f M lookups/s (%.1f on a part of "
+           "the table), regular ingest %.1f, nt ingest %.1f\n",
+           r->table >> 20, r->rounds, r->med[PHASE_ALONE] * 1e-6, r->ref * 1e-6,
+           r->med[PHASE_REGULAR] * 1e-6, r->med[PHASE_NT] * 1e-6);
+    const char *why = not_measurable(r);
+    if (why)
+        printf("co-runner losses: %s\n", why);
+    else
+        printf("co-runner losses: %.1f%% under regular ingest, %.1f%% under nt ingest\n",
+               r->loss[PHASE_REGULAR] * 100, r->loss[PHASE_NT] * 100);
+}
+
+/* The co-runner's figures; the losses null, with the reason, where they
+ * cannot be measured. */
+static void json_corunner(struct zc_json *j, const struct corunner_result *r)
+{
+    const char *why = not_measurable(r);
+    zc_json_u64(j, "corunner_table_bytes", r->table);
+    zc_json_num(j, "corunner_ref_Mlookups", r->ref * 1e-6);
+    zc_json_u64(j, "rounds", r->rounds);
+    for (int k = 0; k < PHASE_KINDS; k++) {
+        char key[48];
+        snprintf(key, sizeof(key), "corunner_%s_Mlookups", phase_name[k]);
+        zc_json_num(j, key, r->med[k] * 1e-6);
+    }
+    zc_json_bool(j, "corunner_measurable", why == NULL);
+    zc_json_num(j, "corunner_loss_regular", why ? NAN : r->loss[PHASE_REGULAR]);
+    zc_json_num(j, "corunner_loss_nt", why ? NAN : r->loss[PHASE_NT]);
+    if (why)
+        zc_json_str(j, "corunner_note", why);
+}
+
 /* The first CPU this process may run on at or after cpu + 1, wrapping
  * around (cpu -1: the first of all); -1 when none but cpu itself. */
 static int next_allowed_cpu(int cpu)
@@ -368,19 +469,14 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
     rounds = ZC_MAX(rounds, 1);
     rounds = ZC_MIN(rounds, MAX_ROUNDS);
     int cpu = o->corunner_cpu;
-    if (cpu < 0)
-        zc_warn("only one CPU allowed: the co-runner shares it with the ingest");
     struct zc_corunner *cr;
     int rc = zc_corunner_start(&cr, cpu, o->table_bytes, o->duration * 2 + 10);
-    if (rc < 0) {
-        zc_error("cannot start the co-runner: %s", zc_strerror(rc));
-        return ZC_EXIT_FAIL;
-    }
+    if (rc < 0)
+        return ingest_fail(o, rc, "cannot start the co-runner: %s", zc_strerror(rc));
     struct phase *ph = calloc(rounds * PHASE_KINDS, sizeof(*ph));
     if (!ph) {
         zc_corunner_destroy(cr);
-        zc_error("out of memory");
-        return ZC_EXIT_FAIL;
+        return ingest_fail(o, -ENOMEM, "out of memory");
     }
     struct zc_ingest_stats st[PHASE_KINDS] = {0};
     struct zc_progress pr;
@@ -402,7 +498,7 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
                 rc = zc_ingest_run(in, k == PHASE_NT ? ZC_STORE_NT : ZC_STORE_REGULAR, phase_ns,
                                    &st[k]);
             ph[n++].t1 = zc_now_ns();
-            zc_progress_add(&pr, st[k].bytes - before);
+            progress_add(&pr, st[k].bytes - before);
         }
     zc_progress_finish(&pr);
     zc_corunner_stop(cr);
@@ -413,10 +509,8 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
     double ref = zc_corunner_reference_rate(cr);
     free(ph);
     zc_corunner_destroy(cr);
-    if (rc < 0) {
-        zc_error("co-runner measurement failed: %s", zc_strerror(rc));
-        return ZC_EXIT_FAIL;
-    }
+    if (rc < 0)
+        return ingest_fail(o, rc, "co-runner measurement failed: %s", zc_strerror(rc));
     struct zc_ingest_stats all = st[PHASE_REGULAR];
     all.frames += st[PHASE_NT].frames;
     all.bytes += st[PHASE_NT].bytes;
@@ -427,41 +521,27 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
     all.ns += st[PHASE_NT].ns;
     all.persisted += st[PHASE_NT].persisted;
     all.persist_errors += st[PHASE_NT].persist_errors;
-    double loss_regular = loss[PHASE_REGULAR], loss_nt = loss[PHASE_NT];
     uint64_t cached = cached_bytes(in);
     print_stats(o, &all, cached);
-    printf("co-runner (%zu MiB table, %zu rounds): alone %.1f M lookups/s, "
-           "regular ingest %.1f (%.1f%% lost), nt ingest %.1f (%.1f%% lost)\n",
-           table >> 20, rounds, med[PHASE_ALONE] * 1e-6, med[PHASE_REGULAR] * 1e-6,
-           loss_regular * 100, med[PHASE_NT] * 1e-6, loss_nt * 100);
-    if (med[PHASE_ALONE] < REF_FRACTION * ref)
-        zc_warn("the co-runner's table was not in the L3 (alone %.1f M lookups/s, %.1f with a "
-                "part of it): something else holds the cache, and the losses measure little",
-                med[PHASE_ALONE] * 1e-6, ref * 1e-6);
+    const struct corunner_result res = {.table = table,
+                                        .rounds = rounds,
+                                        .ref = ref,
+                                        .med = {med[0], med[1], med[2]},
+                                        .loss = {loss[0], loss[1], loss[2]},
+                                        .shared_cpu = cpu < 0};
+    print_corunner(&res);
     if (o->json) {
         struct zc_json j;
         zc_json_begin(&j, stdout);
         json_stats(&j, o, &all, cached);
-        zc_json_num(&j, "achieved_regular_GBps",
-                    st[PHASE_REGULAR].ns ? (double)st[PHASE_REGULAR].bytes / st[PHASE_REGULAR].ns
-                                         : 0);
-        zc_json_num(&j, "achieved_nt_GBps",
-                    st[PHASE_NT].ns ? (double)st[PHASE_NT].bytes / st[PHASE_NT].ns : 0);
+        zc_json_num(&j, "achieved_regular_Bps", achieved_rate(&st[PHASE_REGULAR]));
+        zc_json_num(&j, "achieved_nt_Bps", achieved_rate(&st[PHASE_NT]));
         zc_json_u64(&j, "dropped_regular", st[PHASE_REGULAR].dropped_frames);
         zc_json_u64(&j, "dropped_nt", st[PHASE_NT].dropped_frames);
-        zc_json_u64(&j, "corunner_table_bytes", table);
-        zc_json_num(&j, "corunner_ref_Mlookups", ref * 1e-6);
-        zc_json_u64(&j, "rounds", rounds);
-        for (int k = 0; k < PHASE_KINDS; k++) {
-            char key[48];
-            snprintf(key, sizeof(key), "corunner_%s_Mlookups", phase_name[k]);
-            zc_json_num(&j, key, med[k] * 1e-6);
-        }
-        zc_json_num(&j, "corunner_loss_regular", loss_regular);
-        zc_json_num(&j, "corunner_loss_nt", loss_nt);
+        json_corunner(&j, &res);
         zc_json_end(&j);
     }
-    return verdict(&all);
+    return verdict(o, &all);
 }
 
 int cmd_ingest(int argc, char **argv)
@@ -476,22 +556,17 @@ int cmd_ingest(int argc, char **argv)
         o.cfg.cpu = next_allowed_cpu(-1);
     /* Before pinning, which narrows what sched_getaffinity() reports. */
     o.corunner_cpu = next_allowed_cpu(o.cfg.cpu);
-    if (o.cfg.cpu >= 0 && zc_stream_pin_cpu(o.cfg.cpu) < 0) {
-        zc_error("cannot run on cpu %d", o.cfg.cpu);
-        return ZC_EXIT_FAIL;
-    }
+    if (o.cfg.cpu >= 0 && (rc = zc_stream_pin_cpu(o.cfg.cpu)) < 0)
+        return ingest_fail(&o, rc, "cannot run on cpu %d: %s", o.cfg.cpu, zc_strerror(rc));
     struct zc_ingest *in;
     /* Measuring, the producer's core spins in every phase, ingest or not. */
     o.cfg.spin = o.corunner;
     rc = zc_ingest_create(&in, &o.cfg);
-    if (rc < 0) {
-        if (o.cfg.persist_path)
-            zc_error("cannot set up the frame pool and the recording %s: %s", o.cfg.persist_path,
-                     zc_strerror(rc));
-        else
-            zc_error("cannot set up the frame pool: %s", zc_strerror(rc));
-        return ZC_EXIT_FAIL;
-    }
+    if (rc < 0 && o.cfg.persist_path)
+        return ingest_fail(&o, rc, "cannot set up the frame pool and the recording %s: %s",
+                           o.cfg.persist_path, zc_strerror(rc));
+    if (rc < 0)
+        return ingest_fail(&o, rc, "cannot set up the frame pool: %s", zc_strerror(rc));
     rc = o.corunner ? ingest_corunner(&o, in) : ingest_only(&o, in);
     zc_ingest_destroy(in);
     return rc;

@@ -25,6 +25,7 @@ enum {
     OPT_MAX_SESSIONS,
     OPT_MAX_FILE,
     OPT_ONCE,
+    OPT_HANDSHAKE_TIMEOUT,
     OPT_STREAMS,
     OPT_SENDFILE,
     OPT_FORCE,
@@ -113,18 +114,22 @@ static void serve_usage(FILE *f)
     fprintf(
         f,
         "usage: zc serve --root DIR --listen HOST:PORT --key server.key --authorized clients.pub\n"
-        "                [--max-sessions N] [--timeout SECONDS] [--max-file-size SIZE] [--once]\n\n"
+        "                [--max-sessions N] [--timeout SECONDS] [--handshake-timeout SECONDS]\n"
+        "                [--max-file-size SIZE] [--once]\n\n"
         "Receives files from `zc put` (and answers `zc get`) under DIR only.  Every chunk\n"
         "is verified before it counts; a file appears under its name only when all of it\n"
         "is verified and fsync'd.\n\n"
         "  -r, --root DIR          the directory every path is confined to\n"
         "  -l, --listen HOST:PORT  address to listen on (port 0: any free port; it is logged)\n"
         "  -k, --key FILE          the server's private key (zc keygen)\n"
-        "  -a, --authorized FILE   client public keys allowed in, one a line\n"
-        "      --max-sessions N    concurrent sessions (default 16)\n"
+        "  -a, --authorized FILE   client public keys allowed in, one a line (writable by\n"
+        "                          you or root only)\n"
+        "      --max-sessions N    concurrent authenticated sessions (default 16)\n"
         "  -t, --timeout SECONDS   drop a peer idle this long (default 30)\n"
+        "      --handshake-timeout SECONDS  drop a connection that has not authenticated\n"
+        "                          this soon (default 5, or --timeout if shorter)\n"
         "      --max-file-size SIZE  refuse larger files (e.g. 10G)\n"
-        "      --once              serve one session, then exit with its result\n"
+        "      --once              serve one authenticated session, then exit with its result\n"
         "  -h, --help              this text\n");
 }
 
@@ -139,6 +144,7 @@ int cmd_serve(int argc, char **argv)
         {"timeout", required_argument, NULL, 't'},
         {"max-file-size", required_argument, NULL, OPT_MAX_FILE},
         {"once", no_argument, NULL, OPT_ONCE},
+        {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -179,6 +185,14 @@ int cmd_serve(int argc, char **argv)
         case OPT_ONCE:
             once = true;
             break;
+        case OPT_HANDSHAKE_TIMEOUT:
+            if (zc_parse_u64(optarg, 1, 3600, &v))
+                return zc_usage_error("serve",
+                                      "--handshake-timeout wants seconds in [1, 3600], "
+                                      "not '%s'",
+                                      optarg);
+            cfg.handshake_timeout_ms = (unsigned)v * 1000;
+            break;
         case 'h':
             serve_usage(stdout);
             return ZC_EXIT_OK;
@@ -209,8 +223,14 @@ int cmd_serve(int argc, char **argv)
     if (load_keypair(false, keyfile, &kp))
         return ZC_EXIT_FAIL;
     int r = zc_pubkey_load_list(authfile, &auth, &nauth);
-    if (r || nauth == 0) {
+    if (r == -EPERM) {
+        zc_error("%s: group or others may write it, or it is owned by neither you nor root: "
+                 "whoever can write it can let themselves in (chmod go-w it)",
+                 authfile);
+    } else if (r || nauth == 0) {
         zc_error("%s: %s", authfile, r ? zc_strerror(r) : "no authorized keys");
+    }
+    if (r || nauth == 0) {
         zc_wipe(&kp, sizeof(kp));
         free(auth);
         return ZC_EXIT_FAIL;
@@ -395,6 +415,10 @@ static int connect_failed(const struct client_opts *o, const char *host, uint16_
                           pub_of(o->keyfile, pub, sizeof(pub)));
     case -EBUSY:
         return job_failed(o->json, r, "the server is at its session limit; try again later");
+    case -ESTALE:
+        return job_failed(o->json, r,
+                          "the server saw a newer handshake from our key: is this machine's "
+                          "clock set back?");
     default:
         return job_failed(o->json, r, "cannot open a session with %s:%u: %s", host, port,
                           zc_strerror(r));

@@ -67,7 +67,7 @@ static int open_volume(const struct vol_args *va, struct zc_vol **v)
     int err =
         va->raw ? zc_vol_open_raw(v, va->path, va->dims, va->type) : zc_vol_open_nifti(v, va->path);
     if (err)
-        zc_error("%s: cannot open volume: %s%s", va->path, zc_strerror(err),
+        zc_error("%s: cannot open volume: %s%s", va->path, zc_vol_strerror(err),
                  !va->raw && err == -EINVAL ? " (not a NIfTI-1 volume? raw needs --dims, --type)"
                                             : "");
     return err;
