@@ -96,6 +96,15 @@ struct zc_place_client_config {
     int sendfile;
     unsigned idle_timeout_ms;     /* 0: 30000 */
     struct zc_progress *progress; /* NULL: none */
+    /* What zc_place_get() lets the server do to the local directory.  The
+     * answer is bound to the request: only the requested name (a file, or a
+     * directory and what lies beneath it) is placed, modes apply only to
+     * directories the get created, no file is ever split, and with
+     * encryption asked for, no payload may arrive in clear. */
+    bool force;         /* replace existing files (else: -EEXIST, unless a resume
+                           finds the same file there) */
+    unsigned max_files; /* files and directories one get may place; 0: no cap */
+    uint64_t max_bytes; /* bytes one get may announce; 0: no cap */
 };
 
 struct zc_place_client;
@@ -123,9 +132,18 @@ int zc_place_put_path(struct zc_place_client *c, const char *src, const char *de
 int zc_place_client_finish(struct zc_place_client *c);
 /* Downloads the file or tree src (relative to the server's root) into the
  * local directory localdir, under the same verification and atomic
- * placement as the server; 0 when all of it is in place. */
+ * placement as the server; 0 when all of it is in place.  A server whose
+ * answer leaves what was asked (another name, a path outside localdir, a
+ * split file, clear data to an encrypted get) is -EPROTO; a cap of the
+ * config passed is -EDQUOT; an existing file without force is -EEXIST.
+ * Nothing but the requested name is ever placed; on a failure no file
+ * that was not yet complete is published, and when the requested
+ * directory is new, the empty directories the get made are removed. */
 int zc_place_get(struct zc_place_client *c, const char *src, const char *localdir);
-/* The server's explanation of the last refusal ("" when none). */
+/* Why the last call failed, beyond its errno ("" when nothing more is
+ * known): the server's words when it refused ("server: ..."), or what this
+ * side refused of the server's answer.  Names a peer chose are escaped
+ * (zc_escape()). */
 const char *zc_place_client_error(const struct zc_place_client *c);
 /* Counters so far. */
 void zc_place_client_stats(const struct zc_place_client *c, struct zc_place_stats *st);

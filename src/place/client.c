@@ -7,8 +7,13 @@
  * finish sends END and waits for the last of them, so a 0 from
  * zc_place_client_finish() means every byte is in place on the server.
  * A large file goes over several connections at once (--streams), one
- * thread and one server session each.  Downloads run the same placer as the server, beneath the
- * local directory, so a hostile server cannot write outside it either.
+ * thread and one server session each.
+ *
+ * Downloads run the same placer as the server, beneath the local
+ * directory, so a hostile server cannot write outside it either; and the
+ * answer is bound to the request (struct get_scope): only the name asked
+ * for is placed, never a split file, never clear data when encryption was
+ * asked for, never over the caps, no existing file replaced unless forced.
  */
 #define _GNU_SOURCE
 #include "placer.h"
@@ -17,7 +22,10 @@
 #include "zc/base.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <sys/random.h>
@@ -80,11 +88,24 @@ static int fail(struct zc_place_client *c, int r)
     return c->err;
 }
 
+/* Records why this side refused what the server sent; returns err. */
+static int __attribute__((format(printf, 3, 4)))
+refuse(struct zc_place_client *c, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+    va_end(ap);
+    return err;
+}
+
 /* The server's ERROR frame in c->ctrl: keeps its text, returns its -errno. */
 static int peer_error(struct zc_place_client *c)
 {
     int err;
-    place_error_decode(c->ctrl, c->conn.rx_cur.length, &err, c->msg, sizeof(c->msg));
+    char text[256];
+    place_error_decode(c->ctrl, c->conn.rx_cur.length, &err, text, sizeof(text));
+    snprintf(c->msg, sizeof(c->msg), "server: %s", text);
     return -err;
 }
 
@@ -293,27 +314,132 @@ int zc_place_client_finish(struct zc_place_client *c)
     return 0;
 }
 
-static int get_ctrl(struct zc_place_client *c, struct place_placer *p, bool *done)
+/* What one get may place: the requested name (the server names the top of
+ * its answer after the last component of SRC) and, when that is a
+ * directory, what lies beneath it; all within the caps of the config.
+ * A server that answers with anything else is attacking the client's
+ * directory (the class of OpenSSH's CVE-2019-6111). */
+struct get_scope {
+    char top[PLACE_MAX_NAME + 1];
+    size_t toplen;
+    bool top_seen, top_is_dir;
+    bool top_new; /* it did not exist before: what is beneath it is ours */
+    uint64_t entries, bytes;
+};
+
+static void scope_init(struct get_scope *g, const char *src)
+{
+    const char *slash = strrchr(src, '/');
+    const char *base = slash ? slash + 1 : src;
+    g->toplen = strnlen(base, PLACE_MAX_NAME); /* place_path_check bounds it */
+    memcpy(g->top, base, g->toplen);
+    g->top[g->toplen] = '\0';
+}
+
+/* Whether path lies within what was asked for: first the top itself, then
+ * (only when the top is a directory) what lies beneath it. */
+static bool scope_holds(const struct get_scope *g, const char *path)
+{
+    if (!g->top_seen)
+        return strcmp(path, g->top) == 0;
+    return g->top_is_dir && strncmp(path, g->top, g->toplen) == 0 && path[g->toplen] == '/';
+}
+
+/* Checks an OPEN of the server's answer against the request, the mode
+ * asked for and the caps, before anything is created; 0, -EPROTO or
+ * -EDQUOT with the reason in c->msg. */
+static int get_admit(struct zc_place_client *c, struct get_scope *g, int rootfd, uint8_t flags,
+                     const struct place_open *o)
+{
+    char name[128], top[128];
+    zc_escape(o->path, name, sizeof(name));
+    if (!scope_holds(g, o->path))
+        return refuse(c, -EPROTO, "the server sent '%s', which is not the requested '%s'", name,
+                      zc_escape(g->top, top, sizeof(top)));
+    if (flags & PLACE_FLAG_SPLIT)
+        return refuse(c, -EPROTO, "the server sent %s split in parts, which a get never is", name);
+    if ((flags & PLACE_FLAG_CLEAR_DATA) && !c->cfg.integrity_only)
+        return refuse(c, -EPROTO, "the server sent %s in clear to an encrypted get", name);
+    if ((flags & PLACE_FLAG_RESUME) && !c->cfg.resume)
+        return refuse(c, -EPROTO, "the server resumed %s, which we did not ask for", name);
+    if (c->cfg.max_files && ++g->entries > c->cfg.max_files)
+        return refuse(c, -EDQUOT, "%s passes the cap of %u files and directories", name,
+                      c->cfg.max_files);
+    if (c->cfg.max_bytes && !(flags & PLACE_FLAG_DIR)) {
+        if (o->size > c->cfg.max_bytes - g->bytes)
+            return refuse(c, -EDQUOT, "%s passes the cap of %llu bytes", name,
+                          (unsigned long long)c->cfg.max_bytes);
+        g->bytes += o->size;
+    }
+    if (!g->top_seen) {
+        struct stat st;
+        g->top_seen = true;
+        g->top_is_dir = flags & PLACE_FLAG_DIR;
+        g->top_new = fstatat(rootfd, g->top, &st, AT_SYMLINK_NOFOLLOW) && errno == ENOENT;
+    }
+    return 0;
+}
+
+static int rmdir_empty(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)ftw;
+    if (type == FTW_DP)
+        rmdir(path); /* fails, as it should, on a directory that holds anything */
+    return 0;
+}
+
+/* A failed get of a directory that was not there before leaves no empty
+ * directories behind (files that were not complete are gone already). */
+static void scope_undo(const struct get_scope *g, const char *localdir)
+{
+    char path[PATH_MAX];
+    if (!g->top_new || !g->top_is_dir ||
+        (size_t)snprintf(path, sizeof(path), "%s/%s", localdir, g->top) >= sizeof(path))
+        return;
+    nftw(path, rmdir_empty, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/* An OPEN whose payload did not decode: a refused path is named. */
+static int get_bad_open(struct zc_place_client *c, uint32_t len, int err)
+{
+    if (err != -EACCES)
+        return refuse(c, err, "the server sent a malformed OPEN");
+    char path[ZC_PLACE_MAX_PATH + 1], name[128];
+    uint32_t n = len >= PLACE_OPEN_FIXED ? place_get_le32(c->ctrl + 24) : 0;
+    n = ZC_MIN(n, ZC_MIN(len - PLACE_OPEN_FIXED, (uint32_t)ZC_PLACE_MAX_PATH));
+    memcpy(path, c->ctrl + PLACE_OPEN_FIXED, n);
+    path[n] = '\0';
+    return refuse(c, -EPROTO, "the server sent the path '%s', which may not be placed",
+                  zc_escape(path, name, sizeof(name)));
+}
+
+static int get_open(struct zc_place_client *c, struct get_scope *g, struct place_placer *p)
 {
     const struct place_hdr h = c->conn.rx_cur;
     struct place_open o;
     uint64_t at;
-    int r;
+    int r = place_open_decode(c->ctrl, h.length, &o);
+    if (r)
+        return get_bad_open(c, h.length, r);
+    if ((r = get_admit(c, g, p->rootfd, h.flags, &o)) ||
+        (r = place_placer_open(p, h.file_id, h.flags, &o, &at)))
+        return r;
+    if (c->cfg.progress) {
+        zc_progress_grow(c->cfg.progress, o.size);
+        zc_progress_add(c->cfg.progress, at);
+    }
+    if (h.flags & PLACE_FLAG_RESUME) /* where the server starts */
+        return place_conn_send(&c->conn, PLACE_OPENED, 0, h.file_id, at, NULL, 0);
+    return 0;
+}
+
+static int get_ctrl(struct zc_place_client *c, struct get_scope *g, struct place_placer *p,
+                    bool *done)
+{
+    const struct place_hdr h = c->conn.rx_cur;
     switch (h.type) {
     case PLACE_OPEN:
-        if ((r = place_open_decode(c->ctrl, h.length, &o)))
-            return r;
-        if ((h.flags & PLACE_FLAG_RESUME) && !c->cfg.resume)
-            return -EPROTO; /* we did not ask for it */
-        if ((r = place_placer_open(p, h.file_id, h.flags, &o, &at)))
-            return r;
-        if (c->cfg.progress) {
-            zc_progress_grow(c->cfg.progress, o.size);
-            zc_progress_add(c->cfg.progress, at);
-        }
-        if (h.flags & PLACE_FLAG_RESUME) /* where the server starts */
-            return place_conn_send(&c->conn, PLACE_OPENED, 0, h.file_id, at, NULL, 0);
-        return 0;
+        return get_open(c, g, p);
     case PLACE_CLOSE:
         return place_placer_close(p, h.file_id, NULL, NULL);
     case PLACE_END:
@@ -322,7 +448,7 @@ static int get_ctrl(struct zc_place_client *c, struct place_placer *p, bool *don
     case PLACE_ERROR:
         return peer_error(c);
     default:
-        return -EPROTO;
+        return refuse(c, -EPROTO, "the server sent a frame of type %u in a get", h.type);
     }
 }
 
@@ -339,8 +465,12 @@ int zc_place_get(struct zc_place_client *c, const char *src, const char *localdi
     uint8_t flags = (c->cfg.integrity_only ? PLACE_FLAG_CLEAR_DATA : 0) |
                     (c->cfg.resume ? PLACE_FLAG_RESUME : 0);
     int r = place_conn_send(&c->conn, PLACE_GET, flags, 0, 0, src, (uint32_t)n);
+    struct get_scope g = {0};
+    scope_init(&g, src);
     struct place_placer p;
     place_placer_init(&p, rootfd, 0, &c->conn.peer);
+    p.keep_existing = !c->cfg.force;
+    p.own_dirs_only = true;
     bool done = false;
     while (!r && !done) {
         if ((r = place_conn_recv_hdr(&c->conn)))
@@ -352,12 +482,13 @@ int zc_place_get(struct zc_place_client *c, const char *src, const char *localdi
             continue;
         }
         if (!(r = place_conn_recv_payload(&c->conn, c->ctrl)))
-            r = get_ctrl(c, &p, &done);
+            r = get_ctrl(c, &g, &p, &done);
     }
     if (r) {
-        if (!c->msg[0] && p.msg[0])
-            snprintf(c->msg, sizeof(c->msg), "%s", p.msg);
+        if (!c->msg[0] && p.msg[0]) /* the local placer's words name the server's paths */
+            zc_escape(p.msg, c->msg, sizeof(c->msg));
         place_placer_abort(&p, r);
+        scope_undo(&g, localdir);
     } else {
         c->st.files += p.st.files;
         c->st.bytes += p.st.bytes;

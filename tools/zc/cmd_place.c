@@ -9,12 +9,14 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 enum {
     OPT_JSON = 256,
@@ -25,7 +27,10 @@ enum {
     OPT_ONCE,
     OPT_HANDSHAKE_TIMEOUT,
     OPT_STREAMS,
-    OPT_SENDFILE
+    OPT_SENDFILE,
+    OPT_FORCE,
+    OPT_MAX_FILES,
+    OPT_MAX_BYTES
 };
 
 /* Streams for a large file when --streams is not given (docs/BENCHMARKS.md). */
@@ -39,12 +44,58 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
-static int load_keypair(const char *path, struct zc_keypair *kp)
+/* A failed job: one line on stderr and, when json (--json), a last line
+ * {"error": the same text, "errno": positive errno} on stdout, so that
+ * scripts read failures too; returns ZC_EXIT_FAIL. */
+static int __attribute__((format(printf, 3, 4)))
+job_failed(bool json, int err, const char *fmt, ...)
 {
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    zc_error("%s", line);
+    if (json) {
+        struct zc_json j;
+        zc_json_begin(&j, stdout);
+        zc_json_str(&j, "error", line);
+        zc_json_u64(&j, "errno", (uint64_t)(err < 0 ? -err : err));
+        zc_json_end(&j);
+    }
+    return ZC_EXIT_FAIL;
+}
+
+/* Loads our private key; a failure says what is wrong with the file and
+ * how to fix it. */
+static int load_keypair(bool json, const char *path, struct zc_keypair *kp)
+{
+    struct zc_pubkey pk;
     int r = zc_keypair_load(path, kp);
-    if (r)
-        zc_error("cannot load the key %s: %s", path, zc_strerror(r));
+    if (!r)
+        return 0;
+    if (!zc_pubkey_load(path, &pk))
+        job_failed(json, r, "%s is a public key: give the .key", path);
+    else if (r == -EPERM)
+        job_failed(json, r, "%s is readable by others: chmod 600 %s", path, path);
+    else if (r == -EINVAL)
+        job_failed(json, r, "%s is not a zc key file (expected a line 'zc-x25519-private ...')",
+                   path);
+    else
+        job_failed(json, r, "cannot load the key %s: %s", path, zc_strerror(r));
     return r;
+}
+
+/* getopt's own messages are off (opterr = 0, optstring starting with
+ * ':'): one line with the command's prefix instead. */
+static int option_error(const char *cmd, char **argv, int c)
+{
+    const char *arg = argv[optind - 1];
+    if (c == ':')
+        return zc_usage_error(cmd, "option '%s' needs a value", arg);
+    if (optopt > 0 && optopt < 128)
+        return zc_usage_error(cmd, "unknown option '-%c'", optopt);
+    return zc_usage_error(cmd, "unknown option '%s'", arg);
 }
 
 static int parse_timeout(const char *cmd, const char *s, unsigned *ms)
@@ -103,7 +154,8 @@ int cmd_serve(int argc, char **argv)
     uint64_t v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "r:l:k:a:t:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":r:l:k:a:t:h", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
             cfg.root = optarg;
@@ -145,7 +197,7 @@ int cmd_serve(int argc, char **argv)
             serve_usage(stdout);
             return ZC_EXIT_OK;
         default:
-            return zc_usage_error("serve", "unknown option");
+            return option_error("serve", argv, c);
         }
     }
     if (optind < argc)
@@ -168,7 +220,7 @@ int cmd_serve(int argc, char **argv)
     struct zc_keypair kp;
     struct zc_pubkey *auth = NULL;
     size_t nauth = 0;
-    if (load_keypair(keyfile, &kp))
+    if (load_keypair(false, keyfile, &kp))
         return ZC_EXIT_FAIL;
     int r = zc_pubkey_load_list(authfile, &auth, &nauth);
     if (r == -EPERM) {
@@ -213,9 +265,11 @@ int cmd_serve(int argc, char **argv)
 /* ---- the client side: common options ---- */
 
 struct client_opts {
+    const char *cmd;
     const char *keyfile, *serverfile;
-    bool integrity_only, resume, json, quiet;
-    unsigned timeout_ms, streams;
+    bool integrity_only, resume, json, quiet, force;
+    unsigned timeout_ms, streams, max_files;
+    uint64_t max_bytes;
     int sendfile;
 };
 
@@ -226,6 +280,9 @@ static const struct option client_long_opts[] = {
     {"resume", no_argument, NULL, OPT_RESUME},
     {"streams", required_argument, NULL, OPT_STREAMS},
     {"sendfile", required_argument, NULL, OPT_SENDFILE},
+    {"force", no_argument, NULL, OPT_FORCE},
+    {"max-files", required_argument, NULL, OPT_MAX_FILES},
+    {"max-bytes", required_argument, NULL, OPT_MAX_BYTES},
     {"timeout", required_argument, NULL, 't'},
     {"json", no_argument, NULL, OPT_JSON},
     {"quiet", no_argument, NULL, 'q'},
@@ -233,64 +290,187 @@ static const struct option client_long_opts[] = {
     {0},
 };
 
+/* One option of put or get; -1 to go on, or an exit code. */
+static int client_option(struct client_opts *o, int c, char **argv, void (*usage)(FILE *))
+{
+    uint64_t v;
+    switch (c) {
+    case 'k':
+        o->keyfile = optarg;
+        return -1;
+    case 's':
+        o->serverfile = optarg;
+        return -1;
+    case OPT_INTEGRITY:
+        o->integrity_only = true;
+        return -1;
+    case OPT_RESUME:
+        o->resume = true;
+        return -1;
+    case OPT_STREAMS:
+        if (zc_parse_u64(optarg, 1, 16, &v))
+            return zc_usage_error(o->cmd, "--streams wants 1..16, not '%s'", optarg);
+        o->streams = (unsigned)v;
+        return -1;
+    case OPT_SENDFILE:
+        if (strcmp(optarg, "auto") == 0)
+            o->sendfile = 0;
+        else if (strcmp(optarg, "always") == 0)
+            o->sendfile = 1;
+        else if (strcmp(optarg, "never") == 0)
+            o->sendfile = -1;
+        else
+            return zc_usage_error(o->cmd, "--sendfile wants auto, always or never, not '%s'",
+                                  optarg);
+        return -1;
+    case OPT_FORCE:
+        o->force = true;
+        return -1;
+    case OPT_MAX_FILES:
+        if (zc_parse_u64(optarg, 1, UINT32_MAX, &v))
+            return zc_usage_error(o->cmd, "--max-files wants 1..%u, not '%s'", UINT32_MAX, optarg);
+        o->max_files = (unsigned)v;
+        return -1;
+    case OPT_MAX_BYTES:
+        if (zc_parse_size(optarg, &o->max_bytes) || !o->max_bytes)
+            return zc_usage_error(o->cmd, "--max-bytes wants a size (e.g. 10G), not '%s'", optarg);
+        return -1;
+    case 't':
+        return parse_timeout(o->cmd, optarg, &o->timeout_ms) ? ZC_EXIT_USAGE : -1;
+    case OPT_JSON:
+        o->json = true;
+        return -1;
+    case 'q':
+        o->quiet = true;
+        return -1;
+    case 'h':
+        usage(stdout);
+        return ZC_EXIT_OK;
+    default:
+        return option_error(o->cmd, argv, c);
+    }
+}
+
 /* Parses the options; returns -1 to go on, or an exit code. */
 static int parse_client(const char *cmd, int argc, char **argv, struct client_opts *o,
                         void (*usage)(FILE *))
 {
-    int c;
+    int c, r;
+    o->cmd = cmd;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "k:s:t:qh", client_long_opts, NULL)) != -1) {
-        switch (c) {
-        case 'k':
-            o->keyfile = optarg;
-            break;
-        case 's':
-            o->serverfile = optarg;
-            break;
-        case OPT_INTEGRITY:
-            o->integrity_only = true;
-            break;
-        case OPT_RESUME:
-            o->resume = true;
-            break;
-        case OPT_STREAMS: {
-            uint64_t v;
-            if (zc_parse_u64(optarg, 1, 16, &v))
-                return zc_usage_error(cmd, "--streams wants 1..16, not '%s'", optarg);
-            o->streams = (unsigned)v;
-            break;
-        }
-        case OPT_SENDFILE:
-            if (strcmp(optarg, "auto") == 0)
-                o->sendfile = 0;
-            else if (strcmp(optarg, "always") == 0)
-                o->sendfile = 1;
-            else if (strcmp(optarg, "never") == 0)
-                o->sendfile = -1;
-            else
-                return zc_usage_error(cmd, "--sendfile wants auto, always or never, not '%s'",
-                                      optarg);
-            break;
-        case 't':
-            if (parse_timeout(cmd, optarg, &o->timeout_ms))
-                return ZC_EXIT_USAGE;
-            break;
-        case OPT_JSON:
-            o->json = true;
-            break;
-        case 'q':
-            o->quiet = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return ZC_EXIT_OK;
-        default:
-            return zc_usage_error(cmd, "unknown option");
-        }
-    }
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":k:s:t:qh", client_long_opts, NULL)) != -1)
+        if ((r = client_option(o, c, argv, usage)) >= 0)
+            return r;
     if (!o->keyfile || !o->serverfile)
         return zc_usage_error(cmd, "--key and --server-pub are required");
     return -1;
+}
+
+/* A path on the server (put's DEST, get's SRC) is relative to its root and
+ * stays beneath it; checked before anything connects. */
+static int check_remote_path(const char *cmd, const char *what, const char *path)
+{
+    if (path[0] == '/')
+        return zc_usage_error(cmd, "%s must be relative (to the server's root): '%s'", what, path);
+    for (const char *s = path; *s;) {
+        const char *e = strchrnul(s, '/');
+        size_t n = (size_t)(e - s);
+        if (n == 2 && s[0] == '.' && s[1] == '.')
+            return zc_usage_error(cmd, "%s may not contain '..': '%s'", what, path);
+        if (n == 0 || (n == 1 && s[0] == '.') || (n >= 4 && strncmp(s, ".zc-", 4) == 0))
+            return zc_usage_error(
+                cmd, "%s may not contain '.', '//' or names starting '.zc-': '%s'", what, path);
+        s = *e ? e + 1 : e;
+    }
+    return 0;
+}
+
+/* "client.key" -> "client.pub": the file whose line the server wants. */
+static const char *pub_of(const char *keyfile, char *buf, size_t len)
+{
+    size_t n = strlen(keyfile);
+    if (n > 4 && strcmp(keyfile + n - 4, ".key") == 0 && n < len) {
+        snprintf(buf, len, "%.*s.pub", (int)(n - 4), keyfile);
+        return buf;
+    }
+    return "our public key";
+}
+
+/* Why a session could not start, pointing at the side to fix. */
+static int connect_failed(const struct client_opts *o, const char *host, uint16_t port, int r)
+{
+    char pub[4096];
+    switch (r) {
+    case -EKEYREJECTED:
+    case -EBADMSG:
+        return job_failed(o->json, r,
+                          "the server did not prove it holds %s's key (is --server-pub this "
+                          "server's key?)",
+                          o->serverfile);
+    case -EACCES:
+        return job_failed(o->json, r,
+                          "the server refused our key: add %s's line to the server's "
+                          "--authorized file",
+                          pub_of(o->keyfile, pub, sizeof(pub)));
+    case -EBUSY:
+        return job_failed(o->json, r, "the server is at its session limit; try again later");
+    case -ESTALE:
+        return job_failed(o->json, r,
+                          "the server saw a newer handshake from our key: is this machine's "
+                          "clock set back?");
+    default:
+        return job_failed(o->json, r, "cannot open a session with %s:%u: %s", host, port,
+                          zc_strerror(r));
+    }
+}
+
+static int load_server_pub(const struct client_opts *o, struct zc_pubkey *server)
+{
+    struct zc_keypair kp;
+    int r = zc_pubkey_load(o->serverfile, server);
+    if (!r)
+        return 0;
+    if (!zc_keypair_load(o->serverfile, &kp)) {
+        zc_wipe(&kp, sizeof(kp));
+        job_failed(o->json, r, "%s is a private key: give the server's .pub", o->serverfile);
+    } else if (r == -EINVAL) {
+        job_failed(o->json, r, "%s is not a zc public key file (expected a line 'zc-x25519 ...')",
+                   o->serverfile);
+    } else {
+        job_failed(o->json, r, "cannot load the server key %s: %s", o->serverfile, zc_strerror(r));
+    }
+    return r;
+}
+
+/* ^C or kill: one line (and the --json object), exit 1 like any failed
+ * job.  Both texts are made before the handler is installed: it may only
+ * write() and _exit(). */
+static char interrupted_line[64], interrupted_json[64];
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    ssize_t w = write(STDERR_FILENO, interrupted_line, strlen(interrupted_line));
+    if (interrupted_json[0])
+        w = write(STDOUT_FILENO, interrupted_json, strlen(interrupted_json));
+    (void)w;
+    _exit(ZC_EXIT_FAIL);
+}
+
+static void catch_interrupts(const struct client_opts *o)
+{
+    snprintf(interrupted_line, sizeof(interrupted_line), "%szc %s: interrupted\n",
+             isatty(STDERR_FILENO) ? "\n" : "", o->cmd);
+    if (o->json)
+        snprintf(interrupted_json, sizeof(interrupted_json),
+                 "{\"error\": \"interrupted\", \"errno\": %d}\n", EINTR);
+    fflush(stdout);
+    static const int sigs[] = {SIGINT, SIGTERM};
+    struct sigaction sa = {.sa_handler = on_interrupt}, old;
+    for (size_t i = 0; i < ZC_ARRAY_SIZE(sigs); i++) /* what our starter ignores stays ignored */
+        if (!sigaction(sigs[i], NULL, &old) && old.sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
 }
 
 static int client_open(struct zc_place_client **c, const struct client_opts *o, const char *host,
@@ -298,13 +478,11 @@ static int client_open(struct zc_place_client **c, const struct client_opts *o, 
 {
     struct zc_keypair kp;
     struct zc_pubkey server;
-    if (load_keypair(o->keyfile, &kp))
-        return -EINVAL;
-    int r = zc_pubkey_load(o->serverfile, &server);
-    if (r) {
-        zc_error("cannot load the server key %s: %s", o->serverfile, zc_strerror(r));
+    if (load_keypair(o->json, o->keyfile, &kp))
+        return ZC_EXIT_FAIL;
+    if (load_server_pub(o, &server)) {
         zc_wipe(&kp, sizeof(kp));
-        return r;
+        return ZC_EXIT_FAIL;
     }
     struct zc_place_client_config cfg = {
         .host = host,
@@ -317,25 +495,29 @@ static int client_open(struct zc_place_client **c, const struct client_opts *o, 
         .sendfile = o->sendfile,
         .idle_timeout_ms = o->timeout_ms,
         .progress = progress,
+        .force = o->force,
+        .max_files = o->max_files,
+        .max_bytes = o->max_bytes,
     };
     signal(SIGPIPE, SIG_IGN);
-    r = zc_place_client_connect(c, &cfg);
+    int r = zc_place_client_connect(c, &cfg);
     zc_wipe(&kp, sizeof(kp));
-    if (r)
-        zc_error("cannot open a session with %s:%u: %s", host, port,
-                 r == -EACCES ? "the server refused our key (not in its authorized list, or "
-                                "it is at its session limit)"
-                              : zc_strerror(r));
-    return r;
+    return r ? connect_failed(o, host, port, r) : 0;
 }
 
-static void report_failure(struct zc_place_client *c, const char *what, int r)
+/* what failed with r: the errno, the reason the library found, and the
+ * option that changes the outcome where there is one. */
+static int report_failure(const struct client_opts *o, struct zc_place_client *c, const char *what,
+                          int r)
 {
     const char *msg = zc_place_client_error(c);
-    if (msg[0])
-        zc_error("%s: %s (server: %s)", what, zc_strerror(r), msg);
-    else
-        zc_error("%s: %s", what, zc_strerror(r));
+    const char *hint = r == -EEXIST   ? "; --force replaces existing files"
+                       : r == -EDQUOT ? "; see --max-files and --max-bytes"
+                                      : "";
+    if (msg[0] || hint[0])
+        return job_failed(o->json, r, "%s: %s (%s%s)", what, zc_strerror(r), msg,
+                          msg[0] ? hint : hint + 2);
+    return job_failed(o->json, r, "%s: %s", what, zc_strerror(r));
 }
 
 static void print_summary(const struct client_opts *o, struct zc_place_client *c, uint64_t t0)
@@ -367,7 +549,7 @@ static void put_usage(FILE *f)
             "only when the server confirmed every byte as verified, fsync'd and in place.\n"
             "Without DEST each SRC keeps its name at the server's root; with one regular\n"
             "file and a DEST not ending in '/', DEST is its new name; otherwise DEST is a\n"
-            "directory that receives each SRC.\n\n"
+            "directory that receives each SRC.  DEST is relative to the server's root.\n\n"
             "  -k, --key FILE          our private key (zc keygen)\n"
             "  -s, --server-pub FILE   the server's public key\n"
             "      --integrity-only    payload in clear with a MAC per chunk (trusted networks)\n"
@@ -378,9 +560,12 @@ static void put_usage(FILE *f)
             "                          not to a loopback address, where a copy is cheaper),\n"
             "                          always or never\n"
             "  -t, --timeout SECONDS   give up on a server silent this long (default 30)\n"
-            "      --json              print a JSON summary as the last line\n"
+            "      --json              print a JSON summary as the last line (on failure\n"
+            "                          {\"error\": MESSAGE, \"errno\": N})\n"
             "  -q, --quiet             no progress line\n"
-            "  -h, --help              this text\n",
+            "  -h, --help              this text\n\n"
+            "Exit 0 when all is in place, 1 when the transfer failed or was interrupted\n"
+            "(SIGINT, SIGTERM), 2 on a usage error.\n",
             PUT_DEFAULT_STREAMS);
 }
 
@@ -405,11 +590,24 @@ static const char *src_name(const char *src, char *buf, size_t len)
     return (!*b || !strcmp(b, ".") || !strcmp(b, "..")) ? NULL : b;
 }
 
+/* Checks what only get takes, and --streams with --resume. */
+static int put_options_usable(const struct client_opts *o)
+{
+    if (o->force || o->max_files || o->max_bytes)
+        return zc_usage_error("put", "--force, --max-files and --max-bytes are for get");
+    if (o->resume && o->streams > 1)
+        return zc_usage_error("put",
+                              "--streams %u and --resume do not go together (a resumed "
+                              "file goes over one connection)",
+                              o->streams);
+    return -1;
+}
+
 int cmd_put(int argc, char **argv)
 {
     struct client_opts o = {0};
     int r = parse_client("put", argc, argv, &o, put_usage);
-    if (r >= 0)
+    if (r >= 0 || (r = put_options_usable(&o)) >= 0)
         return r;
     r = 0;
     if (argc - optind < 2)
@@ -428,8 +626,10 @@ int cmd_put(int argc, char **argv)
         snprintf(dest, sizeof(dest), "%s", rest);
         size_t n = strlen(dest);
         dest_is_dir = dest[n - 1] == '/';
-        while (n && dest[n - 1] == '/')
+        while (n > 1 && dest[n - 1] == '/')
             dest[--n] = '\0';
+        if (check_remote_path("put", "DEST", dest))
+            return ZC_EXIT_USAGE;
     }
     struct stat st;
     if (nsrc > 1 || stat(srcs[0], &st) || !S_ISREG(st.st_mode))
@@ -437,10 +637,9 @@ int cmd_put(int argc, char **argv)
 
     sum_size_bytes = 0;
     for (int i = 0; i < nsrc; i++)
-        if (nftw(srcs[i], sum_size, 32, FTW_PHYS)) {
-            zc_error("%s: %s", srcs[i], strerror(errno));
-            return ZC_EXIT_FAIL;
-        }
+        if (nftw(srcs[i], sum_size, 32, FTW_PHYS))
+            return job_failed(o.json, -errno, "%s: %s", srcs[i], strerror(errno));
+    catch_interrupts(&o);
     struct zc_progress progress;
     zc_progress_start(&progress, "put", sum_size_bytes, o.quiet);
     uint64_t t0 = zc_now_ns();
@@ -451,8 +650,8 @@ int cmd_put(int argc, char **argv)
         char namebuf[ZC_PLACE_MAX_PATH + 1], path[ZC_PLACE_MAX_PATH + 2];
         const char *name = src_name(srcs[i], namebuf, sizeof(namebuf));
         if (!name) {
-            zc_error("%s: cannot tell what to name it on the server", srcs[i]);
             r = -EINVAL;
+            job_failed(o.json, r, "%s: cannot tell what to name it on the server", srcs[i]);
             break;
         }
         if (!dest[0])
@@ -461,12 +660,11 @@ int cmd_put(int argc, char **argv)
             snprintf(path, sizeof(path), "%s/%s", dest, name);
         else
             snprintf(path, sizeof(path), "%s", dest);
-        r = zc_place_put_path(c, srcs[i], path);
-        if (r)
-            report_failure(c, srcs[i], r);
+        if ((r = zc_place_put_path(c, srcs[i], path)))
+            report_failure(&o, c, srcs[i], r);
     }
     if (!r && (r = zc_place_client_finish(c)))
-        report_failure(c, "the server did not confirm every file", r);
+        report_failure(&o, c, "the server did not confirm every file", r);
     zc_progress_finish(&progress);
     if (!r)
         print_summary(&o, c, t0);
@@ -478,21 +676,27 @@ int cmd_put(int argc, char **argv)
 
 static void get_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: zc get [--integrity-only] [--resume] --key client.key --server-pub server.pub\n"
-            "              HOST:PORT:SRC... LOCALDIR\n\n"
-            "Fetches files or trees from `zc serve` into LOCALDIR, each verified and\n"
-            "fsync'd before it appears under its name.\n\n"
-            "  -k, --key FILE          our private key\n"
-            "  -s, --server-pub FILE   the server's public key\n"
-            "      --integrity-only    payload in clear with a MAC per chunk\n"
-            "      --resume            keep what an interrupted get already placed in\n"
-            "                          LOCALDIR (and skip files already there, same size\n"
-            "                          and mtime)\n"
-            "  -t, --timeout SECONDS   give up on a server silent this long (default 30)\n"
-            "      --json              print a JSON summary as the last line\n"
-            "  -q, --quiet             no progress line\n"
-            "  -h, --help              this text\n");
+    fprintf(f, "usage: zc get [--integrity-only] [--resume] [--force] --key client.key\n"
+               "              --server-pub server.pub HOST:PORT:SRC... LOCALDIR\n\n"
+               "Fetches files or trees from `zc serve` into LOCALDIR, each verified and\n"
+               "fsync'd before it appears under its name.  The server may place nothing but\n"
+               "the last component of each SRC (a file, or a directory and what lies beneath\n"
+               "it); modes apply only to directories the get made; an existing file is kept\n"
+               "(an error) unless --force.\n\n"
+               "  -k, --key FILE          our private key\n"
+               "  -s, --server-pub FILE   the server's public key\n"
+               "      --integrity-only    payload in clear with a MAC per chunk\n"
+               "      --resume            keep what an interrupted get already placed in\n"
+               "                          LOCALDIR (and skip files already there, same size\n"
+               "                          and mtime)\n"
+               "      --force             replace files that exist in LOCALDIR\n"
+               "      --max-files N       refuse an answer of more than N files and directories\n"
+               "      --max-bytes SIZE    refuse an answer of more than SIZE bytes (e.g. 10G)\n"
+               "  -t, --timeout SECONDS   give up on a server silent this long (default 30)\n"
+               "      --json              print a JSON summary as the last line (on failure\n"
+               "                          {\"error\": MESSAGE, \"errno\": N})\n"
+               "  -q, --quiet             no progress line\n"
+               "  -h, --help              this text\n");
 }
 
 int cmd_get(int argc, char **argv)
@@ -507,11 +711,6 @@ int cmd_get(int argc, char **argv)
     if (argc - optind < 2)
         return zc_usage_error("get", "wants HOST:PORT:SRC... LOCALDIR");
     const char *localdir = argv[argc - 1];
-    struct stat st;
-    if (stat(localdir, &st) || !S_ISDIR(st.st_mode)) {
-        zc_error("%s: not a directory", localdir);
-        return ZC_EXIT_FAIL;
-    }
     char host[256], h2[256];
     uint16_t port = 0, p2;
     const char *rest;
@@ -519,9 +718,15 @@ int cmd_get(int argc, char **argv)
         if (zc_parse_hostport(argv[i], h2, sizeof(h2), &p2, &rest) || !rest || !*rest ||
             (i > optind && (strcmp(h2, host) || p2 != port)))
             return zc_usage_error("get", "'%s' is not HOST:PORT:SRC (one server)", argv[i]);
+        if (check_remote_path("get", "SRC", rest))
+            return ZC_EXIT_USAGE;
         memcpy(host, h2, sizeof(host));
         port = p2;
     }
+    struct stat st;
+    if (stat(localdir, &st) || !S_ISDIR(st.st_mode))
+        return job_failed(o.json, -ENOTDIR, "%s: not a directory", localdir);
+    catch_interrupts(&o);
     struct zc_progress progress;
     zc_progress_start(&progress, "get", 0, o.quiet);
     uint64_t t0 = zc_now_ns();
@@ -531,10 +736,10 @@ int cmd_get(int argc, char **argv)
     for (int i = optind; i < argc - 1 && !r; i++) {
         zc_parse_hostport(argv[i], h2, sizeof(h2), &p2, &rest);
         if ((r = zc_place_get(c, rest, localdir)))
-            report_failure(c, rest, r);
+            report_failure(&o, c, rest, r);
     }
     if (!r && (r = zc_place_client_finish(c)))
-        report_failure(c, "closing the session", r);
+        report_failure(&o, c, "closing the session", r);
     zc_progress_finish(&progress);
     if (!r)
         print_summary(&o, c, t0);
