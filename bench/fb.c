@@ -15,6 +15,7 @@
  * ZC_FB_TILE_DEFAULT is the size where time has flattened and memory has
  * not yet grown.  --csv writes the first table for bench/fb_plot.py.
  */
+#include "../tools/zc/cli.h"
 #include "../tools/zc/cmd.h"
 #include "zc/base.h"
 #include "zc/fb.h"
@@ -131,7 +132,8 @@ int cmd_bench_fb(int argc, char **argv)
     bool json = false;
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (opt) {
         case 's':
             if (zc_parse_wxh(optarg, &w, &h) != 0 || w < 128 || h < 128 || w > 16384 || h > 16384)
@@ -150,8 +152,8 @@ int cmd_bench_fb(int argc, char **argv)
         case 'h':
             usage(stdout);
             return ZC_EXIT_OK;
-        default:
-            return zc_usage_error("bench fb", "unknown option");
+        default: /* '?' or ':' */
+            return cli_bad_option("bench fb", opt, argv);
         }
     }
     if (optind != argc)

@@ -13,6 +13,7 @@
  * Each figure is the median of --runs runs; the consumer verifies every
  * message (ring_stream.c), so a figure is never that of a broken stream.
  */
+#include "../tools/zc/cli.h"
 #include "../tools/zc/cmd.h"
 #include "ring_stream.h"
 #include "zc/base.h"
@@ -249,7 +250,8 @@ int cmd_bench_ring(int argc, char **argv)
     uint64_t v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 'j':
             o.json = true;
@@ -270,8 +272,8 @@ int cmd_bench_ring(int argc, char **argv)
         case 'h':
             usage(stdout);
             return ZC_EXIT_OK;
-        default:
-            return zc_usage_error("bench ring", "unknown option");
+        default: /* '?' or ':' */
+            return cli_bad_option("bench ring", c, argv);
         }
     }
     if (optind < argc)

@@ -21,6 +21,7 @@
 #include "zc/ring.h"
 #include "zc/seal.h"
 #include "zc/shm.h"
+#include "../tools/zc/cli.h"
 #include "../tools/zc/cmd.h"
 
 #include <errno.h>
@@ -427,7 +428,8 @@ int cmd_bench_seal(int argc, char **argv)
     double scale = 1;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             json = true;
@@ -446,8 +448,8 @@ int cmd_bench_seal(int argc, char **argv)
         case 'h':
             bench_usage(stdout);
             return ZC_EXIT_OK;
-        default:
-            return zc_usage_error("bench seal", "unknown option");
+        default: /* '?' or ':' */
+            return cli_bad_option("bench seal", c, argv);
         }
     }
     if (optind < argc)

@@ -17,6 +17,7 @@
  * zc insitu with one more consumer of the frames at rank 0, the ring.
  */
 #include "../../bench/ring_stream.h"
+#include "cli.h"
 #include "cmd.h"
 #include "pipeline.h"
 #include "zc/base.h"
@@ -229,7 +230,8 @@ int cmd_demo(int argc, char **argv)
     uint64_t v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'o':
             o.out = optarg;
@@ -277,8 +279,8 @@ int cmd_demo(int argc, char **argv)
         case 'h':
             usage(stdout);
             return ZC_EXIT_OK;
-        default:
-            return zc_usage_error("demo", "unknown option");
+        default: /* '?' or ':' */
+            return cli_bad_option("demo", c, argv);
         }
     }
     if (optind < argc)

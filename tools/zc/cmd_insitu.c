@@ -8,6 +8,7 @@
  * binary: gather the whole field at rank 0 and render it there.  The
  * summary compares the bytes each approach moves.
  */
+#include "cli.h"
 #include "cmd.h"
 #include "zc/base.h"
 #include "zc/composite.h"
@@ -81,7 +82,8 @@ static int parse(int argc, char **argv, struct insitu_opts *o)
     int opt;
     uint64_t bits;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (opt) {
         case 's':
             if (zc_parse_u64(optarg, 1, 10000000, &o->steps))
@@ -134,8 +136,8 @@ static int parse(int argc, char **argv, struct insitu_opts *o)
         case 'h':
             usage(stdout);
             return -1;
-        default:
-            return zc_usage_error("insitu", "unknown option");
+        default: /* '?' or ':' */
+            return cli_bad_option("insitu", opt, argv);
         }
     }
     if (optind < argc)

@@ -11,6 +11,7 @@
  * leaves nothing behind.
  */
 #define _GNU_SOURCE
+#include "cli.h"
 #include "cmd.h"
 #include "zc/base.h"
 #include "zc/crypto.h"
@@ -129,7 +130,8 @@ int cmd_broker(int argc, char **argv)
     uint64_t v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":s:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             path = optarg;
@@ -158,8 +160,8 @@ int cmd_broker(int argc, char **argv)
         case 'h':
             broker_usage(stdout);
             return ZC_EXIT_OK;
-        default:
-            return zc_usage_error("broker", "unknown option");
+        default: /* '?' or ':' */
+            return cli_bad_option("broker", c, argv);
         }
     }
     if (optind < argc)
@@ -338,7 +340,8 @@ int cmd_channel(int argc, char **argv)
     bool json = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "s:k:p:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":s:k:p:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             path = optarg;
@@ -365,8 +368,8 @@ int cmd_channel(int argc, char **argv)
         case 'h':
             channel_usage(stdout);
             return ZC_EXIT_OK;
-        default:
-            return zc_usage_error("channel", "unknown option");
+        default: /* '?' or ':' */
+            return cli_bad_option("channel", c, argv);
         }
     }
     if (optind < argc)
