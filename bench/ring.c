@@ -279,18 +279,28 @@ int cmd_bench_ring(int argc, char **argv)
     if (optind < argc)
         return zc_usage_error("bench ring", "unexpected argument '%s'", argv[optind]);
 
-    struct figures f;
-    int err = run_all(&o, &f);
+    cli_json_failures(o.json);
+    struct bench_plot plot;
+    int err = o.plot ? bench_plot_open(&plot, o.plot) : 0;
     if (err) {
-        zc_error("measurement failed: %s", zc_strerror(err));
+        cli_fail(err, "cannot write the plot %s: %s", o.plot, zc_strerror(err));
+        return ZC_EXIT_FAIL;
+    }
+    struct figures f;
+    err = run_all(&o, &f);
+    if (err) {
+        cli_fail(err, "measurement failed: %s", zc_strerror(err));
+        if (o.plot)
+            bench_plot_abort(&plot);
         return ZC_EXIT_FAIL;
     }
     print_table(&f);
     if (o.plot) {
         err =
-            stream_plot_batch(o.plot, batches, f.ns64, NBATCH, f.a, f.b, 1e9 / f.pipe64.msgs_per_s);
+            stream_plot_batch(&plot, batches, f.ns64, NBATCH, f.a, f.b, 1e9 / f.pipe64.msgs_per_s);
         if (err) {
-            zc_error("cannot write the plot %s: %s", o.plot, zc_strerror(err));
+            cli_fail(err, "cannot write the plot %s: %s%s%s", o.plot, zc_strerror(err),
+                     *plot.why ? "; gnuplot: " : "", plot.why);
             return ZC_EXIT_FAIL;
         }
         printf("\nplot: %s\n", o.plot);

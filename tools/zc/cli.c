@@ -27,18 +27,34 @@ int cli_bad_option(const char *cmd, int c, char **argv)
     return zc_usage_error(cmd, "unknown option '%.*s'", len, arg);
 }
 
-int cli_fail(int err, const char *fmt, ...)
+/* Logs the message when asked, and keeps the first failure: the cause. */
+static void record(int err, bool log, const char *fmt, va_list ap)
 {
     char line[sizeof(failure.message)];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    if (log)
+        zc_error("%s", line);
+    if (failure.err)
+        return;
+    failure.err = err < 0 ? -err : err ? err : EIO;
+    memcpy(failure.message, line, sizeof(line));
+}
+
+int cli_fail(int err, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    record(err, true, fmt, ap);
     va_end(ap);
-    zc_error("%s", line);
-    if (!failure.err) {
-        failure.err = err < 0 ? -err : err ? err : EIO;
-        memcpy(failure.message, line, sizeof(line));
-    }
+    return err;
+}
+
+int cli_fail_said(int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    record(err, false, fmt, ap);
+    va_end(ap);
     return err;
 }
 

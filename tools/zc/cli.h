@@ -22,6 +22,10 @@ int cli_bad_option(const char *cmd, int c, char **argv);
  * job for --json; returns err (a negative errno). */
 int cli_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The same for a failure already logged (by code that tests link without
+ * this file): kept for --json, not logged again. */
+int cli_fail_said(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* The command was asked for --json: a failed job ends with the object. */
 void cli_json_failures(bool on);
 

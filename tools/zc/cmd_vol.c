@@ -571,8 +571,8 @@ int cmd_render(int argc, char **argv)
         }
         zc_json_end(&j);
     } else if (!err && !ra.compare) {
-        fprintf(summary_stream(ra.out), "%s %ux%u in %.3f s -> %s\n", ra.mesh ? "mesh" : "dvr", ra.width, ra.height,
-               (ra.mesh ? &mesh : &dvr)->render_s, ra.out);
+        fprintf(summary_stream(ra.out), "%s %ux%u in %.3f s -> %s\n", ra.mesh ? "mesh" : "dvr",
+                ra.width, ra.height, (ra.mesh ? &mesh : &dvr)->render_s, ra.out);
     }
     zc_vol_close(v);
     return err ? ZC_EXIT_FAIL : ZC_EXIT_OK;
