@@ -18,8 +18,8 @@ int cli_bad_option(const char *cmd, int c, char **argv)
 {
     const char *arg = argv[optind - 1];
     if (strncmp(arg, "--", 2) != 0)
-        return zc_usage_error(cmd, c == ':' ? "option '-%c' needs a value" : "unknown option '-%c'",
-                              optopt);
+        return c == ':' ? zc_usage_error(cmd, "option '-%c' needs a value", optopt)
+                        : zc_usage_error(cmd, "unknown option '-%c'", optopt);
     int len = (int)strcspn(arg, "=");
     if (c == ':' || (optopt && arg[len]))
         return zc_usage_error(cmd, "option '%.*s' %s", len, arg,
@@ -28,7 +28,8 @@ int cli_bad_option(const char *cmd, int c, char **argv)
 }
 
 /* Logs the message when asked, and keeps the first failure: the cause. */
-static void record(int err, bool log, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 3, 0)))
+record(int err, bool log, const char *fmt, va_list ap)
 {
     char line[sizeof(failure.message)];
     vsnprintf(line, sizeof(line), fmt, ap);
