@@ -327,8 +327,10 @@ int cmd_demo(int argc, char **argv)
     struct bench_plot plot;
     if (prepare_out(&o, &s, &plot))
         return ZC_EXIT_FAIL;
-    if (o.ring && stage_ring(&o, &s, &plot))
+    if (o.ring && stage_ring(&o, &s, &plot)) {
+        bench_plot_abort(&plot); /* no temporary left in OUT */
         return ZC_EXIT_FAIL;
+    }
     if (o.pipeline && stage_pipeline(&o, &s))
         return ZC_EXIT_FAIL;
 
