@@ -15,6 +15,7 @@
  * ZC_FB_TILE_DEFAULT is the size where time has flattened and memory has
  * not yet grown.  --csv writes the first table for bench/fb_plot.py.
  */
+#include "../tools/zc/cli.h"
 #include "../tools/zc/cmd.h"
 #include "zc/base.h"
 #include "zc/fb.h"
@@ -131,7 +132,8 @@ int cmd_bench_fb(int argc, char **argv)
     bool json = false;
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (opt) {
         case 's':
             if (zc_parse_wxh(optarg, &w, &h) != 0 || w < 128 || h < 128 || w > 16384 || h > 16384)
@@ -150,15 +152,26 @@ int cmd_bench_fb(int argc, char **argv)
         case 'h':
             usage(stdout);
             return ZC_EXIT_OK;
-        default:
-            return zc_usage_error("bench fb", "unknown option");
+        default: /* '?' or ':' */
+            return cli_bad_option("bench fb", opt, argv);
         }
     }
     if (optind != argc)
         return zc_usage_error("bench fb", "no arguments expected");
+    cli_json_failures(json);
+    /* The table is kept in memory and written whole at the end, to an
+     * output opened now: a bad path fails before the measurement. */
+    struct zc_output csv_out;
+    char *csv_text = NULL;
+    size_t csv_len = 0;
     FILE *csv = NULL;
-    if (csv_path && !(csv = fopen(csv_path, "w"))) {
-        zc_error("%s: %s", csv_path, zc_strerror(-errno));
+    int err = csv_path ? zc_output_open(&csv_out, csv_path) : 0;
+    if (!err && csv_path && !(csv = open_memstream(&csv_text, &csv_len))) {
+        err = -errno;
+        zc_output_abort(&csv_out);
+    }
+    if (err) {
+        cli_fail(err, "cannot write %s: %s", csv_path, zc_strerror(err));
         return ZC_EXIT_FAIL;
     }
     if (csv)
@@ -172,7 +185,6 @@ int cmd_bench_fb(int argc, char **argv)
            (unsigned long long)frames);
     printf("%-9s %6s %11s %11s %7s %12s %12s %7s\n", "shape", "touch", "journal ms", "backbuf ms",
            "time", "journal", "backbuf", "memory");
-    int err = 0;
     for (int s = 0; s < 2 && !err; s++)
         for (size_t i = 0; i < ZC_ARRAY_SIZE(fractions) && !err; i++) {
             struct run jr, br;
@@ -219,10 +231,22 @@ int cmd_bench_fb(int argc, char **argv)
             printf("%5u %14.3f %14.3f %14s\n", tiles[i], c.frame_s * 1e3, sc.frame_s * 1e3,
                    zc_fmt_bytes((double)sc.extra_bytes, a, 32));
     }
-    if (csv && fclose(csv) != 0 && !err)
-        err = -errno;
+    if (csv) {
+        int werr = fclose(csv) != 0 ? -errno : 0;
+        if (!werr && !err)
+            werr = zc_output_write(&csv_out, csv_text, csv_len);
+        if (werr || err)
+            zc_output_abort(&csv_out);
+        else
+            werr = zc_output_commit(&csv_out);
+        free(csv_text);
+        if (werr) {
+            cli_fail(werr, "cannot write %s: %s", csv_path, zc_strerror(werr));
+            return ZC_EXIT_FAIL;
+        }
+    }
     if (err) {
-        zc_error("%s", zc_strerror(err));
+        cli_fail(err, "measurement failed: %s", zc_strerror(err));
         return ZC_EXIT_FAIL;
     }
     if (json) {

@@ -1,23 +1,35 @@
-/* plot.h - the one way benchmarks draw: a gnuplot script piped to gnuplot,
- * the PNG written to PATH.tmp and renamed into place only when gnuplot
- * succeeded, so a failed plot never leaves a half-written picture. */
+/* plot.h - the one way benchmarks (and zc demo) draw: a gnuplot script run
+ * by gnuplot, the PNG written to the plot's output.
+ *
+ * The output is opened first, before the measurement it will show, so that
+ * a path that cannot be written fails before the work starts.  gnuplot
+ * never sees that path nor our stdout: its script comes from a memory file,
+ * its picture goes to another (its stdout), and only a picture gnuplot
+ * finished is written to the output (zc_output: a regular file replaced
+ * whole, a FIFO or a device written through).
+ */
 #ifndef ZC_BENCH_PLOT_H
 #define ZC_BENCH_PLOT_H
 
-#include <stddef.h>
+#include "zc/base.h"
+
 #include <stdio.h>
 
 struct bench_plot {
-    FILE *gnuplot;  /* write the data and the script here */
-    char tmp[4096]; /* where the script must `set output` */
-    const char *path;
+    FILE *script; /* write the data and the script here: a PNG terminal, no `set output` */
+    int script_fd, png_fd, err_fd; /* memory files: gnuplot's stdin, stdout, stderr */
+    struct zc_output out;
+    char why[256]; /* gnuplot's last line on stderr when it failed */
 };
 
-/* Starts gnuplot for a PNG at path; 0, -EINVAL for a path gnuplot cannot
- * quote, -ENAMETOOLONG, or -errno when gnuplot cannot be started. */
+/* Opens the plot's output at path and its script; 0 or -errno (the
+ * output's: ENOENT, ENOTDIR, EACCES, EISDIR ...). */
 int bench_plot_open(struct bench_plot *p, const char *path);
-/* Waits for gnuplot and renames the picture into place; 0, -ENOENT when
- * gnuplot is not installed, -EIO when it failed, or -errno. */
-int bench_plot_close(struct bench_plot *p);
+/* Runs gnuplot over the script and publishes its picture; the plot is
+ * closed either way.  0, -ENOENT when gnuplot is not installed, -EIO when
+ * gnuplot failed (its words in p->why), or the output's -errno (ENOSPC ...). */
+int bench_plot_draw(struct bench_plot *p);
+/* Closes the plot without drawing; the output gets nothing. */
+void bench_plot_abort(struct bench_plot *p);
 
 #endif

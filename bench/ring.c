@@ -13,6 +13,7 @@
  * Each figure is the median of --runs runs; the consumer verifies every
  * message (ring_stream.c), so a figure is never that of a broken stream.
  */
+#include "../tools/zc/cli.h"
 #include "../tools/zc/cmd.h"
 #include "ring_stream.h"
 #include "zc/base.h"
@@ -249,7 +250,8 @@ int cmd_bench_ring(int argc, char **argv)
     uint64_t v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 'j':
             o.json = true;
@@ -270,25 +272,35 @@ int cmd_bench_ring(int argc, char **argv)
         case 'h':
             usage(stdout);
             return ZC_EXIT_OK;
-        default:
-            return zc_usage_error("bench ring", "unknown option");
+        default: /* '?' or ':' */
+            return cli_bad_option("bench ring", c, argv);
         }
     }
     if (optind < argc)
         return zc_usage_error("bench ring", "unexpected argument '%s'", argv[optind]);
 
-    struct figures f;
-    int err = run_all(&o, &f);
+    cli_json_failures(o.json);
+    struct bench_plot plot;
+    int err = o.plot ? bench_plot_open(&plot, o.plot) : 0;
     if (err) {
-        zc_error("measurement failed: %s", zc_strerror(err));
+        cli_fail(err, "cannot write the plot %s: %s", o.plot, zc_strerror(err));
+        return ZC_EXIT_FAIL;
+    }
+    struct figures f;
+    err = run_all(&o, &f);
+    if (err) {
+        cli_fail(err, "measurement failed: %s", zc_strerror(err));
+        if (o.plot)
+            bench_plot_abort(&plot);
         return ZC_EXIT_FAIL;
     }
     print_table(&f);
     if (o.plot) {
         err =
-            stream_plot_batch(o.plot, batches, f.ns64, NBATCH, f.a, f.b, 1e9 / f.pipe64.msgs_per_s);
+            stream_plot_batch(&plot, batches, f.ns64, NBATCH, f.a, f.b, 1e9 / f.pipe64.msgs_per_s);
         if (err) {
-            zc_error("cannot write the plot %s: %s", o.plot, zc_strerror(err));
+            cli_fail(err, "cannot write the plot %s: %s%s%s", o.plot, zc_strerror(err),
+                     *plot.why ? "; gnuplot: " : "", plot.why);
             return ZC_EXIT_FAIL;
         }
         printf("\nplot: %s\n", o.plot);

@@ -644,21 +644,16 @@ int stream_fit(const unsigned *batch, const double *ns_per_msg, size_t n, double
     return 0;
 }
 
-int stream_plot_batch(const char *path, const unsigned *batch, const double *ns_per_msg, size_t n,
-                      double a, double b, double pipe_ns)
+int stream_plot_batch(struct bench_plot *plot, const unsigned *batch, const double *ns_per_msg,
+                      size_t n, double a, double b, double pipe_ns)
 {
-    struct bench_plot plot;
-    int err = bench_plot_open(&plot, path);
-    if (err)
-        return err;
-    FILE *g = plot.gnuplot;
+    FILE *g = plot->script;
     fprintf(g, "$d << EOD\n");
     for (size_t i = 0; i < n; i++)
         fprintf(g, "%u %.3f\n", batch[i], ns_per_msg[i]);
     fprintf(g,
             "EOD\n"
             "set terminal pngcairo size 900,540 font ',11'\n"
-            "set output '%s'\n"
             "set logscale x 2\nset logscale y 10\nset grid\n"
             "set xrange [0.8:%u]\n"
             "set xlabel 'batch size B (64-byte messages per submit)'\n"
@@ -668,6 +663,6 @@ int stream_plot_batch(const char *path, const unsigned *batch, const double *ns_
             "plot $d using 1:2 with linespoints pt 7 lw 2 title 'zc ring (measured)', "
             "a + b / x with lines dt 2 lw 2 title sprintf('fit: %%.1f + %%.1f / B ns', a, b), "
             "p with lines lw 2 title sprintf('pipe, one write per message: %%.0f ns', p)\n",
-            plot.tmp, batch[n - 1] * 5 / 4, a, b, pipe_ns);
-    return bench_plot_close(&plot);
+            batch[n - 1] * 5 / 4, a, b, pipe_ns);
+    return bench_plot_draw(plot);
 }

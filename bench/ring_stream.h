@@ -7,6 +7,8 @@
 #ifndef ZC_BENCH_RING_STREAM_H
 #define ZC_BENCH_RING_STREAM_H
 
+#include "plot.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -97,9 +99,10 @@ int stream_rtt(enum stream_transport transport, bool spin, unsigned rounds, doub
  * for fewer than two distinct batch sizes. */
 int stream_fit(const unsigned *batch, const double *ns_per_msg, size_t n, double *a, double *b);
 
-/* Writes a PNG of ns per message against batch size (log2 axis) with the
- * fitted curve, through gnuplot.  0 or -errno (-ENOENT: no gnuplot). */
-int stream_plot_batch(const char *path, const unsigned *batch, const double *ns_per_msg, size_t n,
-                      double a, double b, double pipe_ns);
+/* Draws ns per message against batch size (log2 axis) with the fitted
+ * curve into plot (bench_plot_open()ed before the measurement) and
+ * publishes it; see bench_plot_draw(). */
+int stream_plot_batch(struct bench_plot *plot, const unsigned *batch, const double *ns_per_msg,
+                      size_t n, double a, double b, double pipe_ns);
 
 #endif

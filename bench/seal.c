@@ -21,6 +21,7 @@
 #include "zc/ring.h"
 #include "zc/seal.h"
 #include "zc/shm.h"
+#include "../tools/zc/cli.h"
 #include "../tools/zc/cmd.h"
 
 #include <errno.h>
@@ -373,22 +374,17 @@ static double ring_gbps(struct ring_pair *rp, size_t size, uint64_t n)
 /* ---- the picture ---- */
 
 /* Grouped bars (gnuplot, PNG): GB/s of the three peers at each size, log
- * scale, written to path.tmp and renamed.  0 or -errno. */
-static int plot(const char *path, enum zc_cipher cipher, const double *sealed, const double *raw,
-                const double *ring)
+ * scale, drawn into plot (opened before the measurement).  0 or -errno. */
+static int plot_bars(struct bench_plot *plot, enum zc_cipher cipher, const double *sealed,
+                     const double *raw, const double *ring)
 {
-    struct bench_plot plot;
-    int err = bench_plot_open(&plot, path);
-    if (err)
-        return err;
-    FILE *g = plot.gnuplot;
+    FILE *g = plot->script;
     fprintf(g, "$d << EOD\n");
     for (int s = 0; s < NSIZES; s++)
         fprintf(g, "%s %.4f %.4f %.4f\n", size_names[s], sealed[s], raw[s], ring[s]);
     fprintf(g,
             "EOD\n"
             "set terminal pngcairo size 900,540 font ',11'\n"
-            "set output '%s'\n"
             "set style data histograms\nset style histogram clustered gap 1\n"
             "set style fill solid 0.85 border -1\nset boxwidth 0.9\n"
             "set logscale y 10\nset yrange [0.01:*]\nset grid ytics\nset key top left\n"
@@ -396,11 +392,19 @@ static int plot(const char *path, enum zc_cipher cipher, const double *sealed, c
             "set title 'zc seal (%s): sealed channel vs raw AEAD on one core vs unsealed ring'\n"
             "plot $d using 2:xtic(1) title 'sealed channel (2 threads, 2 cores)', "
             "'' using 3 title 'raw AEAD, one core', '' using 4 title 'unsealed ring'\n",
-            plot.tmp, zc_cipher_name(cipher));
-    return bench_plot_close(&plot);
+            zc_cipher_name(cipher));
+    return bench_plot_draw(plot);
 }
 
 /* ---- the command ---- */
+
+/* A failed run: the plot, opened before it, gets nothing. */
+static int give_up(struct bench_plot *plot)
+{
+    if (plot)
+        bench_plot_abort(plot);
+    return ZC_EXIT_FAIL;
+}
 
 static void bench_usage(FILE *f)
 {
@@ -427,7 +431,8 @@ int cmd_bench_seal(int argc, char **argv)
     double scale = 1;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             json = true;
@@ -446,25 +451,32 @@ int cmd_bench_seal(int argc, char **argv)
         case 'h':
             bench_usage(stdout);
             return ZC_EXIT_OK;
-        default:
-            return zc_usage_error("bench seal", "unknown option");
+        default: /* '?' or ':' */
+            return cli_bad_option("bench seal", c, argv);
         }
     }
     if (optind < argc)
         return zc_usage_error("bench seal", "unexpected argument '%s'", argv[optind]);
 
-    struct channel ch;
-    int r = channel_open(&ch);
+    cli_json_failures(json);
+    struct bench_plot plot;
+    int r = plot_path ? bench_plot_open(&plot, plot_path) : 0;
     if (r) {
-        zc_error("cannot open a sealed channel: %s", zc_strerror(r));
+        cli_fail(r, "cannot write the plot %s: %s", plot_path, zc_strerror(r));
         return ZC_EXIT_FAIL;
+    }
+    struct channel ch;
+    r = channel_open(&ch);
+    if (r) {
+        cli_fail(r, "cannot open a sealed channel: %s", zc_strerror(r));
+        return give_up(plot_path ? &plot : NULL);
     }
     struct ring_pair rp = {0};
     r = ring_pair_open(&rp);
     if (r) {
-        zc_error("cannot open a ring: %s", zc_strerror(r));
+        cli_fail(r, "cannot open a ring: %s", zc_strerror(r));
         channel_close(&ch);
-        return ZC_EXIT_FAIL;
+        return give_up(plot_path ? &plot : NULL);
     }
     enum zc_cipher cipher = zc_seal_cipher(ch.s0);
     bool tty = isatty(STDERR_FILENO);
@@ -502,8 +514,8 @@ int cmd_bench_seal(int argc, char **argv)
     zc_ring_destroy(rp.dev);
     channel_close(&ch);
     if (sealed[NSIZES - 1] == 0 || rtt == 0) {
-        zc_error("a sealed run failed; no figures");
-        return ZC_EXIT_FAIL;
+        cli_fail(-EIO, "a sealed run failed; no figures");
+        return give_up(plot_path ? &plot : NULL);
     }
 
     printf("sealed channel (%s), GB/s; sender and receiver on different cores\n",
@@ -516,9 +528,10 @@ int cmd_bench_seal(int argc, char **argv)
                raw_cpu[s] > 0 ? sealed_cpu[s] / raw_cpu[s] : 0);
     printf("64 B sealed round trip: %.2f us (median)\n", rtt);
     if (plot_path) {
-        r = plot(plot_path, cipher, sealed, raw, ring);
+        r = plot_bars(&plot, cipher, sealed, raw, ring);
         if (r) {
-            zc_error("cannot write the plot %s: %s", plot_path, zc_strerror(r));
+            cli_fail(r, "cannot write the plot %s: %s%s%s", plot_path, zc_strerror(r),
+                     *plot.why ? "; gnuplot: " : "", plot.why);
             return ZC_EXIT_FAIL;
         }
         printf("plot: %s\n", plot_path);

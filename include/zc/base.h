@@ -112,6 +112,36 @@ int zc_pread_all(int fd, void *buf, size_t len, uint64_t off);
 /* Human-readable byte count ("1.50 GiB") into buf; returns buf. */
 const char *zc_fmt_bytes(double bytes, char *buf, size_t len);
 
+/* ---- outputs given by name (-o PATH, --plot PATH): never clobber a node ----
+ * A regular file at path (or nothing yet) is replaced whole or not at all:
+ * the bytes go to a temporary beside it (beside the file a symlink points
+ * to: the link stays), synced and renamed over it at commit, keeping the
+ * old file's mode (new files 0644).  Anything else is written through,
+ * never removed or renamed over: a FIFO (open waits for a reader, as a
+ * shell's '>' does), a character device, a terminal, a symlink to one of
+ * them (/dev/stdout).  "-" is standard output.  A write error, such as
+ * ENOSPC from /dev/full or EPIPE from a FIFO whose reader left, is
+ * returned, never raised as SIGPIPE. */
+struct zc_output {
+    int fd;       /* where the bytes go; -1 when not open */
+    bool owned;   /* fd is ours to close (not standard output) */
+    char *tmp;    /* the temporary, NULL when written through */
+    char *target; /* what tmp replaces at commit */
+    unsigned mode;
+};
+/* 0 with o open; -EISDIR, -ENXIO (a socket), or -errno of the path or of
+ * the temporary (ENOENT, ENOTDIR, EACCES for its folder): call it before
+ * the work whose result it will hold, so a bad path fails first. */
+int zc_output_open(struct zc_output *o, const char *path);
+/* All len bytes or -errno (-ENOSPC, -EPIPE, -EIO, ...). */
+int zc_output_write(struct zc_output *o, const void *buf, size_t len);
+/* Publishes: renames the temporary into place, or closes the node.
+ * 0 or -errno; on failure nothing was published.  o is closed either way. */
+int zc_output_commit(struct zc_output *o);
+/* Drops what was written (the temporary is removed; a node keeps what it
+ * got).  Safe on a closed or committed o. */
+void zc_output_abort(struct zc_output *o);
+
 #ifdef __cplusplus
 }
 #endif

@@ -118,8 +118,9 @@ size_t zc_fb_frame_bytes(const struct zc_fb *fb);
 /* Tiles saved in the journal by the current or last journaled frame. */
 unsigned zc_fb_touched_tiles(const struct zc_fb *fb);
 
-/* Writes the visible frame as an 8-bit RGBA PNG through libpng.  The file
- * appears whole or not at all (a temporary beside it, then rename).
+/* Writes the visible frame as an 8-bit RGBA PNG through libpng, to path as
+ * zc_output_open() (zc/base.h) treats it: a regular file appears whole or
+ * not at all, a FIFO or a device node is written through and kept.
  * 0, -EIO on a libpng failure, or -errno from the file system. */
 int zc_fb_write_png(const struct zc_fb *fb, const char *path);
 /* The same PNG bytes into buf (cap bytes), e.g. straight into a slot of
@@ -128,10 +129,10 @@ ssize_t zc_fb_encode_png(const struct zc_fb *fb, void *buf, size_t cap);
 /* The same for any RGBA8 image in memory (rows stride_px pixels apart). */
 int zc_png_write_rgba(const char *path, const uint32_t *pixels, unsigned width, unsigned height,
                       size_t stride_px);
-/* Publishes a file whole or not at all: fill(f, arg) writes it into a
- * temporary beside path (mode 0644), renamed over path when fill returned 0
- * and every byte reached the file.  0, fill's error, or -errno. */
-int zc_fb_write_file(const char *path, int (*fill)(FILE *f, void *arg), void *arg);
+/* The PNG into an output opened with zc_output_open() (zc/base.h) before
+ * the frame was drawn; the caller commits or aborts it.  0 or -errno. */
+struct zc_output;
+int zc_fb_png_to_output(const struct zc_fb *fb, struct zc_output *out);
 
 #ifdef __cplusplus
 }

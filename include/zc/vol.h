@@ -154,9 +154,15 @@ int zc_vol_mesh_extract(struct zc_vol *v, float iso, struct zc_mesh *mesh);
 void zc_mesh_free(struct zc_mesh *mesh);
 /* Bytes the mesh holds. */
 size_t zc_mesh_bytes(const struct zc_mesh *mesh);
-/* Binary little-endian PLY (vertex x y z nx ny nz float, face uchar/int),
- * published whole or not at all.  0 or -errno. */
+/* Binary little-endian PLY (vertex x y z nx ny nz float, face uchar/int)
+ * to path as zc_output_open() (zc/base.h) treats it: a regular file is
+ * published whole or not at all, a FIFO or a device written through.
+ * 0 or -errno. */
 int zc_mesh_write_ply(const struct zc_mesh *mesh, const char *path);
+/* The same PLY into an output opened before the mesh was made; the caller
+ * commits or aborts it.  0 or -errno. */
+struct zc_output;
+int zc_mesh_ply_to_output(const struct zc_mesh *mesh, struct zc_output *out);
 /* Rasterizes mesh into fb with a z-buffer and two-sided diffuse shading,
  * the camera framing the box [0, extent] like zc_vol_render frames a
  * volume of that extent.  *scratch_bytes (may be NULL) gets the bytes of

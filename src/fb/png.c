@@ -1,10 +1,6 @@
-/* png.c - RGBA8 pictures to PNG through libpng, and the file publishing
- * they (and vol's meshes) go through.
- *
- * A file is published whole or not at all: it is written into a temporary
- * file in the destination's folder, which is renamed over the destination
- * only once every byte is written.  A failed write removes the temporary
- * and leaves any older file in place.
+/* png.c - RGBA8 pictures to PNG through libpng, into a file (through
+ * zc_output: a regular file is replaced whole or not at all, a FIFO or a
+ * device is written through) or into a buffer, the same bytes either way.
  */
 #include "zc/fb.h"
 #include "zc/base.h"
@@ -14,27 +10,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-/* Where libpng's bytes go: a stdio stream, or a bounded buffer. */
+/* Where libpng's bytes go: an output (staged a block at a time: libpng
+ * hands over chunk headers of 4 bytes apart), or a bounded buffer. */
 struct png_out {
-    FILE *f;      /* when set, fwrite there */
-    uint8_t *buf; /* else copy here, cap bytes at most */
+    struct zc_output *file; /* when set, staged in buf, written there */
+    uint8_t *buf;
     size_t cap, len;
-    int err; /* why a write failed: -ENOSPC or -EIO */
+    int err; /* why a write failed: -ENOSPC, or the output's -errno */
 };
+
+#define PNG_STAGE (64 * 1024)
+
+static int out_drain(struct png_out *o)
+{
+    int err = zc_output_write(o->file, o->buf, o->len);
+    o->len = 0;
+    return err;
+}
 
 static void out_write(png_structp png, png_bytep data, png_size_t n)
 {
     struct png_out *o = png_get_io_ptr(png);
-    if (o->f ? fwrite(data, 1, n, o->f) != n : n > o->cap - o->len) {
-        o->err = o->f ? -EIO : -ENOSPC;
-        png_error(png, "short write");
-    }
-    if (!o->f)
+    if (o->file && n > o->cap - o->len)
+        o->err = out_drain(o);
+    if (!o->err && o->file && n > o->cap)
+        o->err = zc_output_write(o->file, data, n);
+    else if (!o->err && n > o->cap - o->len)
+        o->err = -ENOSPC;
+    else if (!o->err) {
         memcpy(o->buf + o->len, data, n);
-    o->len += n;
+        o->len += n;
+    }
+    if (o->err)
+        png_error(png, "short write");
 }
 
 static void out_flush(png_structp png)
@@ -87,50 +96,19 @@ static int encode(struct png_out *out, const uint32_t *pixels, unsigned width, u
     return 0;
 }
 
-int zc_fb_write_file(const char *path, int (*fill)(FILE *f, void *arg), void *arg)
+/* The PNG into an open output, staged in blocks. */
+static int write_rgba(struct zc_output *file, const uint32_t *pixels, unsigned width,
+                      unsigned height, size_t stride_px)
 {
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp)
+    uint8_t *stage = malloc(PNG_STAGE);
+    if (!stage)
         return -ENOMEM;
-    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!f) {
-        int err = -errno;
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        free(tmp);
-        return err;
-    }
-    int err = fill(f, arg);
-    if (fflush(f) != 0 && !err)
-        err = -errno;
-    if (fchmod(fd, 0644) != 0 && !err)
-        err = -errno;
-    if (fclose(f) != 0 && !err)
-        err = -errno;
-    if (!err && rename(tmp, path) != 0)
-        err = -errno;
-    if (err)
-        unlink(tmp);
-    free(tmp);
+    struct png_out out = {.file = file, .buf = stage, .cap = PNG_STAGE};
+    int err = encode(&out, pixels, width, height, stride_px);
+    if (!err)
+        err = out_drain(&out);
+    free(stage);
     return err;
-}
-
-struct png_job {
-    const uint32_t *pixels;
-    unsigned width, height;
-    size_t stride_px;
-};
-
-static int fill_png(FILE *f, void *arg)
-{
-    const struct png_job *job = arg;
-    struct png_out out = {.f = f};
-    return encode(&out, job->pixels, job->width, job->height, job->stride_px);
 }
 
 int zc_png_write_rgba(const char *path, const uint32_t *pixels, unsigned width, unsigned height,
@@ -138,8 +116,21 @@ int zc_png_write_rgba(const char *path, const uint32_t *pixels, unsigned width, 
 {
     if (width == 0 || height == 0 || stride_px < width)
         return -EINVAL;
-    struct png_job job = {pixels, width, height, stride_px};
-    return zc_fb_write_file(path, fill_png, &job);
+    struct zc_output file;
+    int err = zc_output_open(&file, path);
+    if (!err)
+        err = write_rgba(&file, pixels, width, height, stride_px);
+    if (err) {
+        zc_output_abort(&file);
+        return err;
+    }
+    return zc_output_commit(&file);
+}
+
+int zc_fb_png_to_output(const struct zc_fb *fb, struct zc_output *out)
+{
+    return write_rgba(out, zc_fb_visible_row(fb, 0), zc_fb_width(fb), zc_fb_height(fb),
+                      zc_fb_width(fb));
 }
 
 int zc_fb_write_png(const struct zc_fb *fb, const char *path)

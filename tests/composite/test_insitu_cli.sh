@@ -17,6 +17,24 @@ rc=0; "$zc" insitu --size 0x4 2> "$dir/err" || rc=$?
 rc=0; "$zc" insitu --precision 12 2> "$dir/err" || rc=$?
 [ $rc -eq 2 ] || fail "a bad --precision exited $rc, not 2"
 
+# Under mpirun a usage error is said once (by rank 0), not once a rank.
+rc=0; "$mpiexec" -np 2 --oversubscribe "$zc" insitu --bogus > "$dir/out" 2> "$dir/err" || rc=$?
+[ $rc -ne 0 ] || fail "a bad option under mpirun exited 0"
+[ "$(grep -c "zc insitu: unknown option '--bogus'" "$dir/err")" -eq 1 ] ||
+    fail "the usage error was not said exactly once: $(cat "$dir/err")"
+
+# Byte counts in the JSON summary are integers, however large.
+"$mpiexec" -np 2 --oversubscribe "$zc" insitu --steps 20 --every 20 --size 1200x1200 --grid 16 \
+    --no-baseline --json > "$dir/out"
+/usr/bin/python3 -c '
+import json, sys
+o = json.loads(sys.stdin.read().splitlines()[-1])
+assert o["composite_bytes_per_frame"] > 1000000, o
+for k, v in o.items():
+    if "bytes" in k:
+        assert isinstance(v, int), (k, v)
+' < "$dir/out" || fail "byte counts that are not JSON integers: $(tail -n 1 "$dir/out")"
+
 # A grid too small for the ranks: a failed job, one line, no frames.
 rc=0
 "$mpiexec" -np 3 --oversubscribe "$zc" insitu --grid 5 --out "$dir/none" > "$dir/out" 2> "$dir/err" || rc=$?

@@ -40,9 +40,19 @@ rc=0
 grep -q "cannot create $dir/afile" "$dir/err" || fail "no clear error for --out: $(cat "$dir/err")"
 left_behind "a pipeline without an output folder"
 
+# An earlier run's frames in OUT/frames are removed first (and said so);
+# what is not a frame of ours stays.
+mkdir -p "$dir/out/frames"
+: > "$dir/out/frames/frame_00000090.png"
+: > "$dir/out/frames/notes.txt"
 args="--steps 30 --every 10 --grid 16"
 "$zc" demo --out "$dir/out" --only pipeline --ranks 2 $args --image 64x48 --json > "$dir/log"
 left_behind "the pipeline"
+grep -q "frames: removed 1 frame of an earlier run" "$dir/log" || fail "old frames not reported: $(cat "$dir/log")"
+[ -e "$dir/out/frames/notes.txt" ] || fail "a file that is not a frame was removed"
+rm "$dir/out/frames/notes.txt"
+# The console names each frame as its file is named, time with its unit.
+grep -q "frame_00000010.png (step 10, t = [0-9.]* dx/c)" "$dir/log" || fail "frames named otherwise: $(cat "$dir/log")"
 "$mpiexec" -np 2 --oversubscribe "$zc" insitu $args --size 64x48 --no-baseline --json \
     --out "$dir/direct" > "$dir/insitu.log"
 [ "$(ls "$dir/out/frames")" = "$(ls "$dir/direct")" ] ||
@@ -52,6 +62,14 @@ for f in "$dir"/direct/*.png; do
     cmp -s "$f" "$dir/out/frames/${f##*/}" || fail "${f##*/} did not arrive intact"
 done
 
+# Byte counts are JSON integers.
+/usr/bin/python3 -c '
+import json, sys
+o = json.loads(sys.stdin.read().splitlines()[-1])
+for k, v in o.items():
+    if "bytes" in k:
+        assert isinstance(v, int), (k, v)
+' < "$dir/log" || fail "byte counts that are not integers: $(tail -n 1 "$dir/log")"
 json=$(tail -n 1 "$dir/log")
 num() { echo "$json" | sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p"; }
 for key in pipeline_frames png_bytes placed_bytes pipe_copy_bytes ring_bytes wire_bytes \

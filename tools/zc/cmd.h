@@ -22,6 +22,10 @@ int cmd_insitu(int argc, char **argv);  /* cmd_insitu.c */
 int cmd_insitu_with_sink(int argc, char **argv, zc_composite_sink sink, void *arg);
 int cmd_demo(int argc, char **argv); /* cmd_demo.c */
 int cmd_vhost(int argc, char **argv); /* cmd_vhost.c */
+/* Makes dir, or empties it of the frames an earlier zc insitu run wrote
+ * there (regular files named frame_NNNNNNNN.png), *removed of them; nothing
+ * else in it is touched.  0 or -errno, said on stderr. */
+int insitu_prepare_frames(const char *dir, unsigned *removed);
 
 /* zc bench NAME: the benchmark programs under bench/. */
 int cmd_bench_ring(int argc, char **argv);   /* bench/ring.c */

@@ -17,6 +17,7 @@
  * zc insitu with one more consumer of the frames at rank 0, the ring.
  */
 #include "../../bench/ring_stream.h"
+#include "cli.h"
 #include "cmd.h"
 #include "pipeline.h"
 #include "zc/base.h"
@@ -58,7 +59,8 @@ static void usage(FILE *f)
         "a local `zc serve` (throwaway keys, a loopback port), which writes it into\n"
         "DIR/frames; a table compares the bytes each hop moved with the copying\n"
         "alternative.\n\n"
-        "  --out DIR      output folder (created when missing)\n"
+        "  --out DIR      output folder (created when missing; the frames of an\n"
+        "                 earlier run in DIR/frames are removed first, and said so)\n"
         "  --size BYTES   ring: data set size, 64M .. 16G (default 512M)\n"
         "  --only STAGE   run only the ring or the pipeline stage\n"
         "  --ranks N      pipeline: MPI ranks, 1 .. 64 (default 4)\n"
@@ -89,7 +91,8 @@ static int stream_data_set(const struct demo_opts *o, enum stream_transport t, d
     return 0;
 }
 
-static int stage_ring(const struct demo_opts *o, struct demo_summary *s)
+/* plot: OUT/ring_batch.png, opened before the stage. */
+static int stage_ring(const struct demo_opts *o, struct demo_summary *s, struct bench_plot *plot)
 {
     char size[32];
     zc_fmt_bytes((double)o->bytes, size, sizeof(size));
@@ -102,7 +105,7 @@ static int stage_ring(const struct demo_opts *o, struct demo_summary *s)
     if (!err)
         err = stream_data_set(o, STREAM_UNIX, &s->unix_gbps);
     if (err) {
-        zc_error("streaming the data set failed: %s", zc_strerror(err));
+        cli_fail(err, "streaming the data set failed: %s", zc_strerror(err));
         return err;
     }
     printf("  zc ring       %7.2f GB/s\n", s->ring_gbps);
@@ -132,14 +135,14 @@ static int stage_ring(const struct demo_opts *o, struct demo_summary *s)
     if (!err)
         err = stream_fit(batches, ns, ZC_ARRAY_SIZE(batches), &s->fit_a_ns, &s->fit_b_ns);
     if (err) {
-        zc_error("the batch sweep failed: %s", zc_strerror(err));
+        cli_fail(err, "the batch sweep failed: %s", zc_strerror(err));
         return err;
     }
-    snprintf(s->plot, sizeof(s->plot), "%s/ring_batch.png", o->out);
-    err = stream_plot_batch(s->plot, batches, ns, ZC_ARRAY_SIZE(batches), s->fit_a_ns, s->fit_b_ns,
+    err = stream_plot_batch(plot, batches, ns, ZC_ARRAY_SIZE(batches), s->fit_a_ns, s->fit_b_ns,
                             pipe_ns);
     if (err) {
-        zc_error("cannot write %s: %s", s->plot, zc_strerror(err));
+        cli_fail(err, "cannot write %s: %s%s%s", s->plot, zc_strerror(err),
+                 *plot->why ? "; gnuplot: " : "", plot->why);
         return err;
     }
     printf("  64 B messages: %.1f ns each at batch 1, %.1f at batch 64 (pipe: %.0f);"
@@ -149,14 +152,48 @@ static int stage_ring(const struct demo_opts *o, struct demo_summary *s)
     return 0;
 }
 
+/* Everything the stages write is checked before any of them starts: OUT
+ * a folder (made when missing), the ring stage's picture opened, and
+ * OUT/frames emptied of an earlier run's frames (said on the console), so
+ * that what the pipeline reports as placed is all there is. */
+static int prepare_out(const struct demo_opts *o, struct demo_summary *s, struct bench_plot *plot)
+{
+    struct stat st;
+    int err = mkdir(o->out, 0755) == 0 || errno == EEXIST ? 0 : -errno;
+    if (!err && stat(o->out, &st) != 0)
+        err = -errno;
+    else if (!err && !S_ISDIR(st.st_mode))
+        err = -ENOTDIR;
+    if (err)
+        return cli_fail(err, "cannot create %s: %s", o->out, zc_strerror(err));
+    if (o->pipeline) {
+        char frames[PATH_MAX];
+        unsigned removed = 0;
+        if (snprintf(frames, sizeof(frames), "%s/frames", o->out) >= (int)sizeof(frames))
+            return cli_fail(-ENAMETOOLONG, "%s/frames: %s", o->out, zc_strerror(-ENAMETOOLONG));
+        if ((err = insitu_prepare_frames(frames, &removed)))
+            return err; /* said by insitu_prepare_frames */
+        if (removed)
+            printf("%s: removed %u frame%s of an earlier run\n", frames, removed,
+                   removed == 1 ? "" : "s");
+    }
+    if (o->ring) {
+        snprintf(s->plot, sizeof(s->plot), "%s/ring_batch.png", o->out);
+        if ((err = bench_plot_open(plot, s->plot)))
+            return cli_fail(err, "cannot write %s: %s", s->plot, zc_strerror(err));
+    }
+    return 0;
+}
+
 static int stage_pipeline(const struct demo_opts *o, struct demo_summary *s)
 {
     printf("pipeline: zc insitu on %u ranks -> rank 0 -> shared-memory ring -> uploader -> "
            "zc serve\n",
            o->pipe.ranks);
     fflush(stdout);
-    if (pipeline_run(&o->pipe, &s->pipeline))
-        return -1;
+    int err = pipeline_run(&o->pipe, &s->pipeline);
+    if (err)
+        return cli_fail_said(err, "the pipeline stage failed: %s", zc_strerror(err));
     pipeline_print(&s->pipeline, stdout);
     if (o->ring)
         printf("  the ring itself streamed %.2f GB/s, the pipe %.2f GB/s (%.1fx)\n", s->ring_gbps,
@@ -229,7 +266,8 @@ int cmd_demo(int argc, char **argv)
     uint64_t v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'o':
             o.out = optarg;
@@ -277,21 +315,22 @@ int cmd_demo(int argc, char **argv)
         case 'h':
             usage(stdout);
             return ZC_EXIT_OK;
-        default:
-            return zc_usage_error("demo", "unknown option");
+        default: /* '?' or ':' */
+            return cli_bad_option("demo", c, argv);
         }
     }
     if (optind < argc)
         return zc_usage_error("demo", "unexpected argument '%s'", argv[optind]);
-    if (mkdir(o.out, 0755) < 0 && errno != EEXIST) {
-        zc_error("cannot create %s: %s", o.out, strerror(errno));
-        return ZC_EXIT_FAIL;
-    }
-
+    cli_json_failures(o.json);
     o.pipe.out = o.out;
     struct demo_summary s = {0};
-    if (o.ring && stage_ring(&o, &s))
+    struct bench_plot plot;
+    if (prepare_out(&o, &s, &plot))
         return ZC_EXIT_FAIL;
+    if (o.ring && stage_ring(&o, &s, &plot)) {
+        bench_plot_abort(&plot); /* no temporary left in OUT */
+        return ZC_EXIT_FAIL;
+    }
     if (o.pipeline && stage_pipeline(&o, &s))
         return ZC_EXIT_FAIL;
 

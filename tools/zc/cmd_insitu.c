@@ -8,6 +8,7 @@
  * binary: gather the whole field at rank 0 and render it there.  The
  * summary compares the bytes each approach moves.
  */
+#include "cli.h"
 #include "cmd.h"
 #include "zc/base.h"
 #include "zc/composite.h"
@@ -81,7 +82,8 @@ static int parse(int argc, char **argv, struct insitu_opts *o)
     int opt;
     uint64_t bits;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (opt) {
         case 's':
             if (zc_parse_u64(optarg, 1, 10000000, &o->steps))
@@ -134,8 +136,8 @@ static int parse(int argc, char **argv, struct insitu_opts *o)
         case 'h':
             usage(stdout);
             return -1;
-        default:
-            return zc_usage_error("insitu", "unknown option");
+        default: /* '?' or ':' */
+            return cli_bad_option("insitu", opt, argv);
         }
     }
     if (optind < argc)
@@ -158,15 +160,12 @@ static void write_png(struct frame_sink *s, const struct zc_fb *fb)
     char path[4096];
     if (snprintf(path, sizeof(path), "%s/frame_%08llu.png", s->dir, (unsigned long long)s->step) >=
         (int)sizeof(path)) {
-        zc_error("output folder name too long: %s", s->dir);
-        s->err = -ENAMETOOLONG;
+        s->err = cli_fail(-ENAMETOOLONG, "output folder name too long: %s", s->dir);
         return;
     }
     int err = zc_fb_write_png(fb, path);
-    if (err && !s->err) {
-        zc_error("cannot write %s: %s", path, zc_strerror(err));
-        s->err = err;
-    }
+    if (err && !s->err)
+        s->err = cli_fail(err, "cannot write %s: %s", path, zc_strerror(err));
 }
 
 static void consume_frame(void *arg, const struct zc_fb *fb, unsigned frame)
@@ -178,31 +177,38 @@ static void consume_frame(void *arg, const struct zc_fb *fb, unsigned frame)
         s->next(s->next_arg, fb, frame);
 }
 
-/* Creates dir, or empties it of an earlier run's frames so that the last
- * frame by name is this run's; nothing else in it is touched. */
-static int prepare_out(const char *dir)
+/* A name this command gives a frame: frame_, at least 8 digits, .png. */
+static bool is_frame_name(const char *name)
 {
+    size_t digits = strspn(name + (strncmp(name, "frame_", 6) == 0 ? 6 : 0), "0123456789");
+    return strncmp(name, "frame_", 6) == 0 && digits >= 8 && strcmp(name + 6 + digits, ".png") == 0;
+}
+
+int insitu_prepare_frames(const char *dir, unsigned *removed)
+{
+    *removed = 0;
     if (mkdir(dir, 0777) == 0)
         return 0;
     int err = -errno;
     DIR *d = err == -EEXIST ? opendir(dir) : NULL;
     if (!d) {
         err = err == -EEXIST ? -errno : err;
-        zc_error("cannot create %s: %s", dir, zc_strerror(err));
-        return err;
+        return cli_fail(err, "cannot create %s: %s", dir, zc_strerror(err));
     }
     struct dirent *e;
+    struct stat st;
     while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (strncmp(e->d_name, "frame_", 6) != 0 || len < 10 ||
-            strcmp(e->d_name + len - 4, ".png") != 0)
-            continue;
+        if (!is_frame_name(e->d_name) ||
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue; /* not a frame file of ours */
         if (unlinkat(dirfd(d), e->d_name, 0) != 0) {
             err = -errno;
-            zc_error("cannot remove the old frame %s/%s: %s", dir, e->d_name, zc_strerror(err));
+            cli_fail(err, "cannot remove the old frame %s/%s: %s", dir, e->d_name,
+                     zc_strerror(err));
             closedir(d);
             return err;
         }
+        (*removed)++;
     }
     closedir(d);
     return 0;
@@ -270,7 +276,7 @@ static int agree(MPI_Comm comm, int err)
 }
 
 static int render_frame(struct zc_sim *sim, struct zc_composite *c, struct zc_fb *fb,
-                        struct zc_sim_view *view, struct tally *t, int rank)
+                        struct zc_sim_view *view, struct tally *t, int rank, uint64_t step)
 {
     uint64_t t0 = zc_now_ns(), halo = 0;
     int err = zc_sim_exchange_ghosts(sim, &halo);
@@ -298,9 +304,13 @@ static int render_frame(struct zc_sim *sim, struct zc_composite *c, struct zc_fb
     MPI_Reduce(&st.bytes_sent, &worst, 1, MPI_UINT64_T, MPI_MAX, 0, zc_sim_comm(sim));
     MPI_Reduce(&st.seconds, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, zc_sim_comm(sim));
     t->busiest_bytes += rank == 0 ? worst : 0;
+    /* Named as its file is (frame_STEP.png); simulated time in the
+     * solver's units, light's time across a cell. */
     if (rank == 0)
-        printf("frame %u at t=%.1f: composite %.4f s, at most %llu bytes sent by a rank\n",
-               t->frames, zc_sim_time(sim), slowest, (unsigned long long)worst);
+        printf("frame_%08llu.png (step %llu, t = %.1f dx/c): composite %.4f s, at most %llu "
+               "bytes sent by a rank\n",
+               (unsigned long long)step, (unsigned long long)step, zc_sim_time(sim), slowest,
+               (unsigned long long)worst);
     return 0;
 }
 
@@ -349,11 +359,11 @@ static void report(const struct insitu_opts *o, const struct tally *t, MPI_Comm 
                 : o->wire == ZC_PIXEL_RGBA8   ? "8"
                                               : "16");
     zc_json_u64(&j, "image_bytes", image);
-    zc_json_num(&j, "bytes_sent_per_rank_per_frame", worst_per_frame);
-    zc_json_num(&j, "composite_bytes_per_frame", total_per_frame);
+    zc_json_u64(&j, "bytes_sent_per_rank_per_frame", (uint64_t)llround(worst_per_frame));
+    zc_json_u64(&j, "composite_bytes_per_frame", (uint64_t)llround(total_per_frame));
     zc_json_num(&j, "composite_seconds_per_frame", comp_s / frames);
     zc_json_num(&j, "render_seconds_per_frame", render_s / frames);
-    zc_json_num(&j, "halo_bytes_per_rank_per_frame", (double)halo / frames);
+    zc_json_u64(&j, "halo_bytes_per_rank_per_frame", (uint64_t)llround((double)halo / frames));
     zc_json_num(&j, "simulate_seconds", sim_s);
     zc_json_bool(&j, "baseline_run", o->baseline);
     zc_json_u64(&j, "gather_bytes_per_frame", t->gather_bytes);
@@ -374,7 +384,8 @@ static int run(const struct insitu_opts *o, int rank, int size, zc_composite_sin
     int err = zc_sim_create(MPI_COMM_WORLD, &cfg, &sim);
     if (err) {
         if (rank == 0)
-            zc_error("a %llu-cell grid cannot be split over %d ranks (2 cells a brick at least): "
+            cli_fail(err,
+                     "a %llu-cell grid cannot be split over %d ranks (2 cells a brick at least): "
                      "%s",
                      (unsigned long long)o->grid, size, zc_strerror(err));
         return ZC_EXIT_FAIL;
@@ -394,7 +405,8 @@ static int run(const struct insitu_opts *o, int rank, int size, zc_composite_sin
     err = agree(comm, zc_composite_create(comm, &cc, &comp));
     if (!err && rank == 0) {
         err = zc_fb_create(&fb, o->width, o->height, 0);
-        if (!err && o->out && (err = prepare_out(o->out)))
+        unsigned removed;
+        if (!err && o->out && (err = insitu_prepare_frames(o->out, &removed)))
             said = true;
     }
     err = agree(comm, err);
@@ -416,7 +428,7 @@ static int run(const struct insitu_opts *o, int rank, int size, zc_composite_sin
         step = next;
         sink.step = step;
         if (!err)
-            err = render_frame(sim, comp, fb, &view, &t, rank);
+            err = render_frame(sim, comp, fb, &view, &t, rank, step);
         if (!err) {
             err = agree(comm, sink.err);
             said = sink.err != 0;
@@ -436,12 +448,52 @@ static int run(const struct insitu_opts *o, int rank, int size, zc_composite_sin
         }
         report(o, &t, comm, size);
     } else if (rank == 0 && !said) {
-        zc_error("frame %u failed: %s", t.frames + 1, zc_strerror(err));
+        cli_fail(err, "frame %u failed: %s", t.frames + 1, zc_strerror(err));
     }
     zc_fb_destroy(fb);
     zc_composite_destroy(comp);
     zc_sim_destroy(sim);
     return err ? ZC_EXIT_FAIL : ZC_EXIT_OK;
+}
+
+/* The rank the launcher gave this process (Open MPI, PMIx, MPICH), known
+ * before MPI starts; 0 when no launcher started it. */
+static long launcher_rank(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+    for (size_t i = 0; i < ZC_ARRAY_SIZE(vars); i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            return strtol(v, NULL, 10);
+    }
+    return 0;
+}
+
+/* Every rank parses the same arguments, but only rank 0 speaks of them:
+ * a usage error or --help is said once, not once a rank. */
+static int parse_once(int argc, char **argv, struct insitu_opts *o)
+{
+    if (launcher_rank() == 0)
+        return parse(argc, argv, o);
+    int saved[2] = {dup(STDOUT_FILENO), dup(STDERR_FILENO)};
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    bool quiet = saved[0] >= 0 && saved[1] >= 0 && null >= 0;
+    if (quiet) {
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+    }
+    int rc = parse(argc, argv, o);
+    fflush(stdout);
+    fflush(stderr);
+    for (int fd = 0; fd < 2; fd++) {
+        if (quiet)
+            dup2(saved[fd], fd + 1);
+        if (saved[fd] >= 0)
+            close(saved[fd]);
+    }
+    if (null >= 0)
+        close(null);
+    return rc;
 }
 
 /* `zc insitu` with one more consumer of each final frame, called at rank
@@ -450,17 +502,19 @@ static int run(const struct insitu_opts *o, int rank, int size, zc_composite_sin
 int cmd_insitu_with_sink(int argc, char **argv, zc_composite_sink sink, void *arg)
 {
     struct insitu_opts o;
-    int rc = parse(argc, argv, &o);
+    int rc = parse_once(argc, argv, &o);
     if (rc)
         return rc < 0 ? ZC_EXIT_OK : rc;
+    cli_json_failures(o.json && launcher_rank() == 0);
     int provided;
     if (MPI_Init_thread(NULL, NULL, MPI_THREAD_SINGLE, &provided) != MPI_SUCCESS) {
-        zc_error("MPI failed to start");
+        cli_fail(-EIO, "MPI failed to start");
         return ZC_EXIT_FAIL;
     }
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    cli_json_failures(o.json && rank == 0); /* the failure is said once, at rank 0 */
     rc = run(&o, rank, size, sink, arg);
     MPI_Finalize();
     return rc;

@@ -8,9 +8,11 @@
  * The first endpoint to connect is side 0 (it starts the handshake).  A
  * receiver writes into a temporary file next to FILE and renames it only
  * after the sender's authenticated close: a tampered, cut or refused stream
- * leaves nothing behind.
+ * leaves nothing behind (FILE is written through zc_output: a FIFO or a
+ * device there is written through instead, and gets what arrived).
  */
 #define _GNU_SOURCE
+#include "cli.h"
 #include "cmd.h"
 #include "zc/base.h"
 #include "zc/crypto.h"
@@ -129,7 +131,8 @@ int cmd_broker(int argc, char **argv)
     uint64_t v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":s:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             path = optarg;
@@ -158,8 +161,8 @@ int cmd_broker(int argc, char **argv)
         case 'h':
             broker_usage(stdout);
             return ZC_EXIT_OK;
-        default:
-            return zc_usage_error("broker", "unknown option");
+        default: /* '?' or ':' */
+            return cli_bad_option("broker", c, argv);
         }
     }
     if (optind < argc)
@@ -167,16 +170,17 @@ int cmd_broker(int argc, char **argv)
     if (!path)
         return zc_usage_error("broker", "missing --socket PATH");
 
+    cli_json_failures(json);
     struct zc_seal_broker *b;
     int r = zc_seal_broker_create(&b, &cfg, mode);
     if (r) {
-        zc_error("cannot set up the channel's shared memory: %s", zc_strerror(r));
+        cli_fail(r, "cannot set up the channel's shared memory: %s", zc_strerror(r));
         return ZC_EXIT_FAIL;
     }
     int socks[2];
     r = accept_endpoints(path, timeout_s, socks);
     if (r) {
-        zc_error("cannot take endpoints on %s: %s", path, zc_strerror(r));
+        cli_fail(r, "cannot take endpoints on %s: %s", path, zc_strerror(r));
         zc_seal_broker_destroy(b);
         return ZC_EXIT_FAIL;
     }
@@ -185,7 +189,7 @@ int cmd_broker(int argc, char **argv)
     close(socks[1]);
     zc_seal_broker_destroy(b);
     if (r) {
-        zc_error("channel broke down: %s", zc_strerror(r));
+        cli_fail(r, "channel broke down: %s", zc_strerror(r));
         return ZC_EXIT_FAIL;
     }
     if (json) {
@@ -278,26 +282,18 @@ static int send_file(struct zc_seal *s, const char *path, uint64_t *bytes, uint6
     return r;
 }
 
-static int recv_file(struct zc_seal *s, const char *path, uint64_t *bytes, uint64_t *msgs,
+/* Receives into out (opened before the channel was joined) until the
+ * sender closes; the output is published only after that close. */
+static int recv_file(struct zc_seal *s, struct zc_output *out, uint64_t *bytes, uint64_t *msgs,
                      struct progress *pg)
 {
-    bool out_stdout = strcmp(path, "-") == 0;
-    char tmp[PATH_MAX];
-    int fd = STDOUT_FILENO;
-    if (!out_stdout) {
-        if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
-            return -ENAMETOOLONG;
-        fd = mkstemp(tmp);
-        if (fd < 0)
-            return -errno;
-    }
     size_t max = zc_seal_max_msg(s);
     uint8_t *buf = malloc(max);
     ssize_t n = buf ? 0 : -ENOMEM;
     while (n >= 0) {
         n = zc_seal_recv(s, buf, max);
         if (n >= 0) {
-            int w = zc_write_all(fd, buf, (size_t)n);
+            int w = zc_output_write(out, buf, (size_t)n);
             if (w)
                 n = w;
             *bytes += (uint64_t)(n >= 0 ? n : 0);
@@ -307,16 +303,10 @@ static int recv_file(struct zc_seal *s, const char *path, uint64_t *bytes, uint6
     }
     free(buf);
     int r = n == -ESHUTDOWN ? 0 : (int)n;
-    if (!out_stdout) {
-        if (!r && (fsync(fd) < 0 || fchmod(fd, 0644) < 0))
-            r = -errno;
-        if (close(fd) < 0 && !r)
-            r = -errno;
-        if (!r && rename(tmp, path) < 0)
-            r = -errno;
-        if (r)
-            unlink(tmp);
-    }
+    if (r)
+        zc_output_abort(out);
+    else
+        r = zc_output_commit(out);
     return r;
 }
 
@@ -338,7 +328,8 @@ int cmd_channel(int argc, char **argv)
     bool json = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "s:k:p:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":s:k:p:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             path = optarg;
@@ -365,8 +356,8 @@ int cmd_channel(int argc, char **argv)
         case 'h':
             channel_usage(stdout);
             return ZC_EXIT_OK;
-        default:
-            return zc_usage_error("channel", "unknown option");
+        default: /* '?' or ':' */
+            return cli_bad_option("channel", c, argv);
         }
     }
     if (optind < argc)
@@ -376,20 +367,29 @@ int cmd_channel(int argc, char **argv)
     if (!send == !recv)
         return zc_usage_error("channel", "give exactly one of --send FILE and --recv FILE");
 
+    cli_json_failures(json);
     struct zc_keypair self;
     struct zc_pubkey peer;
     int r = zc_keypair_load(keyfile, &self);
     if (r) {
-        zc_error("cannot load private key %s: %s%s", keyfile, zc_strerror(r),
+        cli_fail(r, "cannot load private key %s: %s%s", keyfile, zc_strerror(r),
                  r == -EPERM ? " (it must be ours and mode 0600)" : "");
         return ZC_EXIT_FAIL;
     }
     r = zc_pubkey_load(peerfile, &peer);
     if (r) {
         zc_wipe(&self, sizeof(self));
-        zc_error("cannot load public key %s: %s", peerfile, zc_strerror(r));
+        cli_fail(r, "cannot load public key %s: %s", peerfile, zc_strerror(r));
         return ZC_EXIT_FAIL;
     }
+    /* The file received into is opened before the channel is joined. */
+    struct zc_output out = {.fd = -1};
+    if (recv && (r = zc_output_open(&out, recv))) {
+        zc_wipe(&self, sizeof(self));
+        cli_fail(r, "cannot write %s: %s", recv, zc_strerror(r));
+        return ZC_EXIT_FAIL;
+    }
+    bool replaced = out.tmp != NULL; /* a failure leaves nothing behind */
     struct sockaddr_un sa;
     int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     r = sock < 0 ? -errno : unix_address(path, &sa);
@@ -400,7 +400,8 @@ int cmd_channel(int argc, char **argv)
         r = zc_seal_connect(&s, sock, getuid(), &self, &peer, (int64_t)timeout_s * 1000000000);
     zc_wipe(&self, sizeof(self));
     if (r) {
-        zc_error("cannot join the channel at %s: %s%s", path, zc_strerror(r),
+        zc_output_abort(&out);
+        cli_fail(r, "cannot join the channel at %s: %s%s", path, zc_strerror(r),
                  r == -EACCES    ? " (the peer is not the key given with --peer)"
                  : r == -EBADMSG ? " (handshake failed: wrong keys or a tampering broker)"
                                  : "");
@@ -410,7 +411,7 @@ int cmd_channel(int argc, char **argv)
     }
     struct progress pg = {.tty = isatty(STDERR_FILENO), .start = zc_now_ns()};
     uint64_t bytes = 0, msgs = 0;
-    r = send ? send_file(s, send, &bytes, &msgs, &pg) : recv_file(s, recv, &bytes, &msgs, &pg);
+    r = send ? send_file(s, send, &bytes, &msgs, &pg) : recv_file(s, &out, &bytes, &msgs, &pg);
     progress_show(&pg, bytes, true);
     double secs = zc_ns_to_s(zc_now_ns() - pg.start);
     enum zc_cipher cipher = zc_seal_cipher(s);
@@ -421,9 +422,9 @@ int cmd_channel(int argc, char **argv)
                           : r != -EPIPE ? ""
                           : send        ? " (the receiver or the broker went away)"
                                         : " (the stream was cut before the sender closed it)";
-        zc_error("%s failed after %llu messages: %s%s%s", send ? "sending" : "receiving",
+        cli_fail(r, "%s failed after %llu messages: %s%s%s", send ? "sending" : "receiving",
                  (unsigned long long)msgs, zc_strerror(r), why,
-                 recv && strcmp(recv, "-") ? "; nothing written" : "");
+                 replaced ? "; nothing written" : "");
         return ZC_EXIT_FAIL;
     }
     if (json) {

@@ -5,6 +5,7 @@
  * volume is opened; --json reports those times and the memory each way of
  * drawing needs beyond the volume and the picture.
  */
+#include "cli.h"
 #include "cmd.h"
 #include "zc/base.h"
 #include "zc/fb.h"
@@ -67,10 +68,38 @@ static int open_volume(const struct vol_args *va, struct zc_vol **v)
     int err =
         va->raw ? zc_vol_open_raw(v, va->path, va->dims, va->type) : zc_vol_open_nifti(v, va->path);
     if (err)
-        zc_error("%s: cannot open volume: %s%s", va->path, zc_vol_strerror(err),
+        cli_fail(err, "%s: cannot open volume: %s%s", va->path, zc_vol_strerror(err),
                  !va->raw && err == -EINVAL ? " (not a NIfTI-1 volume? raw needs --dims, --type)"
                                             : "");
     return err;
+}
+
+/* Opens -o early, before the work, so that a bad path fails first. */
+static int open_output(struct zc_output *o, const char *path)
+{
+    int err = zc_output_open(o, path);
+    if (err)
+        cli_fail(err, "cannot write %s: %s", path, zc_strerror(err));
+    return err;
+}
+
+/* Publishes the output when writing it went well (err 0), else drops it;
+ * says what failed. */
+static int finish_output(struct zc_output *o, const char *path, int err)
+{
+    if (err)
+        zc_output_abort(o);
+    else
+        err = zc_output_commit(o);
+    if (err)
+        cli_fail(err, "cannot write %s: %s", path, zc_strerror(err));
+    return err;
+}
+
+/* The human summary: stdout, unless stdout is the output ("-o -"). */
+static FILE *summary_stream(const char *out)
+{
+    return strcmp(out, "-") == 0 ? stderr : stdout;
 }
 
 static void mesh_usage(FILE *f)
@@ -97,7 +126,8 @@ int cmd_mesh(int argc, char **argv)
     double iso = 0;
     bool have_iso = false, json = false;
     int opt, rc = ZC_EXIT_OK;
-    while ((opt = getopt_long(argc, argv, "i:o:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":i:o:h", opts, NULL)) != -1) {
         if (vol_option("mesh", opt, &va, &rc)) {
             if (rc)
                 return rc;
@@ -118,8 +148,8 @@ int cmd_mesh(int argc, char **argv)
         case 'h':
             mesh_usage(stdout);
             return ZC_EXIT_OK;
-        default:
-            return zc_usage_error("mesh", "unknown option");
+        default: /* '?' or ':' */
+            return cli_bad_option("mesh", opt, argv);
         }
     }
     if (optind + 1 != argc)
@@ -128,24 +158,31 @@ int cmd_mesh(int argc, char **argv)
         return zc_usage_error("mesh", "--iso and -o are required");
     if (va.raw && va.dims[0] == 0)
         return zc_usage_error("mesh", "a raw volume needs --dims X,Y,Z");
+    if (json && strcmp(out, "-") == 0)
+        return zc_usage_error("mesh", "--json and -o - would both write to stdout");
     va.path = argv[optind];
+    cli_json_failures(json);
 
     struct zc_vol *v;
+    struct zc_output ply;
     if (open_volume(&va, &v))
         return ZC_EXIT_FAIL;
+    if (open_output(&ply, out)) {
+        zc_vol_close(v);
+        return ZC_EXIT_FAIL;
+    }
     struct zc_mesh mesh;
     uint64_t t0 = zc_now_ns();
     int err = zc_vol_mesh_extract(v, (float)iso, &mesh);
     double extract_s = zc_ns_to_s(zc_now_ns() - t0);
     if (err) {
-        zc_error("marching cubes: %s", zc_strerror(err));
+        cli_fail(err, "marching cubes: %s", zc_strerror(err));
+        zc_output_abort(&ply);
         zc_vol_close(v);
         return ZC_EXIT_FAIL;
     }
-    err = zc_mesh_write_ply(&mesh, out);
-    if (err) {
-        zc_error("%s: %s", out, zc_strerror(err));
-    } else if (json) {
+    err = finish_output(&ply, out, zc_mesh_ply_to_output(&mesh, &ply));
+    if (!err && json) {
         struct zc_json j;
         zc_json_begin(&j, stdout);
         zc_json_u64(&j, "triangles", mesh.triangles);
@@ -155,9 +192,9 @@ int cmd_mesh(int argc, char **argv)
         zc_json_u64(&j, "mesh_bytes", zc_mesh_bytes(&mesh));
         zc_json_u64(&j, "volume_bytes", zc_vol_bytes(v));
         zc_json_end(&j);
-    } else {
-        printf("%zu triangles, %zu vertices in %.3f s -> %s\n", mesh.triangles, mesh.vertices,
-               extract_s, out);
+    } else if (!err) {
+        fprintf(summary_stream(out), "%zu triangles, %zu vertices in %.3f s -> %s\n",
+                mesh.triangles, mesh.vertices, extract_s, out);
     }
     zc_mesh_free(&mesh);
     zc_vol_close(v);
@@ -244,7 +281,7 @@ static int render_dvr(struct zc_vol *v, struct zc_fb *fb, const struct render_ar
         times[i - 1] = zc_ns_to_s(zc_now_ns() - t1);
     }
     if (err) {
-        zc_error("volume rendering: %s", zc_strerror(err));
+        cli_fail(err, "volume rendering: %s", zc_strerror(err));
         return err;
     }
     r->frame_s = ra->frames > 1 ? zc_median(times, ra->frames - 1) : r->render_s;
@@ -271,7 +308,7 @@ static int render_mesh(struct zc_vol *v, struct zc_fb *fb, const struct render_a
     int err = zc_vol_mesh_extract(v, iso, &mesh);
     uint64_t t1 = zc_now_ns();
     if (err) {
-        zc_error("marching cubes: %s", zc_strerror(err));
+        cli_fail(err, "marching cubes: %s", zc_strerror(err));
         return err;
     }
     err = zc_mesh_render(&mesh, extent, fb, &ra->opts.camera, ZC_FB_RGBA(235, 200, 175, 255),
@@ -283,7 +320,7 @@ static int render_mesh(struct zc_vol *v, struct zc_fb *fb, const struct render_a
     r->triangles = mesh.triangles;
     zc_mesh_free(&mesh);
     if (err)
-        zc_error("mesh rasterizer: %s", zc_strerror(err));
+        cli_fail(err, "mesh rasterizer: %s", zc_strerror(err));
     return err;
 }
 
@@ -299,22 +336,24 @@ static char *suffixed(const char *out, const char *suffix)
     return s;
 }
 
+/* Draws one way into a new frame and publishes it as a PNG on out (opened
+ * before), or drops out when anything failed. */
 static int draw_and_write(struct zc_vol *v, const struct render_args *ra, bool mesh,
-                          const char *path, struct result *r)
+                          struct zc_output *out, const char *path, struct result *r)
 {
     struct zc_fb *fb;
     int err = zc_fb_create(&fb, ra->width, ra->height, 0);
     if (err) {
-        zc_error("framebuffer %ux%u: %s", ra->width, ra->height, zc_strerror(err));
+        cli_fail(err, "framebuffer %ux%u: %s", ra->width, ra->height, zc_strerror(err));
+        zc_output_abort(out);
         return err;
     }
     memset(r, 0, sizeof(*r));
     err = mesh ? render_mesh(v, fb, ra, r) : render_dvr(v, fb, ra, r);
-    if (!err) {
-        err = zc_fb_write_png(fb, path);
-        if (err)
-            zc_error("%s: %s", path, zc_strerror(err));
-    }
+    if (err)
+        zc_output_abort(out);
+    else
+        err = finish_output(out, path, zc_fb_png_to_output(fb, out));
     zc_fb_destroy(fb);
     return err;
 }
@@ -356,7 +395,8 @@ static int parse_render(int argc, char **argv, struct render_args *ra, struct vo
     int opt, rc = 0;
     double x;
     uint64_t n;
-    while ((opt = getopt_long(argc, argv, "o:s:m:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":o:s:m:h", opts, NULL)) != -1) {
         if (vol_option("render", opt, va, &rc)) {
             if (rc)
                 return rc;
@@ -429,14 +469,17 @@ static int parse_render(int argc, char **argv, struct render_args *ra, struct vo
         case 'h':
             render_usage(stdout);
             return -1;
-        default:
-            return zc_usage_error("render", "unknown option");
+        default: /* '?' or ':' */
+            return cli_bad_option("render", opt, argv);
         }
     }
     if (optind + 1 != argc)
         return zc_usage_error("render", "wants exactly one VOLUME");
     if (!ra->out)
         return zc_usage_error("render", "-o OUT.png is required");
+    if (strcmp(ra->out, "-") == 0 && (ra->json || ra->compare))
+        return zc_usage_error("render", "-o - is stdout: not with %s",
+                              ra->json ? "--json (stdout too)" : "--compare (two pictures)");
     if (va->raw && va->dims[0] == 0)
         return zc_usage_error("render", "a raw volume needs --dims X,Y,Z");
     va->path = argv[optind];
@@ -453,9 +496,10 @@ static int load_tf(struct zc_vol *v, const char *name, struct zc_tf *tf)
     unsigned line;
     int err = zc_tf_load(tf, name, &line);
     if (err == -EINVAL && line)
-        zc_error("%s:%u: not 'value r g b a' (increasing values, colour in [0,1])", name, line);
+        cli_fail(err, "%s:%u: not 'value r g b a' (increasing values, colour in [0,1])", name,
+                 line);
     else if (err)
-        zc_error("transfer function '%s': not mri, ct or a readable file (%s)", name,
+        cli_fail(err, "transfer function '%s': not mri, ct or a readable file (%s)", name,
                  zc_strerror(err));
     return err;
 }
@@ -473,23 +517,33 @@ int cmd_render(int argc, char **argv)
     if (rc)
         return rc < 0 ? ZC_EXIT_OK : rc;
 
+    cli_json_failures(ra.json);
     struct zc_vol *v;
     if (open_volume(&va, &v))
         return ZC_EXIT_FAIL;
     int err = load_tf(v, ra.tf_name, &tf);
     ra.opts.tf = &tf;
     struct result dvr, mesh;
+    /* Every picture's path is opened before the drawing starts. */
+    char *paths[2] = {ra.compare ? suffixed(ra.out, "dvr") : strdup(ra.out),
+                      ra.compare ? suffixed(ra.out, "mesh") : NULL};
+    struct zc_output pics[2] = {{.fd = -1}, {.fd = -1}};
+    if (!err && (!paths[0] || (ra.compare && !paths[1])))
+        err = cli_fail(-ENOMEM, "%s", zc_strerror(-ENOMEM));
+    for (int i = 0; i < 2 && paths[i] && !err; i++)
+        err = open_output(&pics[i], paths[i]);
     if (!err && ra.compare) {
-        char *pd = suffixed(ra.out, "dvr"), *pm = suffixed(ra.out, "mesh");
-        err = !pd || !pm ? -ENOMEM : draw_and_write(v, &ra, false, pd, &dvr);
+        err = draw_and_write(v, &ra, false, &pics[0], paths[0], &dvr);
         if (!err)
-            err = draw_and_write(v, &ra, true, pm, &mesh);
-        free(pd);
-        free(pm);
+            err = draw_and_write(v, &ra, true, &pics[1], paths[1], &mesh);
         if (!err && !ra.json)
             print_compare(&dvr, &mesh, zc_vol_bytes(v));
     } else if (!err) {
-        err = draw_and_write(v, &ra, ra.mesh, ra.out, ra.mesh ? &mesh : &dvr);
+        err = draw_and_write(v, &ra, ra.mesh, &pics[0], paths[0], ra.mesh ? &mesh : &dvr);
+    }
+    for (int i = 0; i < 2; i++) {
+        zc_output_abort(&pics[i]); /* what was not drawn */
+        free(paths[i]);
     }
     if (!err && ra.json) {
         struct zc_json j;
@@ -517,8 +571,8 @@ int cmd_render(int argc, char **argv)
         }
         zc_json_end(&j);
     } else if (!err && !ra.compare) {
-        printf("%s %ux%u in %.3f s -> %s\n", ra.mesh ? "mesh" : "dvr", ra.width, ra.height,
-               (ra.mesh ? &mesh : &dvr)->render_s, ra.out);
+        fprintf(summary_stream(ra.out), "%s %ux%u in %.3f s -> %s\n", ra.mesh ? "mesh" : "dvr",
+                ra.width, ra.height, (ra.mesh ? &mesh : &dvr)->render_s, ra.out);
     }
     zc_vol_close(v);
     return err ? ZC_EXIT_FAIL : ZC_EXIT_OK;

@@ -1,4 +1,5 @@
 /* main.c - `zc <command> [options]`: finds the command and runs it. */
+#include "cli.h"
 #include "cmd.h"
 #include "zc/base.h"
 
@@ -53,7 +54,9 @@ static int run_bench(int argc, char **argv)
     }
     for (size_t i = 0; i < ZC_ARRAY_SIZE(benches); i++)
         if (strcmp(argv[1], benches[i].name) == 0) {
-            zc_log_set_prefix(argv[1]);
+            static char prefix[32];
+            snprintf(prefix, sizeof(prefix), "zc bench %s", argv[1]);
+            zc_log_set_prefix(prefix);
             return benches[i].run(argc - 1, argv + 1);
         }
     return zc_usage_error("bench", "unknown benchmark '%s'", argv[1]);
@@ -81,8 +84,8 @@ int main(int argc, char **argv)
         snprintf(prefix, sizeof(prefix), "zc %s", name);
         zc_log_set_prefix(prefix);
         if (!commands[i].run)
-            return run_bench(argc - 1, argv + 1);
-        return commands[i].run(argc - 1, argv + 1);
+            return cli_exit(run_bench(argc - 1, argv + 1));
+        return cli_exit(commands[i].run(argc - 1, argv + 1));
     }
     fprintf(stderr, "zc: unknown command '%s'\n", name);
     usage(stderr);

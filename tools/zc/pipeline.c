@@ -24,6 +24,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <fcntl.h>
@@ -1017,9 +1018,10 @@ void pipeline_json(const struct pipeline_summary *s, struct zc_json *j)
     zc_json_u64(j, "pipeline_ranks", s->ranks);
     zc_json_u64(j, "pipeline_frames", s->frames);
     zc_json_u64(j, "pipeline_image_bytes", s->image_bytes);
-    zc_json_num(j, "composite_bytes_per_frame", s->composite_bytes);
-    zc_json_num(j, "composite_busiest_rank_bytes_per_frame", s->busiest_rank_bytes);
-    zc_json_num(j, "gather_bytes_per_frame", s->gather_bytes);
+    zc_json_u64(j, "composite_bytes_per_frame", (uint64_t)llround(s->composite_bytes));
+    zc_json_u64(j, "composite_busiest_rank_bytes_per_frame",
+                (uint64_t)llround(s->busiest_rank_bytes));
+    zc_json_u64(j, "gather_bytes_per_frame", (uint64_t)llround(s->gather_bytes));
     zc_json_u64(j, "ring_bytes", s->ring_bytes);
     zc_json_u64(j, "pipe_copy_bytes", 2 * s->png_bytes);
     zc_json_u64(j, "png_bytes", s->png_bytes);
