@@ -14,10 +14,23 @@ ZPID=
 cleanup() {
     [ -n "$ZPID" ] && kill "$ZPID" 2>/dev/null
     rm -rf "$T"
-    # testpmd (as root) always makes its runtime folder there: take it away.
-    rm -rf /var/run/dpdk/zc$$*
 }
 [ -n "${KEEP:-}" ] || trap cleanup EXIT
+# testpmd keeps a runtime folder: as root under /var/run/dpdk, else under
+# $XDG_RUNTIME_DIR.  Root's runs get a /run of their own (a tmpfs in a
+# private mount namespace), so that the test leaves nothing on the machine.
+cat >"$T/pmd" <<'EOF'
+#!/bin/sh
+[ "$(id -u)" -ne 0 ] || mount -t tmpfs zc-test-run /run || exit 1
+exec dpdk-testpmd "$@"
+EOF
+chmod +x "$T/pmd"
+if [ "$(id -u)" -eq 0 ]; then
+    PMD="unshare -m --propagation private $T/pmd"
+else
+    PMD=$T/pmd
+    export XDG_RUNTIME_DIR="$T"
+fi
 fail() { echo "FAIL: $*"; for f in "$T"/*.log "$T"/*.json; do [ -f "$f" ] && { echo "== $f"; tail -30 "$f"; }; done; exit 1; }
 
 # backend MODE [DURATION]: starts zc vhost in the background, waits for its socket.
@@ -43,7 +56,7 @@ field() { tail -1 "$T/zc.json" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 # testpmd NAME SECONDS MODE [DEVARGS]: a non-interactive testpmd run of about
 # SECONDS (SIGINT at the end: it prints its totals), on two lcores (one forwards).
 testpmd() {
-    timeout -s INT "$2" dpdk-testpmd --no-huge --no-pci -m 256 --no-shconf --file-prefix "zc$$$1" \
+    timeout -s INT "$2" $PMD --no-huge --no-pci -m 256 --no-shconf --file-prefix "zc$$$1" \
         -l 0-1 --vdev "net_virtio_user0,path=$SOCK,queues=1${4:-}" -- \
         --total-num-mbufs=8192 --forward-mode="$3" --tx-first --stats-period 1 --nb-cores=1 >"$T/$1.log" 2>&1
 }
@@ -76,7 +89,7 @@ echo) # io forwarding ping-pongs the first burst through the echoing backend;
     backend echo
     { for _ in $(seq 150); do grep -q "Port 0: " "$T/tp.log" 2>/dev/null && break; sleep 0.2; done
       sleep 0.5; echo "set verbose 1"; echo "start tx_first"; sleep 2; echo "stop"; sleep 0.5; echo "quit"; } |
-        timeout 20 dpdk-testpmd --no-huge --no-pci -m 256 --no-shconf --file-prefix "zc$$e" -l 0-1 \
+        timeout 20 $PMD --no-huge --no-pci -m 256 --no-shconf --file-prefix "zc$$e" -l 0-1 \
             --vdev "net_virtio_user0,path=$SOCK,queues=1" -- -i --total-num-mbufs=8192 --forward-mode=io --nb-cores=1 \
             >"$T/tp.log" 2>&1
     finish
@@ -93,7 +106,7 @@ echo) # io forwarding ping-pongs the first burst through the echoing backend;
     ;;
 kill) # a front end killed mid-run; the backend serves the next one
     backend sink
-    dpdk-testpmd --no-huge --no-pci -m 256 --no-shconf --file-prefix "zc$$k" -l 0-1 \
+    $PMD --no-huge --no-pci -m 256 --no-shconf --file-prefix "zc$$k" -l 0-1 \
         --vdev "net_virtio_user0,path=$SOCK,queues=1" -- --total-num-mbufs=8192 \
         --forward-mode=txonly --tx-first --stats-period 1 --nb-cores=1 >"$T/tp1.log" 2>&1 &
     TP=$!
