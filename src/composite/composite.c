@@ -56,15 +56,25 @@ struct zc_composite {
     unsigned frame;
 };
 
-static bool config_ok(MPI_Comm cart, const struct zc_composite_config *cfg)
+/* The grid of comm's bricks: 0, or -EINVAL unless comm has a 3-D Cartesian
+ * topology.  comm returns errors, so a communicator without one is an
+ * answer here, not an abort; asking the dimension count first needs no
+ * MPI_Topo_test, which not every MPI implements (SimGrid's SMPI). */
+static int read_grid(MPI_Comm comm, struct composite_grid *g)
 {
-    int topo, ndims, size;
-    if (MPI_Topo_test(cart, &topo) != MPI_SUCCESS || topo != MPI_CART ||
-        MPI_Cartdim_get(cart, &ndims) != MPI_SUCCESS || ndims != 3)
-        return false;
-    MPI_Comm_size(cart, &size);
+    int ndims, periods[3], coords[3];
+    if (MPI_Cartdim_get(comm, &ndims) != MPI_SUCCESS || ndims != 3 ||
+        MPI_Cart_get(comm, 3, g->dims, periods, coords) != MPI_SUCCESS)
+        return -EINVAL;
+    MPI_Comm_size(comm, &g->size);
+    MPI_Comm_rank(comm, &g->self);
+    return 0;
+}
+
+static bool config_ok(const struct composite_grid *g, const struct zc_composite_config *cfg)
+{
     if (cfg->width == 0 || cfg->height == 0 || cfg->width > 65536 || cfg->height > 65536 ||
-        cfg->root < 0 || cfg->root >= size || cfg->k == 1 || cfg->k > 1024)
+        cfg->root < 0 || cfg->root >= g->size || cfg->k == 1 || cfg->k > 1024)
         return false;
     if (cfg->algo != ZC_COMPOSITE_BINARY_SWAP && cfg->algo != ZC_COMPOSITE_RADIX_K)
         return false;
@@ -113,24 +123,28 @@ int zc_composite_create(MPI_Comm cart, const struct zc_composite_config *cfg,
                         struct zc_composite **out)
 {
     *out = NULL;
-    if (!config_ok(cart, cfg))
-        return -EINVAL;
     struct zc_composite *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
-    c->cfg = *cfg;
-    if (c->cfg.k == 0)
-        c->cfg.k = 8;
-    c->wire = cfg->mode == ZC_COMPOSITE_DEPTH ? ZC_PIXEL_RGBA8_DEPTH : cfg->wire;
-    c->npix = (size_t)cfg->width * cfg->height;
     if (MPI_Comm_dup(cart, &c->comm) != MPI_SUCCESS) {
         free(c);
         return -EIO;
     }
     MPI_Comm_set_errhandler(c->comm, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(c->comm, &c->rank);
-    MPI_Comm_size(c->comm, &c->size);
-    int err = composite_plan_make(c->comm, c->cfg.algo, c->cfg.k, c->npix, &c->plan);
+    struct composite_grid grid;
+    if (read_grid(c->comm, &grid) || !config_ok(&grid, cfg)) {
+        MPI_Comm_free(&c->comm);
+        free(c);
+        return -EINVAL;
+    }
+    c->cfg = *cfg;
+    if (c->cfg.k == 0)
+        c->cfg.k = 8;
+    c->wire = cfg->mode == ZC_COMPOSITE_DEPTH ? ZC_PIXEL_RGBA8_DEPTH : cfg->wire;
+    c->npix = (size_t)cfg->width * cfg->height;
+    c->rank = grid.self;
+    c->size = grid.size;
+    int err = composite_plan_make(&grid, c->cfg.algo, c->cfg.k, c->npix, &c->plan);
     if (!err)
         err = allocate_buffers(c);
     /* Group arrays are on the stack, and MPI counts are ints. */

@@ -33,12 +33,20 @@ struct composite_plan {
     size_t *final_a, *final_b; /* per rank */
 };
 
+/* The bricks' Cartesian grid, read once from the communicator. */
+struct composite_grid {
+    int size, self;
+    int dims[3];
+};
+
 /* Part j of the region split among a round's receivers. */
 void composite_part(const struct composite_round *r, int j, size_t *a, size_t *b);
 /* Plans the rounds of algo (radix-k groups at most kmax unless a prime
- * count forces more) for the bricks of cart over npixels.  0, -ENOMEM. */
-int composite_plan_make(MPI_Comm cart, enum zc_composite_algo algo, unsigned kmax, size_t npixels,
-                        struct composite_plan *plan);
+ * count forces more) for the bricks of grid over npixels; rank r's brick
+ * sits at r's row-major position in dims (MPI's Cartesian order).
+ * 0, -ENOMEM. */
+int composite_plan_make(const struct composite_grid *grid, enum zc_composite_algo algo,
+                        unsigned kmax, size_t npixels, struct composite_plan *plan);
 void composite_plan_free(struct composite_plan *plan);
 
 #endif

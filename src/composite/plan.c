@@ -203,14 +203,19 @@ static int play_round(struct rank_state *st, int n, int self, int step, bool fol
     return err;
 }
 
-int composite_plan_make(MPI_Comm cart, enum zc_composite_algo algo, unsigned kmax, size_t npixels,
-                        struct composite_plan *plan)
+/* Rank r's brick: MPI numbers a Cartesian grid's ranks in row-major order. */
+static void grid_coords(const struct composite_grid *g, int r, int coords[3])
+{
+    coords[2] = r % g->dims[2];
+    coords[1] = r / g->dims[2] % g->dims[1];
+    coords[0] = r / g->dims[2] / g->dims[1];
+}
+
+int composite_plan_make(const struct composite_grid *grid, enum zc_composite_algo algo,
+                        unsigned kmax, size_t npixels, struct composite_plan *plan)
 {
     memset(plan, 0, sizeof(*plan));
-    int n, self, dims[3], periods[3], mycoords[3];
-    MPI_Comm_size(cart, &n);
-    MPI_Comm_rank(cart, &self);
-    MPI_Cart_get(cart, 3, dims, periods, mycoords);
+    const int n = grid->size, self = grid->self, *dims = grid->dims;
 
     /* At most 31 prime factors an axis, and a fold: 3 * 32 rounds. */
     struct round_spec specs[3 * 32];
@@ -228,7 +233,7 @@ int composite_plan_make(MPI_Comm cart, enum zc_composite_algo algo, unsigned kma
                   ? 0
                   : -ENOMEM;
     for (int r = 0; r < n && !err; r++) {
-        MPI_Cart_coords(cart, r, 3, st[r].coords);
+        grid_coords(grid, r, st[r].coords);
         st[r].alive = true;
         st[r].b = npixels;
     }
