@@ -39,6 +39,25 @@ struct composite_grid {
     int dims[3];
 };
 
+/* A round of the schedule: units merged per block along each axis; fold
+ * >= 0 instead folds the extra bricks of that axis into their neighbours. */
+struct composite_round_spec {
+    unsigned f[3];
+    int fold;
+};
+
+/* At most 31 prime factors an axis, and a fold: 3 * 32 rounds. */
+#define COMPOSITE_MAX_ROUNDS (3 * 32)
+
+/* The rounds of algo for a grid of dims into out (COMPOSITE_MAX_ROUNDS);
+ * returns their number. */
+unsigned composite_round_specs(const int dims[3], enum zc_composite_algo algo, unsigned kmax,
+                               struct composite_round_spec *out);
+/* Moves unit[d][pos], the unit of the brick at pos along axis d, to its
+ * unit after round r. */
+void composite_next_units(const struct composite_round_spec *r, const int dims[3],
+                          unsigned *unit[3]);
+
 /* Part j of the region split among a round's receivers. */
 void composite_part(const struct composite_round *r, int j, size_t *a, size_t *b);
 /* Plans the rounds of algo (radix-k groups at most kmax unless a prime
