@@ -20,7 +20,7 @@ struct composite_span {
     size_t a, b, off;
 };
 
-/* An image as sorted, disjoint, non-adjacent spans: pixel p of span s
+/* An image as sorted, disjoint spans: pixel p of span s
  * is rgba[4 * (s.off + p - s.a)] and depth[s.off + p - s.a]. */
 struct composite_spans {
     const struct composite_span *span;
