@@ -17,10 +17,11 @@
 static bool empty(const float *rgba, const float *depth, size_t p)
 {
     const float *q = rgba + 4 * p;
-    return q[0] == 0 && q[1] == 0 && q[2] == 0 && q[3] == 0 && (!depth || isinf(depth[p]));
+    return q[0] == 0 && q[1] == 0 && q[2] == 0 && q[3] == 0 && (!depth || depth[p] == INFINITY);
 }
 
-/* The decoded pixels that are not empty, as spans cut at their middles. */
+/* The decoded pixels that may be active (as the compositor finds them: any
+ * colour, any depth but +INFINITY), as spans cut at their middles. */
 static size_t spans_of(const float *rgba, const float *depth, size_t n, struct composite_span *out)
 {
     size_t ns = 0;
