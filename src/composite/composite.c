@@ -54,6 +54,13 @@ struct zc_composite {
     MPI_Status *status;
     int *order; /* a group's visibility order */
 
+    /* The root's gather: rank r's part lands at gather_buf + gather_at[r]
+     * (room for it dense at 8 bits); gather_from[i] sent request i. */
+    uint8_t *gather_buf;
+    size_t *gather_at;
+    MPI_Request *gather_req;
+    int *gather_from;
+
     /* This rank's image as spans (npix / 2 + 1 of them at most), each
      * received piece's (slot j: span_cap, pixels compact in scratch slot
      * j), and two lists for their union (span_cap each). */
@@ -91,6 +98,27 @@ static bool config_ok(const struct composite_grid *g, const struct zc_composite_
         return cfg->wire == ZC_PIXEL_RGBA8 || cfg->wire == ZC_PIXEL_RGBA16 ||
                cfg->wire == ZC_PIXEL_RGBA_AUTO;
     return cfg->mode == ZC_COMPOSITE_DEPTH;
+}
+
+/* The root's room for every final part, one after another. */
+static int allocate_gather(struct zc_composite *c)
+{
+    if (c->rank != c->cfg.root)
+        return 0;
+    c->gather_at = calloc((size_t)c->size + 1, sizeof(*c->gather_at));
+    c->gather_req = calloc((size_t)c->size, sizeof(*c->gather_req));
+    c->gather_from = calloc((size_t)c->size, sizeof(*c->gather_from));
+    if (!c->gather_at || !c->gather_req || !c->gather_from)
+        return -ENOMEM;
+    for (int r = 0; r < c->size; r++) {
+        size_t n = c->plan.final_b[r] - c->plan.final_a[r];
+        size_t room = r == c->rank || n == 0 ? 0 : zc_composite_encode_bound(ZC_PIXEL_RGBA8, n);
+        if (room > INT_MAX)
+            return -EINVAL;
+        c->gather_at[r + 1] = c->gather_at[r] + room;
+    }
+    c->gather_buf = malloc(c->gather_at[c->size] + 1);
+    return c->gather_buf ? 0 : -ENOMEM;
 }
 
 /* Sizes the per-frame buffers from the plan. */
@@ -165,6 +193,8 @@ int zc_composite_create(MPI_Comm cart, const struct zc_composite_config *cfg,
     int err = composite_plan_make(&grid, c->cfg.algo, c->cfg.k, c->npix, &c->plan);
     if (!err)
         err = allocate_buffers(c);
+    if (!err)
+        err = allocate_gather(c);
     /* MPI counts are ints. */
     if (!err && c->buf_cap > INT_MAX)
         err = -EINVAL;
@@ -200,6 +230,10 @@ void zc_composite_destroy(struct zc_composite *c)
     free(c->req);
     free(c->status);
     free(c->order);
+    free(c->gather_buf);
+    free(c->gather_at);
+    free(c->gather_req);
+    free(c->gather_from);
     free(c->spans);
     free(c->piece_spans);
     free(c->piece_nspans);
@@ -537,7 +571,14 @@ static void put_opaque(struct zc_fb *fb, size_t w, size_t p, const float *px)
         ZC_FB_RGBA(composite_to_u8(px[0]), composite_to_u8(px[1]), composite_to_u8(px[2]), 255);
 }
 
-/* The final parts to the root, 8 bits a channel, active pixels only. */
+/* The final parts to the root, 8 bits a channel, active pixels only.  The
+ * root posts a receive for every part at once, each into its own slot of
+ * gather_buf, and draws them in the order they arrive: the senders never
+ * queue behind one another (1023 blocking receives in rank order made
+ * each wait for all before it, a rendezvous round trip apiece), and the
+ * bytes are the same as a single collective would move.  MPI_Gatherv
+ * would need every part's length at the root first (one more collective)
+ * or slots padded to the largest part (bytes that carry nothing). */
 static int gather(struct zc_composite *c, struct zc_fb *fb, struct zc_composite_stats *st)
 {
     const size_t fa = c->plan.final_a[c->rank], fb_ = c->plan.final_b[c->rank];
@@ -555,21 +596,30 @@ static int gather(struct zc_composite *c, struct zc_fb *fb, struct zc_composite_
                    : -EIO;
     }
     int err = zc_fb_touch_rect(fb, 0, 0, c->cfg.width, c->cfg.height);
-    for (size_t p = fa; p < fb_ && !err; p++)
-        put_opaque(fb, c->cfg.width, p, c->rgba + 4 * p);
+    int nreq = 0;
     for (int r = 0; r < c->size; r++) {
         size_t a = c->plan.final_a[r], b = c->plan.final_b[r];
         if (r == c->rank || a == b)
             continue;
+        if (MPI_Irecv(c->gather_buf + c->gather_at[r], (int)(c->gather_at[r + 1] - c->gather_at[r]),
+                      MPI_BYTE, r, TAG_GATHER, c->comm, &c->gather_req[nreq]) != MPI_SUCCESS)
+            return -EIO;
+        c->gather_from[nreq++] = r;
+    }
+    for (size_t p = fa; p < fb_ && !err; p++)
+        put_opaque(fb, c->cfg.width, p, c->rgba + 4 * p);
+    /* Each part is drawn as it arrives, while the others are on their way. */
+    for (int left = nreq; left > 0; left--) {
+        int i, count;
         MPI_Status status;
-        int count;
-        if (MPI_Recv(c->recvbuf, (int)c->buf_cap, MPI_BYTE, r, TAG_GATHER, c->comm, &status) !=
-            MPI_SUCCESS)
+        if (MPI_Waitany(nreq, c->gather_req, &i, &status) != MPI_SUCCESS || i == MPI_UNDEFINED)
             return -EIO;
         MPI_Get_count(&status, MPI_BYTE, &count);
         st->bytes_received += (uint64_t)count;
-        int e = zc_composite_decode(ZC_PIXEL_RGBA8, c->recvbuf, (size_t)count, b - a,
-                                    c->scratch_rgba, NULL);
+        const int r = c->gather_from[i];
+        size_t a = c->plan.final_a[r], b = c->plan.final_b[r];
+        int e = zc_composite_decode(ZC_PIXEL_RGBA8, c->gather_buf + c->gather_at[r], (size_t)count,
+                                    b - a, c->scratch_rgba, NULL);
         for (size_t p = a; p < b && !e && !err; p++)
             put_opaque(fb, c->cfg.width, p, c->scratch_rgba + 4 * (p - a));
         if (e && !err)
