@@ -90,7 +90,7 @@ static int read_grid(MPI_Comm comm, struct composite_grid *g)
 static bool config_ok(const struct composite_grid *g, const struct zc_composite_config *cfg)
 {
     if (cfg->width == 0 || cfg->height == 0 || cfg->width > 65536 || cfg->height > 65536 ||
-        cfg->root < 0 || cfg->root >= g->size || cfg->k == 1 || cfg->k > 1024)
+        cfg->root < 0 || cfg->root >= g->size || cfg->k == 1 || cfg->k > 65536)
         return false;
     if (cfg->algo != ZC_COMPOSITE_BINARY_SWAP && cfg->algo != ZC_COMPOSITE_RADIX_K)
         return false;
