@@ -7,8 +7,8 @@
 #   RANKS="64 256"  SIZES="256x256"  FIELDS=both  FRAMES=3
 #   HOST_SPEED=20Gf  (this machine's core, in flop/s, for smpi/host-speed)
 # Large runs (RANKS="64 256 1024 4096", SIZES="256x256 512x512") need
-# about (tile + spans) = 22 bytes a pixel a rank of memory: 4096 ranks at
-# 512x512 is ~24 GB.
+# per rank about 16 bytes a pixel of tile and 12 of span list, plus the
+# round buffers: 4096 ranks at 512x512 is over 30 GB.
 set -eu
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
