@@ -45,6 +45,12 @@ bench: all
 	scripts/deps bench
 	scripts/bench-all
 
+# Compositing at simulated scale (SimGrid SMPI); RANKS, SIZES, ... as in bench/composite_scale.sh.
+.PHONY: bench-scale
+bench-scale: all
+	scripts/deps bench
+	bench/composite_scale.sh $(BUILD)
+
 install: all
 	cmake --install $(BUILD) --prefix $(PREFIX)
 

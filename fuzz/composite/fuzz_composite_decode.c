@@ -1,7 +1,11 @@
 /* fuzz_composite_decode.c - a peer's active-pixel message, whatever its
  * bytes: decoding either fails with -EBADMSG or yields exactly n pixels,
  * and a successful decode re-encodes to a message that decodes to the same
- * pixels (the encoding loses nothing it claims to keep). */
+ * pixels (the encoding loses nothing it claims to keep).  The compositor's
+ * own encoder, which walks only spans of possibly active pixels, must
+ * write the very bytes of the whole-piece encoder for any image and any
+ * split of it into spans (here: the decoded runs, each cut in two). */
+#include "../../src/composite/composite_internal.h"
 #include "zc/composite.h"
 
 #include <math.h>
@@ -9,6 +13,47 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+static bool empty(const float *rgba, const float *depth, size_t p)
+{
+    const float *q = rgba + 4 * p;
+    return q[0] == 0 && q[1] == 0 && q[2] == 0 && q[3] == 0 && (!depth || depth[p] == INFINITY);
+}
+
+/* The decoded pixels that may be active (as the compositor finds them: any
+ * colour, any depth but +INFINITY), as spans cut at their middles. */
+static size_t spans_of(const float *rgba, const float *depth, size_t n, struct composite_span *out)
+{
+    size_t ns = 0;
+    for (size_t p = 0; p < n;) {
+        while (p < n && empty(rgba, depth, p))
+            p++;
+        size_t a = p;
+        while (p < n && !empty(rgba, depth, p))
+            p++;
+        size_t mid = a + (p - a) / 2;
+        if (mid > a)
+            out[ns++] = (struct composite_span){a, mid, a};
+        if (p > mid)
+            out[ns++] = (struct composite_span){mid, p, mid};
+    }
+    return ns;
+}
+
+static void check_span_encoder(enum zc_composite_pixel px, const float *rgba, const float *depth,
+                               size_t n, const uint8_t *want, size_t want_len, size_t cap)
+{
+    struct composite_span *spans = malloc((n + 1) * sizeof(*spans));
+    uint8_t *got = malloc(cap);
+    if (!spans || !got)
+        abort();
+    struct composite_spans img = {spans, spans_of(rgba, depth, n, spans), rgba, depth};
+    ssize_t len = composite_encode_spans(px, &img, 0, n, got, cap);
+    if (len != (ssize_t)want_len || memcmp(got, want, want_len) != 0)
+        abort();
+    free(spans);
+    free(got);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -31,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ssize_t len = zc_composite_encode(px, rgba, has_depth ? depth : NULL, n, buf, cap);
         if (len < 0)
             abort();
+        check_span_encoder(px, rgba, has_depth ? depth : NULL, n, buf, (size_t)len, cap);
         if (zc_composite_decode(px, buf, (size_t)len, n, again, has_depth ? again_depth : NULL))
             abort();
         if (memcmp(rgba, again, n * 4 * sizeof(float)) != 0)

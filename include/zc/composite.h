@@ -64,7 +64,7 @@ struct zc_composite_config {
     enum zc_composite_algo algo;
     enum zc_composite_mode mode;
     enum zc_composite_pixel wire; /* over mode: RGBA8 or RGBA16 between rounds */
-    unsigned k;                   /* radix-k: largest group, >= 2 (0: 8) */
+    unsigned k;                   /* radix-k: largest group, 2..65536 (0: 8) */
     unsigned width, height;
     int root;
 };

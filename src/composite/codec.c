@@ -19,6 +19,7 @@
  */
 #include "zc/composite.h"
 #include "composite_internal.h"
+#include "zc/base.h"
 
 #include <errno.h>
 #include <math.h>
@@ -101,61 +102,143 @@ size_t zc_composite_encode_bound(enum zc_composite_pixel px, size_t n)
     return sizeof(uint32_t) + n * composite_bpp(px);
 }
 
-/* The records for n pixels into out (cap bytes); -ENOSPC when they do not fit. */
-static ssize_t encode_runs(enum zc_composite_pixel px, const float *rgba, const float *depth,
-                           size_t n, uint8_t *out, size_t cap)
+/* The first span of img that ends after pixel a. */
+static size_t first_span(const struct composite_spans *img, size_t a)
 {
-    const size_t bpp = composite_bpp(px);
-    uint8_t pixel[8];
-    size_t used = 0, i = 0;
-    while (i < n) {
-        size_t start = i;
-        while (i < n && !pack_pixel(px, rgba, depth, i, pixel))
-            i++;
-        size_t hdr_at = used;
-        if (cap - used < sizeof(struct run_header))
-            return -ENOSPC;
-        used += sizeof(struct run_header);
-        struct run_header h = {(uint32_t)(i - start), 0};
-        /* pixel holds pixel i's packed bytes when i < n. */
-        while (i < n) {
-            if (h.count > 0 && !pack_pixel(px, rgba, depth, i, pixel))
-                break;
-            if (cap - used < bpp)
-                return -ENOSPC;
-            memcpy(out + used, pixel, bpp);
-            used += bpp;
-            h.count++;
-            i++;
-        }
-        memcpy(out + hdr_at, &h, sizeof(h));
+    size_t lo = 0, hi = img->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (img->span[mid].b <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    return (ssize_t)used;
+    return lo;
 }
 
-ssize_t zc_composite_encode(enum zc_composite_pixel px, const float *rgba, const float *depth,
-                            size_t n, void *buf, size_t cap)
+/* Packs pixel p of span s into out; false when it is empty. */
+static bool pack_span_pixel(enum zc_composite_pixel px, const struct composite_spans *img,
+                            const struct composite_span *s, size_t p, uint8_t *out)
 {
-    const size_t bpp = composite_bpp(px), dense = n * bpp;
+    return pack_pixel(px, img->rgba, img->depth, s->off + (p - s->a), out);
+}
+
+/* The run records under construction: one open record at most. */
+struct run_writer {
+    uint8_t *out;
+    size_t cap, used, hdr_at;
+    bool open;
+    struct run_header h;
+};
+
+static void close_run(struct run_writer *w)
+{
+    if (w->open)
+        memcpy(w->out + w->hdr_at, &w->h, sizeof(w->h));
+    w->open = false;
+}
+
+static int open_run(struct run_writer *w, size_t skip)
+{
+    if (w->cap - w->used < sizeof(struct run_header))
+        return -ENOSPC;
+    w->hdr_at = w->used;
+    w->used += sizeof(struct run_header);
+    w->h = (struct run_header){(uint32_t)skip, 0};
+    w->open = true;
+    return 0;
+}
+
+/* The records for pixels [a, b) of img into out (cap bytes); -ENOSPC when
+ * they do not fit.  Only the spans are walked: a record's skip counts the
+ * empty pixels since the last active one, whether they lie in a span or
+ * between spans. */
+static ssize_t encode_runs(enum zc_composite_pixel px, const struct composite_spans *img, size_t a,
+                           size_t b, uint8_t *out, size_t cap)
+{
+    const size_t bpp = composite_bpp(px);
+    struct run_writer w = {.out = out, .cap = cap};
+    uint8_t pixel[8];
+    size_t end = a; /* after the last active pixel */
+    for (size_t i = first_span(img, a); i < img->n && img->span[i].a < b; i++) {
+        const struct composite_span *s = &img->span[i];
+        for (size_t p = ZC_MAX(s->a, a); p < ZC_MIN(s->b, b); p++) {
+            if (!pack_span_pixel(px, img, s, p, pixel)) {
+                close_run(&w);
+                continue;
+            }
+            if (w.open && p != end)
+                close_run(&w);
+            if (!w.open && open_run(&w, p - end))
+                return -ENOSPC;
+            if (w.cap - w.used < bpp)
+                return -ENOSPC;
+            memcpy(out + w.used, pixel, bpp);
+            w.used += bpp;
+            w.h.count++;
+            end = p + 1;
+        }
+    }
+    close_run(&w);
+    if (end < b) {
+        if (open_run(&w, b - end))
+            return -ENOSPC;
+        close_run(&w);
+    }
+    return (ssize_t)w.used;
+}
+
+/* All of pixels [a, b) of img into out, empty ones between spans
+ * included. */
+static void encode_dense(enum zc_composite_pixel px, const struct composite_spans *img, size_t a,
+                         size_t b, uint8_t *out)
+{
+    const size_t bpp = composite_bpp(px);
+    const float none_rgba[4] = {0, 0, 0, 0}, none_depth = INFINITY;
+    uint8_t none[8];
+    pack_pixel(px, none_rgba, &none_depth, 0, none);
+    size_t p = a;
+    for (size_t i = first_span(img, a); i < img->n && img->span[i].a < b; i++) {
+        const struct composite_span *s = &img->span[i];
+        for (; p < s->a; p++)
+            memcpy(out + (p - a) * bpp, none, bpp);
+        for (; p < ZC_MIN(s->b, b); p++)
+            pack_span_pixel(px, img, s, p, out + (p - a) * bpp);
+    }
+    for (; p < b; p++)
+        memcpy(out + (p - a) * bpp, none, bpp);
+}
+
+ssize_t composite_encode_spans(enum zc_composite_pixel px, const struct composite_spans *img,
+                               size_t a, size_t b, void *buf, size_t cap)
+{
+    const size_t n = b - a, dense = n * composite_bpp(px);
     uint8_t *out = buf;
     if (n > UINT32_MAX || px > ZC_PIXEL_RGBA8_DEPTH) /* AUTO is a wire choice, not a pixel */
         return -EINVAL;
     if (cap < sizeof(uint32_t) + dense)
         return -ENOSPC;
     uint32_t kind = KIND_RUNS;
-    ssize_t len = encode_runs(px, rgba, depth, n, out + sizeof(kind), dense);
+    ssize_t len = encode_runs(px, img, a, b, out + sizeof(kind), dense);
     if (len < 0) {
         kind = KIND_DENSE;
-        for (size_t i = 0; i < n; i++)
-            pack_pixel(px, rgba, depth, i, out + sizeof(kind) + i * bpp);
+        encode_dense(px, img, a, b, out + sizeof(kind));
         len = (ssize_t)dense;
     }
     memcpy(out, &kind, sizeof(kind));
     return (ssize_t)sizeof(kind) + len;
 }
 
-int zc_composite_decode(enum zc_composite_pixel px, const void *buf, size_t len, size_t n,
-                        float *rgba, float *depth)
+ssize_t zc_composite_encode(enum zc_composite_pixel px, const float *rgba, const float *depth,
+                            size_t n, void *buf, size_t cap)
+{
+    const struct composite_span all = {0, n, 0};
+    const struct composite_spans img = {&all, 1, rgba, depth};
+    return composite_encode_spans(px, &img, 0, n, buf, cap);
+}
+
+int composite_decode_runs(enum zc_composite_pixel px, const void *buf, size_t len, size_t n,
+                          composite_run_fn run, void *arg)
 {
     const size_t bpp = composite_bpp(px);
     const uint8_t *in = buf;
@@ -169,8 +252,8 @@ int zc_composite_decode(enum zc_composite_pixel px, const void *buf, size_t len,
     if (kind == KIND_DENSE) {
         if (len - used != n * bpp)
             return -EBADMSG;
-        for (size_t i = 0; i < n; i++)
-            unpack_pixel(px, in + used + i * bpp, rgba, depth, i);
+        if (n > 0)
+            run(arg, 0, n, in + used);
         return 0;
     }
     if (kind != KIND_RUNS)
@@ -185,12 +268,44 @@ int zc_composite_decode(enum zc_composite_pixel px, const void *buf, size_t len,
         if ((skip == 0 && count == 0) || skip > n - covered || count > n - covered - skip ||
             count > (len - used) / bpp)
             return -EBADMSG;
-        clear_pixels(rgba, depth, covered, skip);
         covered += skip;
-        for (size_t k = 0; k < count; k++)
-            unpack_pixel(px, in + used + k * bpp, rgba, depth, covered + k);
+        if (count > 0)
+            run(arg, covered, count, in + used);
         covered += count;
         used += count * bpp;
     }
     return used == len ? 0 : -EBADMSG;
+}
+
+void composite_unpack(enum zc_composite_pixel px, const uint8_t *in, size_t count, float *rgba,
+                      float *depth)
+{
+    for (size_t k = 0; k < count; k++)
+        unpack_pixel(px, in + k * composite_bpp(px), rgba, depth, k);
+}
+
+/* zc_composite_decode's receiver: pixels in place, the gaps emptied. */
+struct full_image {
+    enum zc_composite_pixel px;
+    float *rgba, *depth;
+    size_t covered;
+};
+
+static void place_run(void *arg, size_t at, size_t count, const uint8_t *pixels)
+{
+    struct full_image *img = arg;
+    clear_pixels(img->rgba, img->depth, img->covered, at - img->covered);
+    composite_unpack(img->px, pixels, count, img->rgba + 4 * at,
+                     img->depth ? img->depth + at : NULL);
+    img->covered = at + count;
+}
+
+int zc_composite_decode(enum zc_composite_pixel px, const void *buf, size_t len, size_t n,
+                        float *rgba, float *depth)
+{
+    struct full_image img = {px, rgba, depth, 0};
+    int err = composite_decode_runs(px, buf, len, n, place_run, &img);
+    if (!err)
+        clear_pixels(rgba, depth, img.covered, n - img.covered);
+    return err;
 }

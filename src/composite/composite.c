@@ -14,6 +14,12 @@
  * its fb.  Bytes a rank sends: a round of k sends (k - 1)/k of its region,
  * so over all rounds less than the image, plus its final part once.
  *
+ * Work follows the active pixels: one walk over the rendered tile finds
+ * its spans of possibly active pixels, and from there encoding, decoding
+ * and merging walk spans only (a received piece keeps its runs as spans,
+ * its pixels packed), so a sparse piece costs what its active pixels
+ * cost.  The images and the bytes are the same as walking every pixel.
+ *
  * Every buffer a frame needs is sized from the plan at create; a frame
  * allocates nothing.  MPI errors return (never abort) on a private
  * duplicate of the caller's communicator, and a frame ends with one
@@ -31,10 +37,6 @@
 
 enum { TAG_GATHER = 1, TAG_ROUND = 2 };
 
-/* The largest group a round may have (a prime rank count above it cannot
- * be split into smaller groups). */
-#define MAX_GROUP 1024
-
 struct zc_composite {
     MPI_Comm comm;
     int rank, size;
@@ -44,27 +46,51 @@ struct zc_composite {
     float *rgba, *depth;
     struct composite_plan plan;
 
-    size_t maxk, maxpart, buf_cap;
+    size_t maxk, maxpart, buf_cap, span_cap;
     uint8_t *sendbuf, *recvbuf; /* maxk slots of buf_cap bytes each */
     float *scratch_rgba;        /* maxk slots of maxpart pixels */
     float *scratch_depth;
     MPI_Request *req;
     MPI_Status *status;
+    int *order; /* a group's visibility order */
+
+    /* The root's gather: rank r's part lands at gather_buf + gather_at[r]
+     * (room for it dense at 8 bits); gather_from[i] sent request i. */
+    uint8_t *gather_buf;
+    size_t *gather_at;
+    MPI_Request *gather_req;
+    int *gather_from;
+
+    /* This rank's image as spans (npix / 2 + 1 of them at most), each
+     * received piece's (slot j: span_cap, pixels compact in scratch slot
+     * j), and two lists for their union (span_cap each). */
+    struct composite_span *spans, *piece_spans, *union_spans[2];
+    size_t nspans, *piece_nspans;
 
     zc_composite_sink sink;
     void *sink_arg;
     unsigned frame;
 };
 
-static bool config_ok(MPI_Comm cart, const struct zc_composite_config *cfg)
+/* The grid of comm's bricks: 0, or -EINVAL unless comm has a 3-D Cartesian
+ * topology.  comm returns errors, so a communicator without one is an
+ * answer here, not an abort; asking the dimension count first needs no
+ * MPI_Topo_test, which not every MPI implements (SimGrid's SMPI). */
+static int read_grid(MPI_Comm comm, struct composite_grid *g)
 {
-    int topo, ndims, size;
-    if (MPI_Topo_test(cart, &topo) != MPI_SUCCESS || topo != MPI_CART ||
-        MPI_Cartdim_get(cart, &ndims) != MPI_SUCCESS || ndims != 3)
-        return false;
-    MPI_Comm_size(cart, &size);
+    int ndims, periods[3], coords[3];
+    if (MPI_Cartdim_get(comm, &ndims) != MPI_SUCCESS || ndims != 3 ||
+        MPI_Cart_get(comm, 3, g->dims, periods, coords) != MPI_SUCCESS)
+        return -EINVAL;
+    MPI_Comm_size(comm, &g->size);
+    MPI_Comm_rank(comm, &g->self);
+    return 0;
+}
+
+static bool config_ok(const struct composite_grid *g, const struct zc_composite_config *cfg)
+{
     if (cfg->width == 0 || cfg->height == 0 || cfg->width > 65536 || cfg->height > 65536 ||
-        cfg->root < 0 || cfg->root >= size || cfg->k == 1 || cfg->k > 1024)
+        cfg->root < 0 || cfg->root >= g->size || cfg->k == 1 || cfg->k > 65536)
         return false;
     if (cfg->algo != ZC_COMPOSITE_BINARY_SWAP && cfg->algo != ZC_COMPOSITE_RADIX_K)
         return false;
@@ -72,6 +98,27 @@ static bool config_ok(MPI_Comm cart, const struct zc_composite_config *cfg)
         return cfg->wire == ZC_PIXEL_RGBA8 || cfg->wire == ZC_PIXEL_RGBA16 ||
                cfg->wire == ZC_PIXEL_RGBA_AUTO;
     return cfg->mode == ZC_COMPOSITE_DEPTH;
+}
+
+/* The root's room for every final part, one after another. */
+static int allocate_gather(struct zc_composite *c)
+{
+    if (c->rank != c->cfg.root)
+        return 0;
+    c->gather_at = calloc((size_t)c->size + 1, sizeof(*c->gather_at));
+    c->gather_req = calloc((size_t)c->size, sizeof(*c->gather_req));
+    c->gather_from = calloc((size_t)c->size, sizeof(*c->gather_from));
+    if (!c->gather_at || !c->gather_req || !c->gather_from)
+        return -ENOMEM;
+    for (int r = 0; r < c->size; r++) {
+        size_t n = c->plan.final_b[r] - c->plan.final_a[r];
+        size_t room = r == c->rank || n == 0 ? 0 : zc_composite_encode_bound(ZC_PIXEL_RGBA8, n);
+        if (room > INT_MAX)
+            return -EINVAL;
+        c->gather_at[r + 1] = c->gather_at[r] + room;
+    }
+    c->gather_buf = malloc(c->gather_at[c->size] + 1);
+    return c->gather_buf ? 0 : -ENOMEM;
 }
 
 /* Sizes the per-frame buffers from the plan. */
@@ -103,8 +150,17 @@ static int allocate_buffers(struct zc_composite *c)
         c->scratch_depth = malloc(c->maxk * c->maxpart * sizeof(float) + 1);
     c->req = calloc(2 * c->maxk, sizeof(*c->req));
     c->status = calloc(2 * c->maxk, sizeof(*c->status));
-    if (!c->sendbuf || !c->recvbuf || !c->scratch_rgba || !c->req || !c->status ||
-        (c->cfg.mode == ZC_COMPOSITE_DEPTH && !c->scratch_depth))
+    c->order = calloc(c->maxk, sizeof(*c->order));
+    /* Spans are separated by empty pixels: at most n / 2 + 1 in n pixels. */
+    c->span_cap = c->maxpart / 2 + 1;
+    c->spans = malloc((c->npix / 2 + 1) * sizeof(*c->spans));
+    c->piece_spans = malloc(c->maxk * c->span_cap * sizeof(*c->piece_spans));
+    c->piece_nspans = calloc(c->maxk, sizeof(*c->piece_nspans));
+    for (int u = 0; u < 2; u++)
+        c->union_spans[u] = malloc(c->span_cap * sizeof(*c->union_spans[u]));
+    if (!c->sendbuf || !c->recvbuf || !c->scratch_rgba || !c->req || !c->status || !c->order ||
+        !c->spans || !c->piece_spans || !c->piece_nspans || !c->union_spans[0] ||
+        !c->union_spans[1] || (c->cfg.mode == ZC_COMPOSITE_DEPTH && !c->scratch_depth))
         return -ENOMEM;
     return 0;
 }
@@ -113,28 +169,34 @@ int zc_composite_create(MPI_Comm cart, const struct zc_composite_config *cfg,
                         struct zc_composite **out)
 {
     *out = NULL;
-    if (!config_ok(cart, cfg))
-        return -EINVAL;
     struct zc_composite *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
-    c->cfg = *cfg;
-    if (c->cfg.k == 0)
-        c->cfg.k = 8;
-    c->wire = cfg->mode == ZC_COMPOSITE_DEPTH ? ZC_PIXEL_RGBA8_DEPTH : cfg->wire;
-    c->npix = (size_t)cfg->width * cfg->height;
     if (MPI_Comm_dup(cart, &c->comm) != MPI_SUCCESS) {
         free(c);
         return -EIO;
     }
     MPI_Comm_set_errhandler(c->comm, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(c->comm, &c->rank);
-    MPI_Comm_size(c->comm, &c->size);
-    int err = composite_plan_make(c->comm, c->cfg.algo, c->cfg.k, c->npix, &c->plan);
+    struct composite_grid grid;
+    if (read_grid(c->comm, &grid) || !config_ok(&grid, cfg)) {
+        MPI_Comm_free(&c->comm);
+        free(c);
+        return -EINVAL;
+    }
+    c->cfg = *cfg;
+    if (c->cfg.k == 0)
+        c->cfg.k = 8;
+    c->wire = cfg->mode == ZC_COMPOSITE_DEPTH ? ZC_PIXEL_RGBA8_DEPTH : cfg->wire;
+    c->npix = (size_t)cfg->width * cfg->height;
+    c->rank = grid.self;
+    c->size = grid.size;
+    int err = composite_plan_make(&grid, c->cfg.algo, c->cfg.k, c->npix, &c->plan);
     if (!err)
         err = allocate_buffers(c);
-    /* Group arrays are on the stack, and MPI counts are ints. */
-    if (!err && (c->maxk > MAX_GROUP || c->buf_cap > INT_MAX))
+    if (!err)
+        err = allocate_gather(c);
+    /* MPI counts are ints. */
+    if (!err && c->buf_cap > INT_MAX)
         err = -EINVAL;
     if (!err) {
         c->rgba = calloc(c->npix * 4, sizeof(float));
@@ -167,6 +229,16 @@ void zc_composite_destroy(struct zc_composite *c)
     free(c->scratch_depth);
     free(c->req);
     free(c->status);
+    free(c->order);
+    free(c->gather_buf);
+    free(c->gather_at);
+    free(c->gather_req);
+    free(c->gather_from);
+    free(c->spans);
+    free(c->piece_spans);
+    free(c->piece_nspans);
+    free(c->union_spans[0]);
+    free(c->union_spans[1]);
     free(c->rgba);
     free(c->depth);
     MPI_Comm_free(&c->comm);
@@ -189,44 +261,156 @@ void zc_composite_set_sink(struct zc_composite *c, zc_composite_sink sink, void 
     c->sink_arg = arg;
 }
 
-/* Merges the k pieces of part [a, b) in visibility order into c->rgba. */
-static void merge_over(struct zc_composite *c, const struct composite_round *r, const int *order,
-                       size_t a, size_t b)
+/* Pixel p is active somewhere in this frame's image: any colour, or in
+ * depth mode any depth but +INFINITY (what the encoder sends). */
+static bool maybe_active(const struct zc_composite *c, size_t p)
 {
-    const float *src[MAX_GROUP];
-    for (size_t p = a; p < b; p++) {
-        for (int t = 0; t < r->nmembers; t++) {
-            int j = order[t];
-            src[t] = j == r->me ? c->rgba + 4 * p
-                                : c->scratch_rgba + ((size_t)j * c->maxpart + (p - a)) * 4;
-        }
-        float acc[4] = {0, 0, 0, 0};
-        for (int t = 0; t < r->nmembers; t++) {
-            float tr = 1.0f - acc[3];
-            for (int ch = 0; ch < 4; ch++)
-                acc[ch] += tr * src[t][ch];
-        }
-        memcpy(c->rgba + 4 * p, acc, sizeof(acc));
+    const float *px = c->rgba + 4 * p;
+    if (px[0] != 0 || px[1] != 0 || px[2] != 0 || px[3] != 0)
+        return true;
+    return c->depth && c->depth[p] != INFINITY;
+}
+
+/* The spans of the rendered tile: the one walk over every pixel a frame
+ * makes; from here on, work follows the active pixels. */
+static void find_spans(struct zc_composite *c)
+{
+    c->nspans = 0;
+    for (size_t p = 0; p < c->npix;) {
+        while (p < c->npix && !maybe_active(c, p))
+            p++;
+        size_t a = p;
+        while (p < c->npix && maybe_active(c, p))
+            p++;
+        if (p > a)
+            c->spans[c->nspans++] = (struct composite_span){a, p, a};
     }
 }
 
-static void merge_depth(struct zc_composite *c, const struct composite_round *r, size_t a, size_t b)
+static struct composite_spans own_image(const struct zc_composite *c)
 {
-    for (size_t p = a; p < b; p++) {
-        float best = c->depth[p];
-        const float *col = NULL;
-        for (int j = 0; j < r->nmembers; j++) {
-            size_t at = (size_t)j * c->maxpart + (p - a);
-            if (j == r->me || !(c->scratch_depth[at] < best))
-                continue;
-            best = c->scratch_depth[at];
-            col = c->scratch_rgba + 4 * at;
-        }
-        if (col) {
-            c->depth[p] = best;
-            memcpy(c->rgba + 4 * p, col, 4 * sizeof(float));
+    return (struct composite_spans){c->spans, c->nspans, c->rgba, c->depth};
+}
+
+static struct composite_spans piece_image(const struct zc_composite *c, int j)
+{
+    return (struct composite_spans){c->piece_spans + (size_t)j * c->span_cap, c->piece_nspans[j],
+                                    c->scratch_rgba + (size_t)j * c->maxpart * 4,
+                                    c->depth ? c->scratch_depth + (size_t)j * c->maxpart : NULL};
+}
+
+/* Appends [a, b) to the sorted list out (n spans), joining it to the last
+ * span when they touch or overlap. */
+static void append_span(struct composite_span *out, size_t *n, size_t a, size_t b)
+{
+    if (*n > 0 && a <= out[*n - 1].b) {
+        out[*n - 1].b = ZC_MAX(out[*n - 1].b, b);
+        return;
+    }
+    out[(*n)++] = (struct composite_span){a, b, a};
+}
+
+/* The union of x's spans within [a, b) and y's into out; its count. */
+static size_t union_spans(const struct composite_spans *x, const struct composite_spans *y,
+                          size_t a, size_t b, struct composite_span *out)
+{
+    size_t n = 0, i = 0, j = 0;
+    while (i < x->n && x->span[i].b <= a)
+        i++;
+    for (;;) {
+        bool xi = i < x->n && x->span[i].a < b, yj = j < y->n;
+        if (!xi && !yj)
+            return n;
+        if (xi && (!yj || x->span[i].a <= y->span[j].a)) {
+            append_span(out, &n, ZC_MAX(x->span[i].a, a), ZC_MIN(x->span[i].b, b));
+            i++;
+        } else {
+            append_span(out, &n, y->span[j].a, y->span[j].b);
+            j++;
         }
     }
+}
+
+/* The union of this rank's spans in [a, b) and every received piece's:
+ * where the merged part may be active.  Returns it (in c->union_spans). */
+static struct composite_spans merged_spans(struct zc_composite *c, const struct composite_round *r,
+                                           size_t a, size_t b)
+{
+    struct composite_spans u = own_image(c);
+    int at = 0;
+    for (int j = 0; j < r->nmembers; j++) {
+        if (j == r->me)
+            continue;
+        struct composite_spans piece = piece_image(c, j);
+        size_t n = union_spans(&u, &piece, a, b, c->union_spans[at]);
+        u = (struct composite_spans){c->union_spans[at], n, c->rgba, c->depth};
+        at = 1 - at;
+    }
+    return u;
+}
+
+/* This rank's spans become u (its image outside u is empty). */
+static void keep_spans(struct zc_composite *c, const struct composite_spans *u)
+{
+    memmove(c->spans, u->span, u->n * sizeof(*u->span));
+    c->nspans = u->n;
+}
+
+/* Merges the k pieces of part [a, b) in visibility order into c->rgba,
+ * pixel by pixel front to back over the union of their spans:
+ *   acc += (1 - acc.a) * piece
+ * A piece's empty pixel would add exactly nothing, so only its spans are
+ * walked; acc (scratch slot me, free in a round) starts at 0 over the
+ * union, and the sums are the same, in the same order, as over every
+ * pixel. */
+static void merge_over(struct zc_composite *c, const struct composite_round *r, const int *order,
+                       size_t a, size_t b)
+{
+    float *acc = c->scratch_rgba + (size_t)r->me * c->maxpart * 4;
+    struct composite_spans u = merged_spans(c, r, a, b);
+    for (size_t i = 0; i < u.n; i++)
+        memset(acc + 4 * (u.span[i].a - a), 0, (u.span[i].b - u.span[i].a) * 4 * sizeof(float));
+    for (int t = 0; t < r->nmembers; t++) {
+        int j = order[t];
+        struct composite_spans img = j == r->me ? own_image(c) : piece_image(c, j);
+        for (size_t i = 0; i < img.n; i++) {
+            const struct composite_span *s = &img.span[i];
+            for (size_t p = ZC_MAX(s->a, a); p < ZC_MIN(s->b, b); p++) {
+                const float *src = img.rgba + 4 * (s->off + (p - s->a));
+                float *dst = acc + 4 * (p - a);
+                float tr = 1.0f - dst[3];
+                for (int ch = 0; ch < 4; ch++)
+                    dst[ch] += tr * src[ch];
+            }
+        }
+    }
+    for (size_t i = 0; i < u.n; i++)
+        memcpy(c->rgba + 4 * u.span[i].a, acc + 4 * (u.span[i].a - a),
+               (u.span[i].b - u.span[i].a) * 4 * sizeof(float));
+    keep_spans(c, &u);
+}
+
+/* The nearest piece wins, the earlier member on a tie, this rank's own
+ * pixel before any other: in place, over each piece's spans. */
+static void merge_depth(struct zc_composite *c, const struct composite_round *r, size_t a, size_t b)
+{
+    for (int j = 0; j < r->nmembers; j++) {
+        if (j == r->me)
+            continue;
+        struct composite_spans img = piece_image(c, j);
+        for (size_t i = 0; i < img.n; i++) {
+            const struct composite_span *s = &img.span[i];
+            for (size_t p = s->a; p < s->b; p++) {
+                size_t at = s->off + (p - s->a);
+                if (img.depth[at] < c->depth[p]) {
+                    c->depth[p] = img.depth[at];
+                    memcpy(c->rgba + 4 * p, img.rgba + 4 * at, 4 * sizeof(float));
+                }
+            }
+        }
+    }
+    struct composite_spans u = merged_spans(c, r, a, b);
+    keep_spans(c, &u);
 }
 
 /* Whether member x is in front of member y for a camera looking along
@@ -258,15 +442,15 @@ static void visibility_order(const struct composite_round *r, const double dir[3
  * bytes written, or -errno. */
 static ssize_t encode_piece(struct zc_composite *c, size_t a, size_t b, uint8_t *buf)
 {
-    const float *rgba = c->rgba + 4 * a, *depth = c->depth ? c->depth + a : NULL;
+    const struct composite_spans img = own_image(c);
     if (c->wire != ZC_PIXEL_RGBA_AUTO)
-        return zc_composite_encode(c->wire, rgba, depth, b - a, buf, c->buf_cap);
+        return composite_encode_spans(c->wire, &img, a, b, buf, c->buf_cap);
     const size_t tag = sizeof(uint32_t);
     uint32_t px = ZC_PIXEL_RGBA16;
-    ssize_t len = zc_composite_encode(px, rgba, NULL, b - a, buf + tag, c->buf_cap - tag);
+    ssize_t len = composite_encode_spans(px, &img, a, b, buf + tag, c->buf_cap - tag);
     if (len > (ssize_t)zc_composite_encode_bound(ZC_PIXEL_RGBA8, b - a)) {
         px = ZC_PIXEL_RGBA8;
-        len = zc_composite_encode(px, rgba, NULL, b - a, buf + tag, c->buf_cap - tag);
+        len = composite_encode_spans(px, &img, a, b, buf + tag, c->buf_cap - tag);
     }
     if (len < 0)
         return len;
@@ -274,19 +458,53 @@ static ssize_t encode_piece(struct zc_composite *c, size_t a, size_t b, uint8_t 
     return (ssize_t)tag + len;
 }
 
-/* The inverse of encode_piece() for n pixels: 0 or -EBADMSG. */
-static int decode_piece(const struct zc_composite *c, const uint8_t *buf, size_t len, size_t n,
-                        float *rgba, float *depth)
+/* Where a received piece's runs go: spans (from pixel origin) with their
+ * pixels packed one after another. */
+struct piece_writer {
+    enum zc_composite_pixel px;
+    size_t origin, npixels, nspans;
+    struct composite_span *spans;
+    float *rgba, *depth;
+};
+
+static void keep_run(void *arg, size_t at, size_t count, const uint8_t *pixels)
 {
-    if (c->wire != ZC_PIXEL_RGBA_AUTO)
-        return zc_composite_decode(c->wire, buf, len, n, rgba, depth);
-    uint32_t px;
-    if (len < sizeof(px))
-        return -EBADMSG;
-    memcpy(&px, buf, sizeof(px));
-    if (px != ZC_PIXEL_RGBA8 && px != ZC_PIXEL_RGBA16)
-        return -EBADMSG;
-    return zc_composite_decode(px, buf + sizeof(px), len - sizeof(px), n, rgba, NULL);
+    struct piece_writer *w = arg;
+    composite_unpack(w->px, pixels, count, w->rgba + 4 * w->npixels,
+                     w->depth ? w->depth + w->npixels : NULL);
+    size_t a = w->origin + at;
+    if (w->nspans > 0 && w->spans[w->nspans - 1].b == a)
+        w->spans[w->nspans - 1].b += count;
+    else
+        w->spans[w->nspans++] = (struct composite_span){a, a + count, w->npixels};
+    w->npixels += count;
+}
+
+/* The inverse of encode_piece() for part [a, b) into slot j: 0 or
+ * -EBADMSG. */
+static int decode_piece(struct zc_composite *c, int j, const uint8_t *buf, size_t len, size_t a,
+                        size_t b)
+{
+    enum zc_composite_pixel px = c->wire;
+    if (c->wire == ZC_PIXEL_RGBA_AUTO) {
+        uint32_t tag;
+        if (len < sizeof(tag))
+            return -EBADMSG;
+        memcpy(&tag, buf, sizeof(tag));
+        if (tag != ZC_PIXEL_RGBA8 && tag != ZC_PIXEL_RGBA16)
+            return -EBADMSG;
+        px = tag;
+        buf += sizeof(tag);
+        len -= sizeof(tag);
+    }
+    struct piece_writer w = {.px = px,
+                             .origin = a,
+                             .spans = c->piece_spans + (size_t)j * c->span_cap,
+                             .rgba = c->scratch_rgba + (size_t)j * c->maxpart * 4,
+                             .depth = c->depth ? c->scratch_depth + (size_t)j * c->maxpart : NULL};
+    int err = composite_decode_runs(px, buf, len, b - a, keep_run, &w);
+    c->piece_nspans[j] = err ? 0 : w.nspans;
+    return err;
 }
 
 /* One round of this rank's plan; accumulates bytes and the first error. */
@@ -332,9 +550,7 @@ static int run_round(struct zc_composite *c, unsigned idx, const double dir[3],
         int count;
         MPI_Get_count(&c->status[q++], MPI_BYTE, &count);
         st->bytes_received += (uint64_t)count;
-        float *depth = c->depth ? c->scratch_depth + (size_t)j * c->maxpart : NULL;
-        int e = decode_piece(c, c->recvbuf + (size_t)j * c->buf_cap, (size_t)count, mb - ma,
-                             c->scratch_rgba + (size_t)j * c->maxpart * 4, depth);
+        int e = decode_piece(c, j, c->recvbuf + (size_t)j * c->buf_cap, (size_t)count, ma, mb);
         if (e && !err)
             err = e;
     }
@@ -344,9 +560,8 @@ static int run_round(struct zc_composite *c, unsigned idx, const double dir[3],
         merge_depth(c, r, ma, mb);
         return 0;
     }
-    int order[MAX_GROUP];
-    visibility_order(r, dir, order);
-    merge_over(c, r, order, ma, mb);
+    visibility_order(r, dir, c->order);
+    merge_over(c, r, c->order, ma, mb);
     return 0;
 }
 
@@ -356,15 +571,22 @@ static void put_opaque(struct zc_fb *fb, size_t w, size_t p, const float *px)
         ZC_FB_RGBA(composite_to_u8(px[0]), composite_to_u8(px[1]), composite_to_u8(px[2]), 255);
 }
 
-/* The final parts to the root, 8 bits a channel, active pixels only. */
+/* The final parts to the root, 8 bits a channel, active pixels only.  The
+ * root posts a receive for every part at once, each into its own slot of
+ * gather_buf, and draws them in the order they arrive: the senders never
+ * queue behind one another (1023 blocking receives in rank order made
+ * each wait for all before it, a rendezvous round trip apiece), and the
+ * bytes are the same as a single collective would move.  MPI_Gatherv
+ * would need every part's length at the root first (one more collective)
+ * or slots padded to the largest part (bytes that carry nothing). */
 static int gather(struct zc_composite *c, struct zc_fb *fb, struct zc_composite_stats *st)
 {
     const size_t fa = c->plan.final_a[c->rank], fb_ = c->plan.final_b[c->rank];
     if (c->rank != c->cfg.root) {
         if (fb_ == fa)
             return 0;
-        ssize_t len = zc_composite_encode(ZC_PIXEL_RGBA8, c->rgba + 4 * fa, NULL, fb_ - fa,
-                                          c->sendbuf, c->buf_cap);
+        const struct composite_spans img = own_image(c);
+        ssize_t len = composite_encode_spans(ZC_PIXEL_RGBA8, &img, fa, fb_, c->sendbuf, c->buf_cap);
         if (len < 0)
             return (int)len;
         st->bytes_sent += (uint64_t)len;
@@ -374,21 +596,30 @@ static int gather(struct zc_composite *c, struct zc_fb *fb, struct zc_composite_
                    : -EIO;
     }
     int err = zc_fb_touch_rect(fb, 0, 0, c->cfg.width, c->cfg.height);
-    for (size_t p = fa; p < fb_ && !err; p++)
-        put_opaque(fb, c->cfg.width, p, c->rgba + 4 * p);
+    int nreq = 0;
     for (int r = 0; r < c->size; r++) {
         size_t a = c->plan.final_a[r], b = c->plan.final_b[r];
         if (r == c->rank || a == b)
             continue;
+        if (MPI_Irecv(c->gather_buf + c->gather_at[r], (int)(c->gather_at[r + 1] - c->gather_at[r]),
+                      MPI_BYTE, r, TAG_GATHER, c->comm, &c->gather_req[nreq]) != MPI_SUCCESS)
+            return -EIO;
+        c->gather_from[nreq++] = r;
+    }
+    for (size_t p = fa; p < fb_ && !err; p++)
+        put_opaque(fb, c->cfg.width, p, c->rgba + 4 * p);
+    /* Each part is drawn as it arrives, while the others are on their way. */
+    for (int left = nreq; left > 0; left--) {
+        int i, count;
         MPI_Status status;
-        int count;
-        if (MPI_Recv(c->recvbuf, (int)c->buf_cap, MPI_BYTE, r, TAG_GATHER, c->comm, &status) !=
-            MPI_SUCCESS)
+        if (MPI_Waitany(nreq, c->gather_req, &i, &status) != MPI_SUCCESS || i == MPI_UNDEFINED)
             return -EIO;
         MPI_Get_count(&status, MPI_BYTE, &count);
         st->bytes_received += (uint64_t)count;
-        int e = zc_composite_decode(ZC_PIXEL_RGBA8, c->recvbuf, (size_t)count, b - a,
-                                    c->scratch_rgba, NULL);
+        const int r = c->gather_from[i];
+        size_t a = c->plan.final_a[r], b = c->plan.final_b[r];
+        int e = zc_composite_decode(ZC_PIXEL_RGBA8, c->gather_buf + c->gather_at[r], (size_t)count,
+                                    b - a, c->scratch_rgba, NULL);
         for (size_t p = a; p < b && !e && !err; p++)
             put_opaque(fb, c->cfg.width, p, c->scratch_rgba + 4 * (p - a));
         if (e && !err)
@@ -414,6 +645,7 @@ int zc_composite_run(struct zc_composite *c, const double view_dir[3], struct zc
     if (!ok)
         return -EINVAL;
 
+    find_spans(c);
     /* A failed round still lets the later ones run (with what the rank
      * holds) so that no peer waits forever; the first error is kept. */
     int err = 0;

@@ -13,6 +13,37 @@ size_t composite_bpp(enum zc_composite_pixel px);
 /* The one rounding of a [0, 1] channel to 8 bits (clamped). */
 uint8_t composite_to_u8(float v);
 
+/* Pixels [a, b) of an image, stored from index off of its arrays: the
+ * image's active pixels all lie in its spans (some pixels of a span may
+ * be empty), and every pixel outside them is empty. */
+struct composite_span {
+    size_t a, b, off;
+};
+
+/* An image as sorted, disjoint spans: pixel p of span s
+ * is rgba[4 * (s.off + p - s.a)] and depth[s.off + p - s.a]. */
+struct composite_spans {
+    const struct composite_span *span;
+    size_t n;
+    const float *rgba, *depth;
+};
+
+/* zc_composite_encode() of pixels [a, b) of img, walking only its spans
+ * (and, for a piece sent dense, its length): the same bytes. */
+ssize_t composite_encode_spans(enum zc_composite_pixel px, const struct composite_spans *img,
+                               size_t a, size_t b, void *buf, size_t cap);
+/* Receives a decoded piece's active runs in order: count pixels (bpp
+ * each, as on the wire) starting at pixel at. */
+typedef void (*composite_run_fn)(void *arg, size_t at, size_t count, const uint8_t *pixels);
+/* Checks len bytes as zc_composite_decode() does, handing each run to run
+ * (a piece sent dense is one run of all n); 0 or -EBADMSG (runs before the
+ * fault have been handed over). */
+int composite_decode_runs(enum zc_composite_pixel px, const void *buf, size_t len, size_t n,
+                          composite_run_fn run, void *arg);
+/* count wire pixels into rgba (4 floats each) and, with depth, depth. */
+void composite_unpack(enum zc_composite_pixel px, const uint8_t *in, size_t count, float *rgba,
+                      float *depth);
+
 /* One round as this rank sees it: the group of ranks merging one image
  * region, in grid order (x, then y, then z; member j receives part j). */
 struct composite_round {
@@ -33,12 +64,39 @@ struct composite_plan {
     size_t *final_a, *final_b; /* per rank */
 };
 
+/* The bricks' Cartesian grid, read once from the communicator. */
+struct composite_grid {
+    int size, self;
+    int dims[3];
+};
+
+/* A round of the schedule: units merged per block along each axis; fold
+ * >= 0 instead folds the extra bricks of that axis into their neighbours. */
+struct composite_round_spec {
+    unsigned f[3];
+    int fold;
+};
+
+/* At most 31 prime factors an axis, and a fold: 3 * 32 rounds. */
+#define COMPOSITE_MAX_ROUNDS (3 * 32)
+
+/* The rounds of algo for a grid of dims into out (COMPOSITE_MAX_ROUNDS);
+ * returns their number. */
+unsigned composite_round_specs(const int dims[3], enum zc_composite_algo algo, unsigned kmax,
+                               struct composite_round_spec *out);
+/* Moves unit[d][pos], the unit of the brick at pos along axis d, to its
+ * unit after round r. */
+void composite_next_units(const struct composite_round_spec *r, const int dims[3],
+                          unsigned *unit[3]);
+
 /* Part j of the region split among a round's receivers. */
 void composite_part(const struct composite_round *r, int j, size_t *a, size_t *b);
 /* Plans the rounds of algo (radix-k groups at most kmax unless a prime
- * count forces more) for the bricks of cart over npixels.  0, -ENOMEM. */
-int composite_plan_make(MPI_Comm cart, enum zc_composite_algo algo, unsigned kmax, size_t npixels,
-                        struct composite_plan *plan);
+ * count forces more) for the bricks of grid over npixels; rank r's brick
+ * sits at r's row-major position in dims (MPI's Cartesian order).
+ * 0, -ENOMEM. */
+int composite_plan_make(const struct composite_grid *grid, enum zc_composite_algo algo,
+                        unsigned kmax, size_t npixels, struct composite_plan *plan);
 void composite_plan_free(struct composite_plan *plan);
 
 #endif
