@@ -89,11 +89,10 @@ size_t pipeline_png_bound(unsigned width, unsigned height)
 
 struct pipeline_sink {
     struct zc_ring *ring;
+    struct zc_ring_pool *pool;
     int sock;
     unsigned width, height;
     size_t slot_size;
-    bool busy[SINK_SLOTS];
-    unsigned in_flight;
 };
 
 int pipeline_sink_open(struct pipeline_sink **out, const char *sock_path, unsigned width,
@@ -124,8 +123,11 @@ int pipeline_sink_open(struct pipeline_sink **out, const char *sock_path, unsign
     if (!err)
         err = zc_ring_create(&s->ring, ZC_RING_DRIVER, &p);
     if (!err)
+        err = zc_ring_pool_create(&s->pool, s->ring, 0, s->slot_size, SINK_SLOTS);
+    if (!err)
         err = zc_ring_send(s->ring, s->sock);
     if (err) {
+        zc_ring_pool_destroy(s->pool);
         zc_ring_destroy(s->ring);
         if (s->sock >= 0)
             close(s->sock);
@@ -137,67 +139,42 @@ int pipeline_sink_open(struct pipeline_sink **out, const char *sock_path, unsign
     return 0;
 }
 
-/* Takes back whatever the uploader has finished with; with wait, blocks
- * until at least one slot is back. */
-static int sink_reap(struct pipeline_sink *s, bool wait)
-{
-    for (;;) {
-        struct zc_ring_used used[SINK_SLOTS];
-        int n = zc_ring_reap(s->ring, used, SINK_SLOTS);
-        if (n < 0)
-            return n;
-        for (int i = 0; i < n; i++) {
-            uintptr_t slot = (uintptr_t)used[i].token - 1;
-            s->busy[slot] = false;
-            s->in_flight--;
-        }
-        if (n > 0 || !wait)
-            return 0;
-        int err = zc_ring_wait(s->ring, SINK_WAIT_NS);
-        if (err)
-            return err;
-    }
-}
-
 int pipeline_sink_frame(struct pipeline_sink *s, const struct zc_fb *fb, uint64_t frame)
 {
     if (zc_fb_width(fb) != s->width || zc_fb_height(fb) != s->height || frame > MAX_STEP)
         return -EINVAL;
-    int err = sink_reap(s, s->in_flight == SINK_SLOTS);
+    int err = zc_ring_pool_wait(s->pool, 1, SINK_WAIT_NS);
     if (err)
         return err;
-    unsigned slot = 0;
-    while (s->busy[slot])
-        slot++;
-    uint8_t *base = (uint8_t *)zc_ring_buf_base(s->ring) + (size_t)slot * s->slot_size;
+    uint32_t slot = (uint32_t)zc_ring_pool_get(s->pool);
+    uint8_t *base = zc_ring_pool_ptr(s->pool, slot);
     /* The same bytes zc_fb_write_png() writes, so a frame sent through the
      * pipeline is byte-identical to the file zc insitu --out writes. */
     ssize_t len =
         zc_fb_encode_png(fb, base + PIPELINE_HEADER_BYTES, s->slot_size - PIPELINE_HEADER_BYTES);
-    if (len < 0)
+    if (len < 0) {
+        zc_ring_pool_put(s->pool, slot);
         return (int)len;
+    }
     put_le32(base, FRAME_MAGIC);
     put_le32(base + 4, 0);
     put_le64(base + 8, frame);
-    uint64_t off = (uint64_t)slot * s->slot_size;
-    struct zc_ring_seg segs[2] = {
-        {.off = off, .len = PIPELINE_HEADER_BYTES},
-        {.off = off + PIPELINE_HEADER_BYTES, .len = (uint32_t)len},
-    };
-    if ((err = zc_ring_post(s->ring, segs, 2, (void *)(uintptr_t)(slot + 1))))
-        return err;
-    s->busy[slot] = true;
-    s->in_flight++;
-    return 0;
+    /* The header and the PNG as two descriptors, back to back in the slot. */
+    uint32_t lens[2] = {PIPELINE_HEADER_BYTES, (uint32_t)len};
+    err = zc_ring_pool_add(s->pool, slot, lens, 2);
+    if (!err) {
+        int n = zc_ring_submit(s->ring);
+        err = n < 0 ? n : 0;
+    }
+    return err;
 }
 
 int pipeline_sink_close(struct pipeline_sink *s)
 {
     if (!s)
         return 0;
-    int err = 0;
-    while (s->in_flight > 0 && !err)
-        err = sink_reap(s, true);
+    int err = zc_ring_pool_wait(s->pool, SINK_SLOTS, SINK_WAIT_NS);
+    zc_ring_pool_destroy(s->pool);
     zc_ring_destroy(s->ring);
     close(s->sock);
     free(s);
