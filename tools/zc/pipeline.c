@@ -22,11 +22,8 @@
 #include "zc/place.h"
 #include "zc/ring.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <linux/tcp.h>
-#include <netinet/in.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/virtio_ring.h>
@@ -197,31 +194,6 @@ static int wait_readable(int fd, int64_t timeout_ns)
     return n == 0 ? -ETIMEDOUT : 0;
 }
 
-/* TCP payload bytes this process's connections to 127.0.0.1:port have
- * sent, retransmissions included (TCP_INFO's tcpi_bytes_sent): what the
- * place client put on the wire, handshake and frame headers and tags too. */
-static uint64_t wire_bytes_to(uint16_t port)
-{
-    uint64_t sum = 0;
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        int fd = atoi(e->d_name);
-        struct sockaddr_in peer;
-        socklen_t plen = sizeof(peer);
-        struct tcp_info ti;
-        socklen_t tlen = sizeof(ti);
-        if (e->d_name[0] == '.' || fd == dirfd(d) ||
-            getpeername(fd, (struct sockaddr *)&peer, &plen) != 0 || peer.sin_family != AF_INET ||
-            ntohs(peer.sin_port) != port || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tlen) != 0)
-            continue;
-        sum += ti.tcpi_bytes_sent;
-    }
-    if (d)
-        closedir(d);
-    return sum;
-}
-
 static void report(int fd, const struct pipeline_report *r)
 {
     if (fd >= 0 && zc_write_all(fd, r, sizeof(*r)) != 0)
@@ -349,7 +321,7 @@ int pipeline_upload(const struct pipeline_upload_config *cfg)
         struct zc_place_stats st;
         zc_place_client_stats(c, &st);
         report(cfg->report_fd, &(struct pipeline_report){.kind = PIPELINE_REPORT_DONE,
-                                                         .a = wire_bytes_to(cfg->port),
+                                                         .a = st.wire_bytes,
                                                          .b = st.bytes});
     }
     zc_place_client_close(c);
