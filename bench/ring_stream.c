@@ -207,51 +207,28 @@ static int produce_fd(struct producer *p, int fd)
     return err;
 }
 
-/* Takes back completed slots until at least want are free. */
-static int reclaim(struct zc_ring *drv, unsigned *freel, unsigned *nfree, unsigned want)
-{
-    struct zc_ring_used u[MAX_BATCH];
-    while (*nfree < want) {
-        int n = zc_ring_reap(drv, u, MAX_BATCH);
-        if (n < 0)
-            return n;
-        for (int i = 0; i < n; i++)
-            freel[(*nfree)++] = (unsigned)(uintptr_t)u[i].token;
-        if (*nfree < want) {
-            int err = zc_ring_wait(drv, WAIT_NS);
-            if (err)
-                return err;
-        }
-    }
-    return 0;
-}
-
 static int produce_ring(struct producer *p, struct zc_ring *drv, unsigned slots)
 {
     const struct stream_cfg *c = p->cfg;
     size_t words = c->msg_size / 8;
-    uint8_t *buf = zc_ring_buf_base(drv);
-    unsigned *freel = malloc(sizeof(*freel) * slots), nfree = slots;
-    if (!freel)
-        return -ENOMEM;
-    for (unsigned i = 0; i < slots; i++)
-        freel[i] = slots - 1 - i;
+    struct zc_ring_pool *pool;
+    int err = zc_ring_pool_create(&pool, drv, 0, c->msg_size, slots);
+    if (err)
+        return err;
     unsigned batch = c->batch ? c->batch : 1, tick = 0;
     unsigned every = c->msg_size >= 4096 ? 1 : ZC_MAX(1u, 256 / batch);
-    int err = 0;
     while (!err && more(p, &tick, every)) {
         unsigned want = batch;
         if (c->total_bytes)
             want = (unsigned)ZC_MIN((uint64_t)batch,
                                     (c->total_bytes - p->seq * c->msg_size) / c->msg_size);
         want = ZC_MAX(want, 1u);
-        err = reclaim(drv, freel, &nfree, want);
+        err = zc_ring_pool_wait(pool, want, WAIT_NS);
         for (unsigned k = 0; !err && k < want; k++) {
-            unsigned slot = freel[--nfree];
-            uint64_t off = (uint64_t)slot * c->msg_size;
-            fill_msg((uint64_t *)(buf + off), words, p->seq);
-            struct zc_ring_seg s = {.off = off, .len = (uint32_t)c->msg_size};
-            err = zc_ring_add(drv, &s, 1, (void *)(uintptr_t)slot);
+            uint32_t slot = (uint32_t)zc_ring_pool_get(pool);
+            fill_msg(zc_ring_pool_ptr(pool, slot), words, p->seq);
+            uint32_t len = (uint32_t)c->msg_size;
+            err = zc_ring_pool_add(pool, slot, &len, 1);
             p->sum += expected_sum(words, p->seq);
             p->seq++;
         }
@@ -263,12 +240,10 @@ static int produce_ring(struct producer *p, struct zc_ring *drv, unsigned slots)
     }
     /* The end of the stream: an empty message. */
     if (!err)
-        err = reclaim(drv, freel, &nfree, 1);
-    if (!err) {
-        struct zc_ring_seg end = {.off = 0, .len = 0};
-        err = zc_ring_post(drv, &end, 1, (void *)(uintptr_t)freel[--nfree]);
-    }
-    free(freel);
+        err = zc_ring_pool_wait(pool, 1, WAIT_NS);
+    if (!err)
+        err = zc_ring_pool_post(pool, (uint32_t)zc_ring_pool_get(pool), 0);
+    zc_ring_pool_destroy(pool);
     return err;
 }
 

@@ -41,6 +41,7 @@ struct zc_place_stats {
     uint64_t files;         /* files placed (or sent) and confirmed */
     uint64_t bytes;         /* payload bytes of those files */
     uint64_t resumed_bytes; /* bytes a --resume found already verified */
+    uint64_t wire_bytes;    /* bytes written to the sockets (all streams), framing included */
 };
 
 /* ---- the receiving server ---- */

@@ -238,6 +238,78 @@ int zc_ring_post_batch(struct zc_ring *r, const struct zc_ring_seg *segs, unsign
  * The number taken (0 when none), or -EPROTO for a bad used entry. */
 int zc_ring_reap(struct zc_ring *r, struct zc_ring_used *out, unsigned max);
 
+/* ---- slot pool (driver) ----
+ *
+ * The driver's buffers as fixed slots: nslots slots of slot_size bytes from
+ * offset off in the buffer region, handed out from a free stack and taken
+ * back when the device has used them (liburing's provided buffer rings,
+ * seen from the side that owns the buffers):
+ *
+ *   get -> slot i (write into zc_ring_pool_ptr) -> add/post -> device uses it
+ *    ^                                                             |
+ *    +------------------ reclaim (the used ring) <-----------------+
+ *
+ * The pool posts each slot with a token of its own: once a ring has a pool,
+ * every chain on it goes through a pool (several pools may share one ring,
+ * e.g. slots of different sizes; any of them reclaims for all).  A slot is
+ * free, taken or posted; a call that finds it in another state is refused
+ * with -EINVAL and changes nothing, so no slot is ever handed out twice.
+ * The device cannot name a slot: the ring refuses used ids it did not post
+ * (-EPROTO, see above), and the pool refuses a completion of a slot that is
+ * not posted the same way.  One thread, the ring's driver end. */
+struct zc_ring_pool;
+
+/* Makes a pool of nslots slots of slot_size bytes at [off, off +
+ * nslots*slot_size) of r's buffer region (r a driver end).  0 on success,
+ * -EINVAL (no slots, a slot of 0 bytes or over 4 GiB, outside the region,
+ * not a driver), -ENOMEM. */
+int zc_ring_pool_create(struct zc_ring_pool **poolp, struct zc_ring *r, uint64_t off,
+                        uint64_t slot_size, uint32_t nslots);
+
+/* Frees the pool (NULL is fine); slots still posted are forgotten, so
+ * destroy the ring or drain it first. */
+void zc_ring_pool_destroy(struct zc_ring_pool *p);
+
+/* Takes a free slot: its index, or -ENOBUFS when none is free (reclaim or
+ * wait).  Never reaps by itself, so a taken slot's bytes are the caller's. */
+int64_t zc_ring_pool_get(struct zc_ring_pool *p);
+
+/* Gives back a taken slot without posting it: 0, or -EINVAL for a slot
+ * that is not taken. */
+int zc_ring_pool_put(struct zc_ring_pool *p, uint32_t slot);
+
+/* Slot's bytes in the buffer region, or NULL for a slot beyond the pool. */
+void *zc_ring_pool_ptr(const struct zc_ring_pool *p, uint32_t slot);
+/* Slot's offset in the buffer region (for descriptors of one's own). */
+uint64_t zc_ring_pool_off(const struct zc_ring_pool *p, uint32_t slot);
+/* Bytes of a slot, and the number of slots. */
+uint64_t zc_ring_pool_slot_size(const struct zc_ring_pool *p);
+uint32_t zc_ring_pool_slots(const struct zc_ring_pool *p);
+/* Slots free now, and slots posted and not yet reclaimed. */
+uint32_t zc_ring_pool_free(const struct zc_ring_pool *p);
+uint32_t zc_ring_pool_in_flight(const struct zc_ring_pool *p);
+
+/* Stages a taken slot as a chain of nseg device-readable segments laid
+ * back to back from the slot's start, lens[i] bytes each (a header and its
+ * payload as two descriptors, say); not visible until zc_ring_submit().
+ * 0, -EINVAL for a slot not taken or lengths beyond the slot, -ENOSPC when
+ * the ring has too few free descriptors, -EPROTO. */
+int zc_ring_pool_add(struct zc_ring_pool *p, uint32_t slot, const uint32_t *lens, unsigned nseg);
+
+/* Stages the slot's first len bytes as one segment and submits: 0 or
+ * -errno as zc_ring_pool_add() and zc_ring_submit(). */
+int zc_ring_pool_post(struct zc_ring_pool *p, uint32_t slot, uint32_t len);
+
+/* Reaps the ring and frees each used slot in the pool that posted it.  The
+ * number of slots freed (0 when none), or -EPROTO: a bad used entry (the
+ * ring is then broken) or a completion of a slot that is not posted. */
+int zc_ring_pool_reclaim(struct zc_ring_pool *p);
+
+/* Reclaims until at least want slots of p are free, waiting on the ring
+ * (zc_ring_wait) for at most timeout_ns at a time.  0, -EINVAL when want
+ * exceeds the pool, -ETIMEDOUT, -EPIPE, -EPROTO. */
+int zc_ring_pool_wait(struct zc_ring_pool *p, uint32_t want, int64_t timeout_ns);
+
 /* ---- device ---- */
 
 /* Takes up to max available chains into private, validated form.  The

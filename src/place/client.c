@@ -184,6 +184,7 @@ struct part_job {
     uint32_t parts, index;
     int result;
     char msg[300];
+    uint64_t wire_bytes;
     pthread_t thread;
 };
 
@@ -198,6 +199,7 @@ static void *part_thread(void *arg)
         r = place_send_part(&c->snd, j->fd, j->st, j->dest, j->transfer, j->parts, j->index);
         r = r ? reason(c, r) : zc_place_client_finish(c);
         snprintf(j->msg, sizeof(j->msg), "%s", c->msg);
+        j->wire_bytes = c->conn.wire_bytes;
         zc_place_client_close(c);
     }
     j->result = r;
@@ -228,6 +230,7 @@ static int send_split(void *ctx, int fd, const struct stat *st, const char *dest
         r = place_send_part(&c->snd, fd, st, dest, transfer, parts, 0);
     for (uint32_t k = 1; k < started; k++) {
         pthread_join(jobs[k].thread, NULL);
+        c->conn.wire_bytes += jobs[k].wire_bytes; /* the client's sockets, all of them */
         if (!r && jobs[k].result) {
             r = jobs[k].result;
             snprintf(c->msg, sizeof(c->msg), "%s", jobs[k].msg);
@@ -507,6 +510,7 @@ const char *zc_place_client_error(const struct zc_place_client *c)
 void zc_place_client_stats(const struct zc_place_client *c, struct zc_place_stats *st)
 {
     *st = c->st;
+    st->wire_bytes = c->conn.wire_bytes;
 }
 
 void zc_place_client_close(struct zc_place_client *c)

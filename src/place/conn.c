@@ -36,16 +36,17 @@ static int sock_errno(void)
     return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
 }
 
-static int send_all(int fd, const void *buf, size_t len, int flags)
+static int send_all(struct place_conn *c, const void *buf, size_t len, int flags)
 {
     const uint8_t *p = buf;
     while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL | flags);
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | flags);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             return sock_errno();
         }
+        c->wire_bytes += (uint64_t)n;
         p += n;
         len -= (size_t)n;
     }
@@ -104,16 +105,17 @@ static int recv_all(struct place_conn *c, void *buf, size_t len)
     return 0;
 }
 
-static int writev_all(int fd, struct iovec *iov, int cnt, int flags)
+static int writev_all(struct place_conn *c, struct iovec *iov, int cnt, int flags)
 {
     struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
     while (m.msg_iovlen) {
-        ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL | flags);
+        ssize_t n = sendmsg(c->fd, &m, MSG_NOSIGNAL | flags);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             return sock_errno();
         }
+        c->wire_bytes += (uint64_t)n;
         while (n > 0 && m.msg_iovlen) {
             size_t step = ZC_MIN((size_t)n, m.msg_iov->iov_len);
             m.msg_iov->iov_base = (uint8_t *)m.msg_iov->iov_base + step;
@@ -131,7 +133,7 @@ static int writev_all(int fd, struct iovec *iov, int cnt, int flags)
 static int transport_send(void *ctx, const void *buf, size_t len)
 {
     struct place_conn *c = ctx;
-    return send_all(c->fd, buf, len, 0);
+    return send_all(c, buf, len, 0);
 }
 
 static int transport_recv(void *ctx, void *buf, size_t len)
@@ -244,7 +246,7 @@ static void next_hdr(struct place_conn *c, uint8_t type, uint8_t flags, uint32_t
 
 /* sendfile() raises SIGPIPE on a closed peer; keep it from killing the
  * caller without touching the process's disposition. */
-static int sendfile_all(int sock, int fd, uint64_t offset, size_t len)
+static int sendfile_all(struct place_conn *c, int fd, uint64_t offset, size_t len)
 {
     sigset_t pipe_set, old;
     sigemptyset(&pipe_set);
@@ -253,13 +255,14 @@ static int sendfile_all(int sock, int fd, uint64_t offset, size_t len)
     off_t off = (off_t)offset;
     int r = 0;
     while (len) {
-        ssize_t n = sendfile(sock, fd, &off, len);
+        ssize_t n = sendfile(c->fd, fd, &off, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
             r = n < 0 ? sock_errno() : -EIO; /* 0: the file shrank under us */
             break;
         }
+        c->wire_bytes += (uint64_t)n;
         len -= (size_t)n;
     }
     if (r == -EPIPE) {
@@ -283,7 +286,7 @@ static int send_pieces(struct place_conn *c, uint8_t flags, uint32_t file_id, ui
     int r = zc_aead_seal_begin(c->tx, c->tx_seq, hdr, sizeof(hdr));
     c->tx_seq++; /* even after a failure: a sequence number is never used twice */
     if (!r)
-        r = send_all(c->fd, hdr, sizeof(hdr), MSG_MORE);
+        r = send_all(c, hdr, sizeof(hdr), MSG_MORE);
     for (uint32_t done = 0; !r && done < len; done += PLACE_PIECE) {
         uint32_t n = ZC_MIN(PLACE_PIECE, len - done);
         uint8_t *buf = c->sealbuf + done;
@@ -299,13 +302,13 @@ static int send_pieces(struct place_conn *c, uint8_t flags, uint32_t file_id, ui
         if (r)
             break;
         if (clear && by_sendfile)
-            r = sendfile_all(c->fd, fd, offset + done, n);
+            r = sendfile_all(c, fd, offset + done, n);
         else
-            r = send_all(c->fd, clear ? src : buf, n, MSG_MORE);
+            r = send_all(c, clear ? src : buf, n, MSG_MORE);
     }
     if (!r)
         r = zc_aead_seal_finish(c->tx, tag);
-    return r ? r : send_all(c->fd, tag, sizeof(tag), MSG_MORE);
+    return r ? r : send_all(c, tag, sizeof(tag), MSG_MORE);
 }
 
 int place_conn_send(struct place_conn *c, uint8_t type, uint8_t flags, uint32_t file_id,
@@ -336,7 +339,7 @@ int place_conn_send(struct place_conn *c, uint8_t type, uint8_t flags, uint32_t 
         {(void *)out, len},
         {tag, sizeof(tag)},
     };
-    return writev_all(c->fd, iov, 3, more ? MSG_MORE : 0);
+    return writev_all(c, iov, 3, more ? MSG_MORE : 0);
 }
 
 int place_conn_send_file(struct place_conn *c, uint8_t flags, uint32_t file_id, uint64_t offset,

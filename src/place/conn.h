@@ -32,9 +32,10 @@ struct place_conn {
     uint8_t *sealbuf;  /* ZC_PLACE_MAX_CHUNK bytes: the encrypted payload on its way out */
     uint8_t *piecebuf; /* PLACE_PIECE bytes: a received piece while it is verified */
     struct zc_pubkey peer;
-    unsigned idle_ms;  /* the whole-frame budget before its length's share */
-    unsigned rcv_ms;   /* the socket's receive timeout now */
-    uint64_t deadline; /* zc_now_ns() by which the frame being received is whole */
+    unsigned idle_ms;    /* the whole-frame budget before its length's share */
+    unsigned rcv_ms;     /* the socket's receive timeout now */
+    uint64_t deadline;   /* zc_now_ns() by which the frame being received is whole */
+    uint64_t wire_bytes; /* written to fd: handshake, headers, payloads, tags */
 };
 
 /* Sets timeouts (idle_ms) and TCP_NODELAY on fd and takes it over; 0 or -errno.

@@ -101,6 +101,7 @@ struct zc_ring {
     uint32_t in_flight; /* chains posted and not reaped */
     uint16_t *next;     /* private free-list links, num entries */
     struct drv_slot *slot;
+    struct zc_ring_pool *pools; /* the slot pools over this end (pool.c) */
 
     /* The device's private state. */
     uint16_t last_avail;     /* next avail entry to pop */

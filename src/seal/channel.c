@@ -46,8 +46,7 @@ struct zc_seal {
     struct zc_ring *rx; /* device: the peer's messages in */
     uint32_t slots, max_msg;
     uint64_t slot_size;
-    uint32_t *free_slots; /* stack of free tx slot indices */
-    uint32_t nfree;
+    struct zc_ring_pool *pool; /* the tx slots */
     int64_t timeout_ns;
 
     enum zc_cipher cipher;
@@ -69,40 +68,11 @@ static uint32_t direction_salt(unsigned from_side)
 
 /* ---- outbound buffers ---- */
 
-static int reap_slots(struct zc_seal *s)
-{
-    struct zc_ring_used used[64];
-    int n = zc_ring_reap(s->tx, used, ZC_ARRAY_SIZE(used));
-    for (int i = 0; i < n; i++) {
-        uint32_t slot = (uint32_t)(uintptr_t)used[i].token - 1;
-        s->free_slots[s->nfree++] = slot;
-    }
-    return n < 0 ? n : 0;
-}
-
 /* A free outbound slot: its index, or -errno (-ETIMEDOUT, -EPIPE). */
 static int64_t take_slot(struct zc_seal *s)
 {
-    int r = 0;
-    if (!s->nfree)
-        r = reap_slots(s);
-    while (!r && !s->nfree) {
-        r = zc_ring_wait(s->tx, s->timeout_ns);
-        if (!r)
-            r = reap_slots(s);
-    }
-    return r ? (int64_t)r : (int64_t)s->free_slots[--s->nfree];
-}
-
-static int post_slot(struct zc_seal *s, uint32_t slot, uint32_t len)
-{
-    struct zc_ring_seg seg = {.off = slot * s->slot_size, .len = len, .writable = false};
-    return zc_ring_post(s->tx, &seg, 1, (void *)(uintptr_t)(slot + 1));
-}
-
-static uint8_t *slot_ptr(struct zc_seal *s, uint32_t slot)
-{
-    return (uint8_t *)zc_ring_buf_base(s->tx) + slot * s->slot_size;
+    int r = zc_ring_pool_wait(s->pool, 1, s->timeout_ns);
+    return r ? (int64_t)r : zc_ring_pool_get(s->pool);
 }
 
 /* ---- inbound chains: each byte copied out of shared memory once ---- */
@@ -189,8 +159,8 @@ static int ring_send_all(void *ctx, const void *buf, size_t len)
     int64_t slot = take_slot(s);
     if (slot < 0)
         return (int)slot;
-    memcpy(slot_ptr(s, (uint32_t)slot), buf, len);
-    return post_slot(s, (uint32_t)slot, (uint32_t)len);
+    memcpy(zc_ring_pool_ptr(s->pool, (uint32_t)slot), buf, len);
+    return zc_ring_pool_post(s->pool, (uint32_t)slot, (uint32_t)len);
 }
 
 static int ring_recv_all(void *ctx, void *buf, size_t len)
@@ -253,12 +223,7 @@ static int receive_rings(struct zc_seal *s, uid_t broker_uid)
         return -EBADMSG;
     zc_ring_set_peer_fd(s->tx, s->sock);
     zc_ring_set_peer_fd(s->rx, s->sock);
-    s->free_slots = malloc(s->slots * sizeof(*s->free_slots));
-    if (!s->free_slots)
-        return -ENOMEM;
-    for (uint32_t i = 0; i < s->slots; i++)
-        s->free_slots[s->nfree++] = s->slots - 1 - i;
-    return 0;
+    return zc_ring_pool_create(&s->pool, s->tx, 0, s->slot_size, s->slots);
 }
 
 int zc_seal_connect(struct zc_seal **out, int sock, uid_t broker_uid, const struct zc_keypair *self,
@@ -319,7 +284,7 @@ static int seal_message(struct zc_seal *s, uint16_t type, const uint8_t *buf, ui
     int64_t slot = take_slot(s);
     if (slot < 0)
         return (int)slot;
-    uint8_t *dst = slot_ptr(s, (uint32_t)slot);
+    uint8_t *dst = zc_ring_pool_ptr(s->pool, (uint32_t)slot);
     struct seal_header h = {.counter = s->tx_counter, .length = len, .type = type};
     memcpy(dst, &h, sizeof(h));
     dst += sizeof(h);
@@ -334,7 +299,7 @@ static int seal_message(struct zc_seal *s, uint16_t type, const uint8_t *buf, ui
         r = zc_aead_seal_finish(s->tx_aead, tag);
     if (!r) {
         memcpy(dst + len, tag, sizeof(tag));
-        r = post_slot(s, (uint32_t)slot, len + ZC_SEAL_OVERHEAD);
+        r = zc_ring_pool_post(s->pool, (uint32_t)slot, len + ZC_SEAL_OVERHEAD);
     }
     if (!r && ++s->tx_counter % s->rekey_interval == 0)
         r = ratchet(s, s->tx_key, &s->tx_aead, direction_salt(s->side));
@@ -370,13 +335,7 @@ int zc_seal_close(struct zc_seal *s)
 
 int zc_seal_flush(struct zc_seal *s)
 {
-    int r = reap_slots(s);
-    while (!r && s->nfree < s->slots) {
-        r = zc_ring_wait(s->tx, s->timeout_ns);
-        if (!r)
-            r = reap_slots(s);
-    }
-    return r;
+    return zc_ring_pool_wait(s->pool, s->slots, s->timeout_ns);
 }
 
 /* ---- receiving ---- */
@@ -455,9 +414,9 @@ void zc_seal_destroy(struct zc_seal *s)
         return;
     zc_aead_free(s->tx_aead);
     zc_aead_free(s->rx_aead);
+    zc_ring_pool_destroy(s->pool);
     zc_ring_destroy(s->tx);
     zc_ring_destroy(s->rx);
-    free(s->free_slots);
     zc_wipe(s, sizeof(*s));
     free(s);
 }

@@ -53,8 +53,8 @@ struct sensor {
     double period_ns;
     double next_due; /* ns since the current run started (carried across runs) */
     uint64_t seq;
-    unsigned nfree;
-    uint32_t free_slot[MAX_SLOTS];
+    uint64_t pool_off;          /* where its slots start in the buffer region */
+    struct zc_ring_pool *slots; /* its slots, over the producer's ring end */
 };
 
 /* Counters the consumer thread adds to and zc_ingest_run() reads once the
@@ -68,8 +68,6 @@ struct zc_ingest {
     unsigned nsensors;
     struct sensor sensor[MAX_SENSORS];
     uint8_t sensor_kind[MAX_SENSORS];
-    uint64_t *slot_off; /* per slot: its offset in the pool */
-    uint16_t *slot_owner;
     unsigned nslots;
     size_t pool_bytes;
     struct frame_pattern pattern;
@@ -213,11 +211,7 @@ static int layout_sensors(struct zc_ingest *in)
         if (cfg->sensors[k])
             share_sum += kind_share[k];
     in->nslots = in->nsensors * slots;
-    in->slot_off = calloc(in->nslots, sizeof(*in->slot_off));
-    in->slot_owner = calloc(in->nslots, sizeof(*in->slot_owner));
-    if (!in->slot_off || !in->slot_owner)
-        return -ENOMEM;
-    unsigned s = 0, slot = 0;
+    unsigned s = 0;
     uint64_t off = 0;
     for (unsigned k = 0; k < ZC_SENSOR_KINDS; k++)
         for (unsigned i = 0; i < cfg->sensors[k]; i++, s++) {
@@ -229,12 +223,8 @@ static int layout_sensors(struct zc_ingest *in)
             /* Staggered over their first period, as free-running clocks are. */
             se->next_due = se->period_ns * s / in->nsensors;
             in->sensor_kind[s] = (uint8_t)k;
-            for (unsigned j = 0; j < slots; j++, slot++) {
-                in->slot_off[slot] = off;
-                in->slot_owner[slot] = (uint16_t)s;
-                se->free_slot[se->nfree++] = slot;
-                off += slot_bytes(k);
-            }
+            se->pool_off = off;
+            off += slots * slot_bytes(k);
         }
     in->pool_bytes = off;
     return 0;
@@ -254,7 +244,12 @@ static int open_ring(struct zc_ingest *in)
         return rc;
     /* The consumer shares the producer's core: it blocks instead of spinning. */
     zc_ring_set_spin(in->dev, 0);
-    return 0;
+    uint32_t slots = in->nslots / in->nsensors;
+    for (unsigned s = 0; s < in->nsensors && rc == 0; s++) {
+        struct sensor *se = &in->sensor[s];
+        rc = zc_ring_pool_create(&se->slots, in->drv, se->pool_off, slot_bytes(se->kind), slots);
+    }
+    return rc;
 }
 
 int zc_ingest_create(struct zc_ingest **ip, const struct zc_ingest_config *cfg)
@@ -288,22 +283,15 @@ int zc_ingest_create(struct zc_ingest **ip, const struct zc_ingest_config *cfg)
     return 0;
 }
 
-/* Takes back the slots the consumer is done with.  0 or -EPROTO. */
+/* Takes back the slots the consumer is done with, each into its sensor's
+ * pool (any pool reclaims for all).  0 or -EPROTO. */
 static int reap_slots(struct zc_ingest *in)
 {
-    struct zc_ring_used used[32];
-    for (;;) {
-        int n = zc_ring_reap(in->drv, used, ZC_ARRAY_SIZE(used));
-        if (n <= 0)
-            return n;
-        for (int i = 0; i < n; i++) {
-            /* The token is ours (slot + 1), set when the slot was posted. */
-            uint32_t slot = (uint32_t)((uintptr_t)used[i].token - 1);
-            struct sensor *se = &in->sensor[in->slot_owner[slot]];
-            se->free_slot[se->nfree++] = slot;
-            in->in_flight--;
-        }
-    }
+    int n = zc_ring_pool_reclaim(in->sensor[0].slots);
+    if (n < 0)
+        return n;
+    in->in_flight -= (unsigned)n;
+    return 0;
 }
 
 static inline void cpu_relax(void)
@@ -348,14 +336,12 @@ static int produce_frame(struct zc_ingest *in, unsigned s, uint32_t slot, uint64
         .pattern = k,
         .checksum = in->pattern.checksum[se->kind][k],
     };
-    unsigned char *p = (unsigned char *)zc_ring_buf_base(in->drv) + in->slot_off[slot];
+    unsigned char *p = zc_ring_pool_ptr(se->slots, slot);
     memcpy(p, &h, sizeof(h));
     frame_write_payload(&in->pattern, k, p + sizeof(h), se->frame_bytes, store);
-    struct zc_ring_seg seg = {.off = in->slot_off[slot],
-                              .len = (uint32_t)(sizeof(h) + se->frame_bytes)};
-    /* zc_ring_post's release store publishes the header and the payload (the
+    /* The submit's release store publishes the header and the payload (the
      * streaming stores were fenced by zc_copy_nt). */
-    int rc = zc_ring_post(in->drv, &seg, 1, (void *)(uintptr_t)(slot + 1));
+    int rc = zc_ring_pool_post(se->slots, slot, (uint32_t)(sizeof(h) + se->frame_bytes));
     if (rc == 0)
         in->in_flight++;
     return rc;
@@ -415,13 +401,14 @@ int zc_ingest_run(struct zc_ingest *in, enum zc_store store, uint64_t duration_n
         if (rc < 0)
             break;
         bool late = (double)(zc_now_ns() - due) > se->period_ns;
-        if (late || se->nfree == 0) {
+        int64_t slot = late ? -1 : zc_ring_pool_get(se->slots);
+        if (slot < 0) {
             late_drops += late;
             full_drops += !late;
             se->seq++;
             continue;
         }
-        rc = produce_frame(in, s, se->free_slot[--se->nfree], due, store);
+        rc = produce_frame(in, s, (uint32_t)slot, due, store);
         if (rc < 0)
             break;
         se->seq++;
@@ -470,10 +457,10 @@ void zc_ingest_destroy(struct zc_ingest *in)
         pthread_join(in->consumer, NULL);
     }
     persist_close(in->persist);
+    for (unsigned s = 0; s < in->nsensors; s++)
+        zc_ring_pool_destroy(in->sensor[s].slots);
     zc_ring_destroy(in->dev);
     zc_ring_destroy(in->drv);
     frame_pattern_free(&in->pattern);
-    free(in->slot_off);
-    free(in->slot_owner);
     free(in);
 }

@@ -65,6 +65,10 @@ static void put_tree_and_get_it_back(void)
     struct zc_place_stats st;
     zc_place_client_stats(c, &st);
     CHECK_EQ(st.files, NFILES);
+    /* Every payload byte crossed the socket, plus the handshake, headers
+     * and tags: a few hundred bytes a file, not the payload again. */
+    CHECK(st.wire_bytes > st.bytes);
+    CHECK(st.wire_bytes < st.bytes + NFILES * 4096 + 4096);
     zc_place_client_close(c);
     for (size_t i = 0; i < NFILES; i++) {
         const char *sub = i % 2 ? "sub/" : "";
@@ -149,6 +153,7 @@ static void split_over_streams(void)
         CHECK_OK(zc_place_client_finish(c));
         struct zc_place_stats st;
         zc_place_client_stats(c, &st);
+        CHECK(st.wire_bytes > (65u << 20) + 4097); /* every stream's bytes count */
         zc_place_client_close(c);
         snprintf(path2, sizeof(path2), "%s/split%u.bin", h.root, streams);
         same_file(big, path2);

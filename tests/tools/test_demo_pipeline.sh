@@ -85,6 +85,8 @@ total=$(cat "$dir"/out/frames/*.png | wc -c)
 # and the 16-byte frame header a frame.
 [ "$(num ring_bytes)" = $((3 * 58)) ] || fail "ring_bytes: $json"
 [ "$(num wire_bytes)" -gt "$total" ] || fail "fewer bytes on the wire than in the frames: $json"
+# ... and a few hundred bytes of handshake, headers and tags besides.
+[ "$(num wire_bytes)" -lt $((total + 4096)) ] || fail "wire bytes beyond the frames and framing: $json"
 # One of two 16x16x8 bricks of 6 float components would go to rank 0.
 [ "$(num gather_bytes_per_frame)" = $((16 * 16 * 8 * 6 * 4)) ] || fail "gather bytes: $json"
 awk -v c="$(num composite_bytes_per_frame)" 'BEGIN { exit !(c > 0 && c <= 64 * 48 * 4 + 64) }' ||

@@ -22,11 +22,8 @@
 #include "zc/place.h"
 #include "zc/ring.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <linux/tcp.h>
-#include <netinet/in.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/virtio_ring.h>
@@ -89,11 +86,10 @@ size_t pipeline_png_bound(unsigned width, unsigned height)
 
 struct pipeline_sink {
     struct zc_ring *ring;
+    struct zc_ring_pool *pool;
     int sock;
     unsigned width, height;
     size_t slot_size;
-    bool busy[SINK_SLOTS];
-    unsigned in_flight;
 };
 
 int pipeline_sink_open(struct pipeline_sink **out, const char *sock_path, unsigned width,
@@ -124,8 +120,11 @@ int pipeline_sink_open(struct pipeline_sink **out, const char *sock_path, unsign
     if (!err)
         err = zc_ring_create(&s->ring, ZC_RING_DRIVER, &p);
     if (!err)
+        err = zc_ring_pool_create(&s->pool, s->ring, 0, s->slot_size, SINK_SLOTS);
+    if (!err)
         err = zc_ring_send(s->ring, s->sock);
     if (err) {
+        zc_ring_pool_destroy(s->pool);
         zc_ring_destroy(s->ring);
         if (s->sock >= 0)
             close(s->sock);
@@ -137,67 +136,42 @@ int pipeline_sink_open(struct pipeline_sink **out, const char *sock_path, unsign
     return 0;
 }
 
-/* Takes back whatever the uploader has finished with; with wait, blocks
- * until at least one slot is back. */
-static int sink_reap(struct pipeline_sink *s, bool wait)
-{
-    for (;;) {
-        struct zc_ring_used used[SINK_SLOTS];
-        int n = zc_ring_reap(s->ring, used, SINK_SLOTS);
-        if (n < 0)
-            return n;
-        for (int i = 0; i < n; i++) {
-            uintptr_t slot = (uintptr_t)used[i].token - 1;
-            s->busy[slot] = false;
-            s->in_flight--;
-        }
-        if (n > 0 || !wait)
-            return 0;
-        int err = zc_ring_wait(s->ring, SINK_WAIT_NS);
-        if (err)
-            return err;
-    }
-}
-
 int pipeline_sink_frame(struct pipeline_sink *s, const struct zc_fb *fb, uint64_t frame)
 {
     if (zc_fb_width(fb) != s->width || zc_fb_height(fb) != s->height || frame > MAX_STEP)
         return -EINVAL;
-    int err = sink_reap(s, s->in_flight == SINK_SLOTS);
+    int err = zc_ring_pool_wait(s->pool, 1, SINK_WAIT_NS);
     if (err)
         return err;
-    unsigned slot = 0;
-    while (s->busy[slot])
-        slot++;
-    uint8_t *base = (uint8_t *)zc_ring_buf_base(s->ring) + (size_t)slot * s->slot_size;
+    uint32_t slot = (uint32_t)zc_ring_pool_get(s->pool);
+    uint8_t *base = zc_ring_pool_ptr(s->pool, slot);
     /* The same bytes zc_fb_write_png() writes, so a frame sent through the
      * pipeline is byte-identical to the file zc insitu --out writes. */
     ssize_t len =
         zc_fb_encode_png(fb, base + PIPELINE_HEADER_BYTES, s->slot_size - PIPELINE_HEADER_BYTES);
-    if (len < 0)
+    if (len < 0) {
+        zc_ring_pool_put(s->pool, slot);
         return (int)len;
+    }
     put_le32(base, FRAME_MAGIC);
     put_le32(base + 4, 0);
     put_le64(base + 8, frame);
-    uint64_t off = (uint64_t)slot * s->slot_size;
-    struct zc_ring_seg segs[2] = {
-        {.off = off, .len = PIPELINE_HEADER_BYTES},
-        {.off = off + PIPELINE_HEADER_BYTES, .len = (uint32_t)len},
-    };
-    if ((err = zc_ring_post(s->ring, segs, 2, (void *)(uintptr_t)(slot + 1))))
-        return err;
-    s->busy[slot] = true;
-    s->in_flight++;
-    return 0;
+    /* The header and the PNG as two descriptors, back to back in the slot. */
+    uint32_t lens[2] = {PIPELINE_HEADER_BYTES, (uint32_t)len};
+    err = zc_ring_pool_add(s->pool, slot, lens, 2);
+    if (!err) {
+        int n = zc_ring_submit(s->ring);
+        err = n < 0 ? n : 0;
+    }
+    return err;
 }
 
 int pipeline_sink_close(struct pipeline_sink *s)
 {
     if (!s)
         return 0;
-    int err = 0;
-    while (s->in_flight > 0 && !err)
-        err = sink_reap(s, true);
+    int err = zc_ring_pool_wait(s->pool, SINK_SLOTS, SINK_WAIT_NS);
+    zc_ring_pool_destroy(s->pool);
     zc_ring_destroy(s->ring);
     close(s->sock);
     free(s);
@@ -218,31 +192,6 @@ static int wait_readable(int fd, int64_t timeout_ns)
     if (n < 0)
         return -errno;
     return n == 0 ? -ETIMEDOUT : 0;
-}
-
-/* TCP payload bytes this process's connections to 127.0.0.1:port have
- * sent, retransmissions included (TCP_INFO's tcpi_bytes_sent): what the
- * place client put on the wire, handshake and frame headers and tags too. */
-static uint64_t wire_bytes_to(uint16_t port)
-{
-    uint64_t sum = 0;
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        int fd = atoi(e->d_name);
-        struct sockaddr_in peer;
-        socklen_t plen = sizeof(peer);
-        struct tcp_info ti;
-        socklen_t tlen = sizeof(ti);
-        if (e->d_name[0] == '.' || fd == dirfd(d) ||
-            getpeername(fd, (struct sockaddr *)&peer, &plen) != 0 || peer.sin_family != AF_INET ||
-            ntohs(peer.sin_port) != port || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tlen) != 0)
-            continue;
-        sum += ti.tcpi_bytes_sent;
-    }
-    if (d)
-        closedir(d);
-    return sum;
 }
 
 static void report(int fd, const struct pipeline_report *r)
@@ -372,7 +321,7 @@ int pipeline_upload(const struct pipeline_upload_config *cfg)
         struct zc_place_stats st;
         zc_place_client_stats(c, &st);
         report(cfg->report_fd, &(struct pipeline_report){.kind = PIPELINE_REPORT_DONE,
-                                                         .a = wire_bytes_to(cfg->port),
+                                                         .a = st.wire_bytes,
                                                          .b = st.bytes});
     }
     zc_place_client_close(c);
@@ -383,10 +332,8 @@ int pipeline_upload(const struct pipeline_upload_config *cfg)
 
 /* ---- the supervisor ---- */
 
-/* Longest waits for a child to start (zc serve's first line), and for one
- * asked to stop before it is killed. */
-#define SERVE_START_MS 10000
-#define STOP_GRACE_MS  3000
+/* Longest wait for a child asked to stop before it is killed. */
+#define STOP_GRACE_MS 3000
 
 static volatile sig_atomic_t interrupted;
 
@@ -412,14 +359,16 @@ struct lines {
 /* Everything the stage creates, so that one function can take it down. */
 struct stage {
     char dir[PATH_MAX]; /* private temporary folder: keys, socket */
-    char key_base[PATH_MAX], key[PATH_MAX], pub[PATH_MAX], auth[PATH_MAX], sock[PATH_MAX];
+    char sock[PATH_MAX];
     char self[PATH_MAX];
     char root[PATH_MAX]; /* OUT/frames, zc serve's root */
     struct child serve, uploader, mpirun;
-    int serve_err, report, mpi_out, listen_fd; /* -1 when closed */
-    struct lines serve_lines, insitu_lines;    /* zc serve's stderr, zc insitu's stdout */
-    char json[8192];                           /* the last JSON line zc insitu printed */
-    uint16_t port;                             /* zc serve's */
+    int report, mpi_out, listen_fd; /* -1 when closed */
+    struct lines insitu_lines;      /* zc insitu's stdout */
+    struct zc_keypair server_key;   /* zc serve's throwaway identity */
+    struct zc_pubkey client_pub;    /* the uploader's, the one key zc serve lets in */
+    char json[8192];                /* the last JSON line zc insitu printed */
+    uint16_t port;                  /* zc serve's */
     struct pipeline_report *frames;
     size_t nframes, cap;
     bool done;
@@ -502,47 +451,14 @@ static int stage_path(const struct stage *st, char *out, const char *name)
     return snprintf(out, PATH_MAX, "%s/%s", st->dir, name) >= PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
-/* Throwaway identities: the server's key files and the uploader's public
- * key as the server's authorized list. */
-static int make_keys(struct stage *st, struct zc_keypair *client, struct zc_pubkey *server_pub)
+/* Throwaway identities, in memory only: the server's and the uploader's. */
+static int make_keys(struct stage *st, struct zc_keypair *client)
 {
-    struct zc_keypair server;
-    int err = zc_keypair_generate(&server);
+    int err = zc_keypair_generate(&st->server_key);
     if (!err)
         err = zc_keypair_generate(client);
-    if (!err)
-        err = zc_keypair_save(st->key_base, &server);
-    memcpy(server_pub->key, server.pub, ZC_KEY_BYTES);
-    zc_wipe(&server, sizeof(server));
-    if (err)
-        return err;
-    struct zc_pubkey cp;
-    char line[96];
-    memcpy(cp.key, client->pub, ZC_KEY_BYTES);
-    if ((err = zc_pubkey_format(&cp, line, sizeof(line))))
-        return err;
-    int fd = open(st->auth, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
-    size_t n = strlen(line);
-    line[n++] = '\n';
-    err = zc_write_all(fd, line, n);
-    close(fd);
+    memcpy(st->client_pub.key, client->pub, ZC_KEY_BYTES);
     return err;
-}
-
-/* One line of zc serve's stderr: its "listening on HOST:PORT" gives the
- * port, anything else passes through to ours. */
-static void serve_line(struct stage *st, char *line)
-{
-    const char *at = strstr(line, "listening on 127.0.0.1:");
-    unsigned long port = 0;
-    if (!st->port && at)
-        port = strtoul(at + strlen("listening on 127.0.0.1:"), NULL, 10);
-    if (port > 0 && port <= 65535)
-        st->port = (uint16_t)port;
-    else
-        fprintf(stderr, "%s\n", line);
 }
 
 /* Reads what is there on *fd and hands each complete line (a line too long
@@ -570,69 +486,66 @@ static bool read_lines(struct stage *st, int *fd, struct lines *l,
     return !eof;
 }
 
-static bool read_serve(struct stage *st)
-{
-    return read_lines(st, &st->serve_err, &st->serve_lines, serve_line);
-}
-
 static void teardown(struct stage *st)
 {
     stop_child(&st->mpirun);
     stop_child(&st->uploader);
     stop_child(&st->serve);
-    /* What zc serve said last (its sessions' summaries) still gets out. */
-    while (st->serve_err >= 0 && wait_readable(st->serve_err, 100 * 1000000ll) == 0 &&
-           read_serve(st))
-        ;
-    close_fd(&st->serve_err);
+    zc_wipe(&st->server_key, sizeof(st->server_key));
     close_fd(&st->report);
     close_fd(&st->mpi_out);
     close_fd(&st->listen_fd);
     free(st->frames);
     if (!st->dir[0])
         return;
-    const char *files[] = {st->key, st->pub, st->auth, st->sock};
-    for (size_t i = 0; i < ZC_ARRAY_SIZE(files); i++)
-        if (files[i][0])
-            unlink(files[i]);
+    if (st->sock[0])
+        unlink(st->sock);
     if (rmdir(st->dir) != 0)
         zc_warn("cannot remove %s: %s", st->dir, strerror(errno));
 }
 
-/* zc serve's listening line is what start_serve() waits for. */
-static void serve_env(void)
+static volatile sig_atomic_t serve_stop;
+
+static void on_serve_stop(int sig)
 {
-    setenv("ZC_LOG", "info", 1);
+    (void)sig;
+    serve_stop = 1;
 }
 
-/* Starts zc serve on a loopback port of its choosing and waits for it to
- * say which. */
+/* Opens the place server on a loopback port of its choosing, here, so that
+ * the port is known at once, and serves from a child process (zc serve's
+ * loop: one more child per session) until it is asked to stop. */
 static int start_serve(struct stage *st, unsigned timeout_s)
 {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0)
-        return -errno;
-    /* A session idle between two frames lasts as long as the stage may. */
-    char timeout[16];
-    snprintf(timeout, sizeof(timeout), "%u", timeout_s);
-    char *argv[] = {st->self,      "serve", "--root", st->root,       "--listen",
-                    "127.0.0.1:0", "--key", st->key,  "--authorized", st->auth,
-                    "--timeout",   timeout, NULL};
-    st->serve.name = "zc serve";
-    int err = spawn(&st->serve, argv, -1, p[1], serve_env);
-    close(p[1]);
-    st->serve_err = p[0];
+    struct zc_place_server_config cfg = {
+        .root = st->root,
+        .host = "127.0.0.1",
+        .key = &st->server_key,
+        .authorized = &st->client_pub,
+        .nauthorized = 1,
+        /* A session idle between two frames lasts as long as the stage may. */
+        .idle_timeout_ms = (unsigned)ZC_MIN((uint64_t)timeout_s * 1000, UINT_MAX)};
+    struct zc_place_server *srv;
+    int err = zc_place_server_open(&srv, &cfg);
     if (err)
         return err;
-    uint64_t deadline = zc_now_ns() + SERVE_START_MS * 1000000ull;
-    while (!st->port) {
-        int64_t left = (int64_t)(deadline - zc_now_ns());
-        if (left <= 0 || interrupted)
-            return -ETIMEDOUT;
-        if (wait_readable(st->serve_err, left) == 0 && !read_serve(st))
-            return -ECHILD; /* it ended without listening */
+    st->port = zc_place_server_port(srv);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        struct sigaction sa = {.sa_handler = on_serve_stop};
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGINT, SIG_DFL);
+        err = zc_place_server_run(srv, &serve_stop);
+        if (err)
+            zc_error("zc serve: serving stopped: %s", zc_strerror(err));
+        _exit(err ? ZC_EXIT_FAIL : ZC_EXIT_OK);
     }
-    return 0;
+    err = pid < 0 ? -errno : 0;
+    zc_place_server_close(srv);
+    st->serve = (struct child){.name = "zc serve", .pid = pid > 0 ? pid : 0};
+    return err;
 }
 
 /* Forks the uploader (the ring's device, a place client). */
@@ -656,7 +569,6 @@ static int start_uploader(struct stage *st, const struct pipeline_opts *o,
         signal(SIGTERM, SIG_DFL);
         signal(SIGPIPE, SIG_IGN);
         close(p[0]);
-        close_fd(&st->serve_err);
         struct pipeline_upload_config cfg = {.listen_fd = st->listen_fd,
                                              .host = "127.0.0.1",
                                              .port = st->port,
@@ -773,16 +685,13 @@ static int supervise(struct stage *st, unsigned timeout_s)
 {
     uint64_t deadline = zc_now_ns() + (uint64_t)timeout_s * 1000000000ull;
     while (st->mpirun.pid || st->uploader.pid || st->mpi_out >= 0 || st->report >= 0) {
-        struct pollfd p[3] = {{.fd = st->serve_err, .events = POLLIN},
-                              {.fd = st->mpi_out, .events = POLLIN},
+        struct pollfd p[2] = {{.fd = st->mpi_out, .events = POLLIN},
                               {.fd = st->report, .events = POLLIN}};
-        if (poll(p, 3, 50) < 0 && errno != EINTR)
+        if (poll(p, 2, 50) < 0 && errno != EINTR)
             return -errno;
         if (p[0].revents)
-            read_serve(st);
-        if (p[1].revents)
             read_lines(st, &st->mpi_out, &st->insitu_lines, insitu_line);
-        int err = p[2].revents ? read_report(st) : 0;
+        int err = p[1].revents ? read_report(st) : 0;
         if (err) {
             zc_error("the uploader's report is unreadable: %s", zc_strerror(err));
             return err;
@@ -891,15 +800,7 @@ static int stage_setup(struct stage *st, const struct pipeline_opts *o)
         st->dir[0] = 0;
         return err;
     }
-    int err = stage_path(st, st->key_base, "server");
-    if (!err)
-        err = stage_path(st, st->key, "server.key");
-    if (!err)
-        err = stage_path(st, st->pub, "server.pub");
-    if (!err)
-        err = stage_path(st, st->auth, "authorized.pub");
-    if (!err)
-        err = stage_path(st, st->sock, "ring.sock");
+    int err = stage_path(st, st->sock, "ring.sock");
     ssize_t n = readlink("/proc/self/exe", st->self, sizeof(st->self) - 1);
     if (!err && n <= 0)
         err = n < 0 ? -errno : -ENOENT;
@@ -938,11 +839,12 @@ static int run_stage(struct stage *st, const struct pipeline_opts *o, struct pip
     int err = stage_setup(st, o);
     if (err)
         return err;
-    if ((err = make_keys(st, &client, &server_pub))) {
+    if ((err = make_keys(st, &client))) {
         zc_error("cannot make throwaway keys: %s", zc_strerror(err));
         zc_wipe(&client, sizeof(client));
         return err;
     }
+    memcpy(server_pub.key, st->server_key.pub, ZC_KEY_BYTES);
     if ((err = start_serve(st, o->timeout_s))) {
         zc_error("zc serve did not start: %s", zc_strerror(err));
         zc_wipe(&client, sizeof(client));
@@ -970,7 +872,7 @@ int pipeline_run(const struct pipeline_opts *o, struct pipeline_summary *s)
     struct stage *st = calloc(1, sizeof(*st));
     if (!st)
         return -ENOMEM;
-    st->serve_err = st->report = st->mpi_out = st->listen_fd = -1;
+    st->report = st->mpi_out = st->listen_fd = -1;
     struct sigaction sa = {.sa_handler = on_interrupt}, old_int, old_term, old_pipe;
     struct sigaction ign = {.sa_handler = SIG_IGN};
     interrupted = 0;

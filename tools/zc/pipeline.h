@@ -70,7 +70,7 @@ enum pipeline_report_kind { PIPELINE_REPORT_FRAME = 1, PIPELINE_REPORT_DONE = 2 
 struct pipeline_report {
     uint32_t kind;
     uint32_t ring_bytes; /* FRAME: descriptor, ring-entry and header bytes of the frame */
-    uint64_t a;          /* FRAME: the step; DONE: TCP bytes sent to zc serve */
+    uint64_t a;          /* FRAME: the step; DONE: bytes written to zc serve (zc_place_stats) */
     uint64_t b;          /* FRAME: PNG bytes; DONE: payload bytes the server confirmed */
 };
 
