@@ -25,6 +25,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "zc/vol.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -109,6 +111,11 @@ struct zc_sim_view {
 /* Defaults for an image: 30 degrees azimuth, 25 elevation, step 0.7, 3
  * decades, opacity 0.25, the conductor drawn; log_umax must be set. */
 void zc_sim_view_default(struct zc_sim_view *view, unsigned width, unsigned height);
+
+/* The view's transfer function as control points over log10 of the energy
+ * density, [log_umax - decades, log_umax]: the colours (straight, not
+ * premultiplied) and the opacity a cell adds at each, for a legend. */
+void zc_sim_view_tf(const struct zc_sim_view *view, struct zc_tf *tf);
 
 /* The unit vector the camera looks along (world x, y, z). */
 void zc_sim_view_dir(const struct zc_sim_view *view, double dir[3]);

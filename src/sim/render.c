@@ -140,6 +140,25 @@ static bool shade_energy(const struct zc_sim_view *v, float u, struct sample *ou
     return true;
 }
 
+void zc_sim_view_tf(const struct zc_sim_view *v, struct zc_tf *tf)
+{
+    enum { POINTS = 17 };
+    tf->n = POINTS;
+    for (unsigned i = 0; i < POINTS; i++) {
+        float x = (float)i / (POINTS - 1);
+        struct sample s;
+        double u = pow(10.0, v->log_umax + (x - 1.0) * v->decades);
+        struct zc_sim_view cell = *v;
+        cell.step = 1; /* opacity per cell */
+        bool shown = x > 0 && shade_energy(&cell, (float)u, &s) && s.a > 0;
+        tf->value[i] = (float)(v->log_umax + (x - 1.0) * v->decades);
+        tf->rgba[i][0] = shown ? s.r / s.a : 0;
+        tf->rgba[i][1] = shown ? s.g / s.a : 0;
+        tf->rgba[i][2] = shown ? s.b / s.a : 0;
+        tf->rgba[i][3] = shown ? s.a : 0;
+    }
+}
+
 /* Copper, lit from over the viewer's shoulder by the torus' own normal. */
 static bool shade_conductor(const struct zc_sim_view *v, unsigned grid, const double p[3],
                             const double light[3], struct sample *out)

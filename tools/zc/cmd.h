@@ -21,6 +21,7 @@ int cmd_insitu(int argc, char **argv);  /* cmd_insitu.c */
 /* zc insitu, handing each final frame at rank 0 to sink as well. */
 int cmd_insitu_with_sink(int argc, char **argv, zc_composite_sink sink, void *arg);
 int cmd_demo(int argc, char **argv); /* cmd_demo.c */
+int cmd_view(int argc, char **argv); /* cmd_view.c */
 int cmd_vhost(int argc, char **argv); /* cmd_vhost.c */
 /* Makes dir, or empties it of the frames an earlier zc insitu run wrote
  * there (regular files named frame_NNNNNNNN.png), *removed of them; nothing

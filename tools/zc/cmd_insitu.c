@@ -13,6 +13,7 @@
 #include "zc/base.h"
 #include "zc/composite.h"
 #include "zc/fb.h"
+#include "zc/insitu.h"
 #include "zc/progress.h"
 #include "zc/sim.h"
 
@@ -33,7 +34,7 @@ struct insitu_opts {
     enum zc_composite_algo algo;
     uint64_t k;
     enum zc_composite_pixel wire;
-    bool baseline, json;
+    bool baseline, json, annotate, brick_grid;
 };
 
 static void usage(FILE *f)
@@ -54,6 +55,9 @@ static void usage(FILE *f)
                "  --k K              radix-k's largest group (default 8)\n"
                "  --precision P      bits a channel between rounds: auto (default: 16 where the\n"
                "                     active pixels allow it within the 8-bit byte bound), 8, 16\n"
+               "  --plain            frames as rendered: no step, time, legend or outline drawn\n"
+               "                     into them and no PNG text chunks\n"
+               "  --brick-grid       outline every rank's brick too\n"
                "  --no-baseline      skip the gather-at-rank-0 baseline on the last frame\n"
                "                     (its bytes are then counted from the bricks, not sent)\n"
                "  --json             a JSON summary as the last line of stdout\n"
@@ -68,6 +72,7 @@ static int parse(int argc, char **argv, struct insitu_opts *o)
         {"out", required_argument, NULL, 'o'},   {"algo", required_argument, NULL, 'a'},
         {"k", required_argument, NULL, 'k'},     {"precision", required_argument, NULL, 'p'},
         {"no-baseline", no_argument, NULL, 'B'}, {"json", no_argument, NULL, 'j'},
+        {"plain", no_argument, NULL, 'P'},       {"brick-grid", no_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     *o = (struct insitu_opts){.steps = 240,
@@ -78,7 +83,8 @@ static int parse(int argc, char **argv, struct insitu_opts *o)
                               .algo = ZC_COMPOSITE_RADIX_K,
                               .k = 8,
                               .wire = ZC_PIXEL_RGBA_AUTO,
-                              .baseline = true};
+                              .baseline = true,
+                              .annotate = true};
     int opt;
     uint64_t bits;
     optind = 1;
@@ -133,6 +139,12 @@ static int parse(int argc, char **argv, struct insitu_opts *o)
         case 'j':
             o->json = true;
             break;
+        case 'P':
+            o->annotate = false;
+            break;
+        case 'G':
+            o->brick_grid = true;
+            break;
         case 'h':
             usage(stdout);
             return -1;
@@ -143,38 +155,6 @@ static int parse(int argc, char **argv, struct insitu_opts *o)
     if (optind < argc)
         return zc_usage_error("insitu", "unexpected argument '%s'", argv[optind]);
     return 0;
-}
-
-/* The frame consumers at rank 0: the PNG files (when --out is given), then
- * the caller's sink (cmd_insitu_with_sink), each frame in turn. */
-struct frame_sink {
-    const char *dir;
-    uint64_t step;
-    int err;
-    zc_composite_sink next;
-    void *next_arg;
-};
-
-static void write_png(struct frame_sink *s, const struct zc_fb *fb)
-{
-    char path[4096];
-    if (snprintf(path, sizeof(path), "%s/frame_%08llu.png", s->dir, (unsigned long long)s->step) >=
-        (int)sizeof(path)) {
-        s->err = cli_fail(-ENAMETOOLONG, "output folder name too long: %s", s->dir);
-        return;
-    }
-    int err = zc_fb_write_png(fb, path);
-    if (err && !s->err)
-        s->err = cli_fail(err, "cannot write %s: %s", path, zc_strerror(err));
-}
-
-static void consume_frame(void *arg, const struct zc_fb *fb, unsigned frame)
-{
-    struct frame_sink *s = arg;
-    if (s->dir)
-        write_png(s, fb);
-    if (s->next)
-        s->next(s->next_arg, fb, frame);
 }
 
 /* A name this command gives a frame: frame_, at least 8 digits, .png. */
@@ -275,28 +255,47 @@ static int agree(MPI_Comm comm, int err)
     return all;
 }
 
-static int render_frame(struct zc_sim *sim, struct zc_composite *c, struct zc_fb *fb,
-                        struct zc_sim_view *view, struct tally *t, int rank, uint64_t step)
+/* One frame's tile on this rank, as the in-situ context asks for it:
+ * ghosts filled, the scale (the brightest energy anywhere) agreed, then
+ * the brick ray-cast straight from the field arrays. */
+struct fdtd_tile {
+    struct zc_sim *sim;
+    struct zc_sim_view *view;
+    struct tally *t;
+    uint64_t halo;
+};
+
+static int render_tile(void *arg, const double view_dir[3], float *rgba)
 {
-    uint64_t t0 = zc_now_ns(), halo = 0;
-    int err = zc_sim_exchange_ghosts(sim, &halo);
+    struct fdtd_tile *ft = arg;
+    uint64_t t0 = zc_now_ns();
+    int err = zc_sim_render(ft->sim, ft->view, rgba);
+    ft->t->render_s += zc_ns_to_s(zc_now_ns() - t0);
+    return err;
+}
+
+static int render_frame(struct zc_sim *sim, struct zc_insitu *ctx, struct zc_sim_view *view,
+                        struct tally *t, int rank, uint64_t step)
+{
+    uint64_t t0 = zc_now_ns();
+    struct fdtd_tile ft = {.sim = sim, .view = view, .t = t};
+    int err = zc_sim_exchange_ghosts(sim, &ft.halo);
     double umax = 0;
     if (!err)
         err = zc_sim_energy_max(sim, &umax);
     if (err)
         return err;
-    view->log_umax = umax > 0 ? log10(umax) : 0;
-    err = agree(zc_sim_comm(sim), zc_sim_render(sim, view, zc_composite_rgba(c)));
-    if (err)
-        return err;
     t->render_s += zc_ns_to_s(zc_now_ns() - t0);
-    double dir[3];
-    zc_sim_view_dir(view, dir);
-    struct zc_composite_stats st;
-    if ((err = zc_composite_run(c, dir, fb, &st)))
+    view->log_umax = umax > 0 ? log10(umax) : 0;
+    struct zc_tf tf;
+    zc_sim_view_tf(view, &tf);
+    zc_insitu_set_tf(ctx, &tf);
+    if ((err = zc_insitu_publish_tiles(ctx, render_tile, &ft, step, zc_sim_time(sim))))
         return err;
+    struct zc_composite_stats st;
+    zc_insitu_last_stats(ctx, &st);
     t->frames++;
-    t->halo_bytes += halo;
+    t->halo_bytes += ft.halo;
     t->composite_bytes += st.bytes_sent;
     t->composite_s += st.seconds;
     uint64_t worst;
@@ -375,6 +374,41 @@ static void report(const struct insitu_opts *o, const struct tally *t, MPI_Comm 
     zc_json_end(&j);
 }
 
+/* The caller's consumer (cmd_insitu_with_sink) behind the context's
+ * callback sink, counting frames. */
+struct consumer {
+    zc_composite_sink fn;
+    void *arg;
+    unsigned frames;
+};
+
+static int hand_on(void *arg, const struct zc_fb *fb, const struct zc_insitu_frame *info)
+{
+    struct consumer *c = arg;
+    c->fn(c->arg, fb, c->frames++);
+    return 0;
+}
+
+/* The FDTD's brick and view as an in-situ configuration. */
+static void insitu_config(const struct insitu_opts *o, struct zc_sim *sim,
+                          const struct zc_sim_view *view, struct zc_insitu_config *ic)
+{
+    unsigned g = zc_sim_grid(sim), global[3] = {g, g, g}, lo[3], n[3];
+    zc_sim_brick(sim, lo, n);
+    zc_insitu_config_default(ic, global, lo, n, 1);
+    ic->camera.azimuth = view->azimuth;
+    ic->camera.elevation = view->elevation;
+    ic->width = o->width;
+    ic->height = o->height;
+    ic->step = view->step;
+    ic->algo = o->algo == ZC_COMPOSITE_RADIX_K ? ZC_INSITU_RADIX_K : ZC_INSITU_BINARY_SWAP;
+    ic->k = (unsigned)o->k;
+    ic->wire = o->wire;
+    snprintf(ic->field, sizeof(ic->field), "log10 energy density");
+    ic->annotate = o->annotate;
+    ic->brick_grid = o->brick_grid;
+}
+
 static int run(const struct insitu_opts *o, int rank, int size, zc_composite_sink consumer,
                void *consumer_arg)
 {
@@ -391,52 +425,44 @@ static int run(const struct insitu_opts *o, int rank, int size, zc_composite_sin
         return ZC_EXIT_FAIL;
     }
     MPI_Comm comm = zc_sim_comm(sim);
-    struct zc_composite_config cc = {.algo = o->algo,
-                                     .mode = ZC_COMPOSITE_OVER,
-                                     .wire = o->wire,
-                                     .k = (unsigned)o->k,
-                                     .width = o->width,
-                                     .height = o->height,
-                                     .root = 0};
-    struct zc_composite *comp = NULL;
-    struct zc_fb *fb = NULL;
-    struct frame_sink sink = {.dir = o->out, .next = consumer, .next_arg = consumer_arg};
-    bool said = false; /* rank 0 has already told what failed */
-    err = agree(comm, zc_composite_create(comm, &cc, &comp));
-    if (!err && rank == 0) {
-        err = zc_fb_create(&fb, o->width, o->height, 0);
-        unsigned removed;
-        if (!err && o->out && (err = insitu_prepare_frames(o->out, &removed)))
-            said = true;
-    }
-    err = agree(comm, err);
-    if (!err && (o->out || consumer))
-        zc_composite_set_sink(comp, consume_frame, &sink);
-
     struct zc_sim_view view;
     zc_sim_view_default(&view, o->width, o->height);
+    struct zc_insitu_config ic;
+    insitu_config(o, sim, &view, &ic);
+    struct zc_insitu *ctx = NULL;
+    struct consumer next = {.fn = consumer, .arg = consumer_arg};
+    bool said = false; /* rank 0 has already told what failed */
+    if (rank == 0 && o->out) {
+        unsigned removed;
+        err = insitu_prepare_frames(o->out, &removed);
+        said = err != 0;
+    }
+    err = agree(comm, err);
+    if (!err)
+        err = zc_insitu_open(comm, &ic, &ctx);
+    if (!err && o->out)
+        err = zc_insitu_sink_png(ctx, o->out);
+    if (!err && consumer)
+        err = zc_insitu_sink_callback(ctx, hand_on, &next);
+    err = agree(comm, err);
+
     struct tally t = {0};
     struct zc_progress prog;
     uint64_t field_bytes = o->grid * o->grid * o->grid * 6 * sizeof(float);
     zc_progress_start(&prog, "simulating", o->steps * field_bytes, rank != 0 || o->json);
     for (uint64_t step = 0; step < o->steps && !err;) {
-        uint64_t next = ZC_MIN((step / o->every + 1) * o->every, o->steps);
+        uint64_t next_step = ZC_MIN((step / o->every + 1) * o->every, o->steps);
         uint64_t t0 = zc_now_ns();
-        err = zc_sim_step(sim, (unsigned)(next - step));
+        err = zc_sim_step(sim, (unsigned)(next_step - step));
         t.sim_s += zc_ns_to_s(zc_now_ns() - t0);
-        zc_progress_add(&prog, (next - step) * field_bytes);
-        step = next;
-        sink.step = step;
+        zc_progress_add(&prog, (next_step - step) * field_bytes);
+        step = next_step;
         if (!err)
-            err = render_frame(sim, comp, fb, &view, &t, rank, step);
-        if (!err) {
-            err = agree(comm, sink.err);
-            said = sink.err != 0;
-        }
+            err = render_frame(sim, ctx, &view, &t, rank, step);
     }
     zc_progress_finish(&prog);
     if (!err && o->baseline)
-        err = agree(comm, run_baseline(sim, &view, fb, &t));
+        err = agree(comm, run_baseline(sim, &view, zc_insitu_last_frame(ctx), &t));
     if (!err) {
         if (!o->baseline) {
             uint64_t mine = 0;
@@ -450,8 +476,7 @@ static int run(const struct insitu_opts *o, int rank, int size, zc_composite_sin
     } else if (rank == 0 && !said) {
         cli_fail(err, "frame %u failed: %s", t.frames + 1, zc_strerror(err));
     }
-    zc_fb_destroy(fb);
-    zc_composite_destroy(comp);
+    zc_insitu_close(ctx);
     zc_sim_destroy(sim);
     return err ? ZC_EXIT_FAIL : ZC_EXIT_OK;
 }

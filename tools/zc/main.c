@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"render", cmd_render, "render a volume (direct volume rendering or mesh)"},
     {"mesh", cmd_mesh, "marching cubes to a binary PLY"},
     {"insitu", cmd_insitu, "MPI simulation rendered in situ, sort-last composited"},
+    {"view", cmd_view, "live web view of a frames folder (SSE, scrubber)"},
     {"demo", cmd_demo, "the whole pipeline on embedded defaults"},
     {"vhost", cmd_vhost, "vhost-user-net backend a virtio front end attaches to"},
     {"bench", NULL, "benchmarks: zc bench ring|seal|stream|fb [--json]"},
