@@ -13,7 +13,7 @@
 #include "zc/base.h"
 #include "zc/composite.h"
 #include "zc/fb.h"
-#include "zc/progress.h"
+#include "progress.h"
 #include "zc/sim.h"
 
 #include <errno.h>

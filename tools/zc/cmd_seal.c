@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "progress.h"
 #include "cmd.h"
 #include "zc/base.h"
 #include "zc/crypto.h"
@@ -223,27 +224,8 @@ static void channel_usage(FILE *f)
                "  -h, --help          this text\n");
 }
 
-struct progress {
-    bool tty;
-    uint64_t start, last;
-};
-
-static void progress_show(struct progress *p, uint64_t bytes, bool done)
-{
-    if (!p->tty)
-        return;
-    uint64_t now = zc_now_ns();
-    if (!done && now - p->last < 250000000u)
-        return;
-    p->last = now;
-    char b[32];
-    double s = zc_ns_to_s(now - p->start);
-    fprintf(stderr, "\r%s  %.1f MB/s%s", zc_fmt_bytes((double)bytes, b, sizeof(b)),
-            s > 0 ? (double)bytes / s / 1e6 : 0.0, done ? "\n" : "   ");
-}
-
 static int send_file(struct zc_seal *s, const char *path, uint64_t *bytes, uint64_t *msgs,
-                     struct progress *pg)
+                     struct zc_progress *pg)
 {
     int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -270,7 +252,7 @@ static int send_file(struct zc_seal *s, const char *path, uint64_t *bytes, uint6
             break;
         *bytes += have;
         *msgs += 1;
-        progress_show(pg, *bytes, false);
+        zc_progress_add(pg, have);
     }
     if (!r)
         r = zc_seal_close(s);
@@ -285,7 +267,7 @@ static int send_file(struct zc_seal *s, const char *path, uint64_t *bytes, uint6
 /* Receives into out (opened before the channel was joined) until the
  * sender closes; the output is published only after that close. */
 static int recv_file(struct zc_seal *s, struct zc_output *out, uint64_t *bytes, uint64_t *msgs,
-                     struct progress *pg)
+                     struct zc_progress *pg)
 {
     size_t max = zc_seal_max_msg(s);
     uint8_t *buf = malloc(max);
@@ -298,7 +280,7 @@ static int recv_file(struct zc_seal *s, struct zc_output *out, uint64_t *bytes, 
                 n = w;
             *bytes += (uint64_t)(n >= 0 ? n : 0);
             *msgs += 1;
-            progress_show(pg, *bytes, false);
+            zc_progress_add(pg, (uint64_t)(n >= 0 ? n : 0));
         }
     }
     free(buf);
@@ -409,11 +391,12 @@ int cmd_channel(int argc, char **argv)
             close(sock);
         return ZC_EXIT_FAIL;
     }
-    struct progress pg = {.tty = isatty(STDERR_FILENO), .start = zc_now_ns()};
+    struct zc_progress pg;
+    zc_progress_start(&pg, send ? "send" : "recv", 0, false);
     uint64_t bytes = 0, msgs = 0;
     r = send ? send_file(s, send, &bytes, &msgs, &pg) : recv_file(s, &out, &bytes, &msgs, &pg);
-    progress_show(&pg, bytes, true);
-    double secs = zc_ns_to_s(zc_now_ns() - pg.start);
+    zc_progress_finish(&pg);
+    double secs = zc_ns_to_s(zc_now_ns() - pg.start_ns);
     enum zc_cipher cipher = zc_seal_cipher(s);
     zc_seal_destroy(s);
     close(sock);
