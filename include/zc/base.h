@@ -9,11 +9,13 @@
 #ifndef ZC_BASE_H
 #define ZC_BASE_H
 
+#include <endian.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -60,6 +62,42 @@ void zc_log(enum zc_log_level level, const char *fmt, ...) __attribute__((format
  * "\\x1b", "\\\\"), so that a name chosen by a peer cannot forge a log
  * line or drive the terminal; returns out. */
 const char *zc_escape(const char *s, char *out, size_t len);
+
+/* ---- little-endian fields of wire formats: the one set ----
+ * Unaligned loads and stores of the byte order every zc format uses. */
+static inline void zc_put_le16(uint8_t *p, uint16_t v)
+{
+    v = htole16(v);
+    memcpy(p, &v, sizeof(v));
+}
+static inline void zc_put_le32(uint8_t *p, uint32_t v)
+{
+    v = htole32(v);
+    memcpy(p, &v, sizeof(v));
+}
+static inline void zc_put_le64(uint8_t *p, uint64_t v)
+{
+    v = htole64(v);
+    memcpy(p, &v, sizeof(v));
+}
+static inline uint16_t zc_get_le16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof(v));
+    return le16toh(v);
+}
+static inline uint32_t zc_get_le32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof(v));
+    return le32toh(v);
+}
+static inline uint64_t zc_get_le64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    return le64toh(v);
+}
 
 /* ---- time ---- */
 /* CLOCK_MONOTONIC in nanoseconds. */

@@ -406,7 +406,7 @@ static int get_bad_open(struct zc_place_client *c, uint32_t len, int err)
     if (err != -EACCES)
         return refuse(c, err, "the server sent a malformed OPEN");
     char path[ZC_PLACE_MAX_PATH + 1], name[128];
-    uint32_t n = len >= PLACE_OPEN_FIXED ? place_get_le32(c->ctrl + 24) : 0;
+    uint32_t n = len >= PLACE_OPEN_FIXED ? zc_get_le32(c->ctrl + 24) : 0;
     n = ZC_MIN(n, ZC_MIN(len - PLACE_OPEN_FIXED, (uint32_t)ZC_PLACE_MAX_PATH));
     memcpy(path, c->ctrl + PLACE_OPEN_FIXED, n);
     path[n] = '\0';
