@@ -14,7 +14,7 @@
 #include "ring_stream.h"
 #include "plot.h"
 #include "zc/base.h"
-#include "zc/progress.h"
+#include "progress.h"
 #include "zc/ring.h"
 #include "zc/shm.h"
 

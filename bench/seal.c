@@ -139,7 +139,7 @@ static int channel_open(struct channel *ch)
     if (!r)
         r = zc_keypair_generate(&ch->k1);
     if (!r)
-        r = zc_seal_broker_create(&ch->b, &cfg, ZC_SEAL_HONEST);
+        r = zc_seal_broker_create(&ch->b, &cfg);
     if (!r)
         r = zc_shm_socketpair(a);
     if (!r)

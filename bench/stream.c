@@ -16,6 +16,7 @@
  */
 #include "zc/base.h"
 #include "zc/stream.h"
+#include "../tools/zc/cli.h"
 #include "../tools/zc/cmd.h"
 
 #include <errno.h>

@@ -3,25 +3,25 @@
  *
  * One way to do each thing: functions return 0 (or a count) on success and
  * a negative errno on failure, as liburing does; zc_strerror() turns that
- * into text.  There is no global error state.
+ * into text.  There is no global error state, and no output: messages go
+ * to the log handler the program sets (none by default).
  */
 #ifndef ZC_BASE_H
 #define ZC_BASE_H
 
+#include <endian.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define ZC_VERSION_STRING "0.1.0"
-
-/* Exit codes of every `zc` command (DESIGN.md). */
-enum { ZC_EXIT_OK = 0, ZC_EXIT_FAIL = 1, ZC_EXIT_USAGE = 2 };
 
 #define ZC_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define ZC_MIN(a, b)     ((a) < (b) ? (a) : (b))
@@ -36,13 +36,20 @@ const char *zc_version(void);
 /* Text for a negative errno returned by any zc function (or a positive one). */
 const char *zc_strerror(int err);
 
-/* ---- logging: one helper, to stderr, prefixed with the program name ---- */
+/* ---- logging: one helper, through a handler the program sets ----
+ * The library never writes to stderr itself: what it has to say (a
+ * skipped symlink, a refused connection of a server) goes to the handler
+ * the embedding program installed, and nowhere while there is none (the
+ * default).  The message is raw text, possibly with names a peer chose:
+ * a handler that prints it escapes it first (zc_escape()). */
 enum zc_log_level { ZC_LOG_ERROR, ZC_LOG_WARN, ZC_LOG_INFO, ZC_LOG_DEBUG };
+typedef void (*zc_log_fn)(void *ctx, enum zc_log_level level, const char *msg);
 
-/* Name printed before every message ("zc put: ..."); default "zc". */
-void zc_log_set_prefix(const char *prefix);
-/* Messages above this level are dropped; default ZC_LOG_INFO (ZC_LOG env: error|warn|info|debug).
- */
+/* Sends every message at or below the level to fn(ctx, level, msg), from
+ * the thread that logs it; fn NULL (the default): messages are dropped.
+ * Set it once, before the threads that log start. */
+void zc_log_set_handler(zc_log_fn fn, void *ctx);
+/* Messages above this level are dropped before they are formatted; default ZC_LOG_INFO. */
 void zc_log_set_level(enum zc_log_level level);
 void zc_log(enum zc_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define zc_error(...) zc_log(ZC_LOG_ERROR, __VA_ARGS__)
@@ -53,12 +60,44 @@ void zc_log(enum zc_log_level level, const char *fmt, ...) __attribute__((format
 /* Copies s into out (len bytes, always NUL-terminated, cut if too long)
  * with every control byte, DEL and backslash written as an escape ("\\n",
  * "\\x1b", "\\\\"), so that a name chosen by a peer cannot forge a log
- * line or drive the terminal; returns out.  zc_log() applies it to every
- * message. */
+ * line or drive the terminal; returns out. */
 const char *zc_escape(const char *s, char *out, size_t len);
 
-/* Print "PREFIX: message" and "Try 'zc CMD --help'." to stderr; returns ZC_EXIT_USAGE. */
-int zc_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* ---- little-endian fields of wire formats: the one set ----
+ * Unaligned loads and stores of the byte order every zc format uses. */
+static inline void zc_put_le16(uint8_t *p, uint16_t v)
+{
+    v = htole16(v);
+    memcpy(p, &v, sizeof(v));
+}
+static inline void zc_put_le32(uint8_t *p, uint32_t v)
+{
+    v = htole32(v);
+    memcpy(p, &v, sizeof(v));
+}
+static inline void zc_put_le64(uint8_t *p, uint64_t v)
+{
+    v = htole64(v);
+    memcpy(p, &v, sizeof(v));
+}
+static inline uint16_t zc_get_le16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof(v));
+    return le16toh(v);
+}
+static inline uint32_t zc_get_le32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof(v));
+    return le32toh(v);
+}
+static inline uint64_t zc_get_le64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    return le64toh(v);
+}
 
 /* ---- time ---- */
 /* CLOCK_MONOTONIC in nanoseconds. */

@@ -92,13 +92,12 @@ int zc_aead_new(struct zc_aead **out, enum zc_cipher c, const uint8_t key[ZC_KEY
 void zc_aead_free(struct zc_aead *a);
 /* Which code does the work for a: "ipsec-mb" (AES-256-GCM with Intel's
  * library, where built in and the CPU suits it) or "openssl".  The bytes on
- * the wire are the same.  ZC_AEAD_IMPL=openssl in the environment, or
- * zc_aead_use_openssl(true) before zc_aead_new(), keeps to OpenSSL (tests
- * and benchmarks compare the two). */
+ * the wire are the same.  ZC_AEAD_IMPL=openssl in the environment keeps
+ * every key to OpenSSL. */
 const char *zc_aead_impl(const struct zc_aead *a);
-void zc_aead_use_openssl(bool on);
 /* zc_aead_new() that keeps this key to OpenSSL when openssl is set (the
- * sealed channel does: see docs/BENCHMARKS.md, seal). */
+ * sealed channel does: see docs/BENCHMARKS.md, seal; the tests and the
+ * benchmarks compare the two this way). */
 int zc_aead_new_impl(struct zc_aead **out, enum zc_cipher c, const uint8_t key[ZC_KEY_BYTES],
                      uint32_t salt, bool openssl);
 

@@ -25,7 +25,6 @@
 #include <sys/types.h>
 
 #include "zc/crypto.h"
-#include "zc/progress.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -95,8 +94,14 @@ struct zc_place_client_config {
      * -1 never (sent from the buffer the MAC read), 0 (default) unless the
      * server is on a loopback address, where the copy costs less. */
     int sendfile;
-    unsigned idle_timeout_ms;     /* 0: 30000 */
-    struct zc_progress *progress; /* NULL: none */
+    unsigned idle_timeout_ms; /* 0: 30000 */
+    /* Called (may be NULL) as payload moves, from the thread that moved it
+     * (several at once when a file is split over streams): done more bytes
+     * were sent, received, or found already in place by a resume; a get
+     * also announces each file's size as more_total when the server offers
+     * it (a put's total is the caller's to know: it is 0 there). */
+    void (*progress)(void *arg, uint64_t done, uint64_t more_total);
+    void *progress_arg;
     /* What zc_place_get() lets the server do to the local directory.  The
      * answer is bound to the request: only the requested name (a file, or a
      * directory and what lies beneath it) is placed, modes apply only to

@@ -61,39 +61,24 @@ struct zc_seal_config {
 
 /* ---- the broker (untrusted by design) ---- */
 
-/* How an evil broker misbehaves, to prove the endpoints notice.  Each mode
- * strikes the third message of each direction (on a one-way stream: the
- * handshake message and one data message pass untouched) unless said
- * otherwise. */
-enum zc_seal_evil {
-    ZC_SEAL_HONEST,        /* shares each ring between the endpoints, relays nothing */
-    ZC_SEAL_EVIL_RELAY,    /* relays through its own rings but changes nothing */
-    ZC_SEAL_EVIL_PAYLOAD,  /* flips a bit of the ciphertext */
-    ZC_SEAL_EVIL_HEADER,   /* flips a bit of the header (counter / length) */
-    ZC_SEAL_EVIL_TAG,      /* flips a bit of the tag */
-    ZC_SEAL_EVIL_REPLAY,   /* delivers the previous message again */
-    ZC_SEAL_EVIL_REORDER,  /* swaps the message with the next one */
-    ZC_SEAL_EVIL_TRUNCATE, /* shortens the descriptor length */
-    ZC_SEAL_EVIL_INFLATE,  /* lengthens the descriptor length */
-    ZC_SEAL_EVIL_REWRITE,  /* points the descriptor at the previous buffer */
-    ZC_SEAL_EVIL_DROP,     /* never delivers the message */
-    ZC_SEAL_EVIL_CUT,      /* delivers nothing more, close included, then hangs up */
-    ZC_SEAL_EVIL_RACE,     /* keeps flipping bytes of delivered buffers while they are read */
-};
-
-/* The mode's command-line name ("payload", "race", ...). */
-const char *zc_seal_evil_name(enum zc_seal_evil mode);
-/* Parses a mode name: 0 or -EINVAL. */
-int zc_seal_evil_parse(const char *name, enum zc_seal_evil *mode);
-
 struct zc_seal_broker;
+struct zc_ring; /* zc/ring.h */
 
 /* A broker with cfg's rings; 0, -EINVAL for a bad config, -errno. */
-int zc_seal_broker_create(struct zc_seal_broker **out, const struct zc_seal_config *cfg,
-                          enum zc_seal_evil mode);
+int zc_seal_broker_create(struct zc_seal_broker **out, const struct zc_seal_config *cfg);
+/* Listens on the UNIX socket path and takes two endpoints (the first is
+ * side 0), waiting at most timeout_s for each; 0 with socks set, or
+ * -errno (-ETIMEDOUT).  The socket is bound under a temporary name and
+ * linked to path only once it listens, so that an endpoint never finds a
+ * socket that refuses it; an existing path is never replaced (-EEXIST),
+ * and path is removed once both came. */
+int zc_seal_broker_accept(const char *path, uint64_t timeout_s, int socks[2]);
+/* An endpoint's side of that: a socket connected to the broker listening
+ * at path (for zc_seal_connect), or -errno. */
+int zc_seal_broker_dial(const char *path);
 /* Grants side 0 and side 1 their rings over the connected UNIX sockets,
- * then (honest) waits until either hangs up, or (evil) relays and tampers.
- * It shuts both sockets down before it returns.  0 or -errno. */
+ * then waits until either hangs up.  It shuts both sockets down before it
+ * returns.  0 or -errno. */
 int zc_seal_broker_serve(struct zc_seal_broker *b, int sock0, int sock1);
 /* The broker's full view: region i (0..) of the memory it shares, for tests
  * that search it.  0, or -ENOENT past the last region. */
@@ -101,6 +86,11 @@ int zc_seal_broker_region(const struct zc_seal_broker *b, unsigned i, const void
                           size_t *size);
 /* Unmaps and frees (NULL is fine). */
 void zc_seal_broker_destroy(struct zc_seal_broker *b);
+/* What a broker tells one endpoint: the hello (side, cfg) and then its two
+ * rings, outbound (the endpoint drives it) and inbound; 0 or -errno.  A
+ * broker of its own (one that relays between rings it drives) grants with it. */
+int zc_seal_broker_grant(int sock, unsigned side, const struct zc_seal_config *cfg,
+                         const struct zc_ring *outbound, const struct zc_ring *inbound);
 
 /* ---- an endpoint ---- */
 

@@ -1,39 +1,29 @@
-/* log.c - the one logging helper, the error text and usage errors.
+/* log.c - the one logging helper, the escape of peer-chosen text, and
+ * the error text.
  *
- * Messages go to stderr as "PREFIX: text"; the level comes from
- * zc_log_set_level() or the ZC_LOG environment variable.
+ * The library prints nothing: zc_log() formats a message only when the
+ * program set a handler (zc_log_set_handler()) and the level lets it
+ * through, and hands it over as it is.
  */
 #include "zc/base.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <errno.h>
 
-static const char *log_prefix = "zc";
-static int log_level = -1; /* -1: not read from ZC_LOG yet */
+static enum zc_log_level log_level = ZC_LOG_INFO;
+static zc_log_fn log_fn; /* NULL: silent */
+static void *log_ctx;
 
-void zc_log_set_prefix(const char *prefix)
+void zc_log_set_handler(zc_log_fn fn, void *ctx)
 {
-    log_prefix = prefix ? prefix : "zc";
+    log_fn = fn;
+    log_ctx = ctx;
 }
 
 void zc_log_set_level(enum zc_log_level level)
 {
-    log_level = (int)level;
-}
-
-static int current_level(void)
-{
-    if (log_level < 0) {
-        static const char *const names[] = {"error", "warn", "info", "debug"};
-        const char *env = getenv("ZC_LOG");
-        log_level = ZC_LOG_INFO;
-        for (size_t i = 0; env && i < ZC_ARRAY_SIZE(names); i++)
-            if (strcasecmp(env, names[i]) == 0)
-                log_level = (int)i;
-    }
-    return log_level;
+    log_level = level;
 }
 
 const char *zc_escape(const char *s, char *out, size_t len)
@@ -62,28 +52,14 @@ const char *zc_escape(const char *s, char *out, size_t len)
 
 void zc_log(enum zc_log_level level, const char *fmt, ...)
 {
-    if ((int)level > current_level())
+    if (!log_fn || level > log_level)
         return;
-    char line[1024], safe[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    /* Messages carry names peers chose: no raw control byte reaches stderr.
-     * One write per line so that lines of concurrent processes do not interleave. */
-    fprintf(stderr, "%s: %s%s\n", log_prefix, level == ZC_LOG_WARN ? "warning: " : "",
-            zc_escape(line, safe, sizeof(safe)));
-}
-
-int zc_usage_error(const char *cmd, const char *fmt, ...)
-{
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "zc %s: %s\nTry 'zc %s --help'.\n", cmd, line, cmd);
-    return ZC_EXIT_USAGE;
+    log_fn(log_ctx, level, line);
 }
 
 const char *zc_strerror(int err)

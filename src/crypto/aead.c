@@ -72,13 +72,6 @@ struct zc_aead {
     EVP_CIPHER_CTX *open;
 };
 
-static bool force_openssl;
-
-void zc_aead_use_openssl(bool on)
-{
-    force_openssl = on;
-}
-
 #ifdef ZC_HAVE_IPSEC_MB
 static IMB_MGR *imb;
 static pthread_once_t imb_once = PTHREAD_ONCE_INIT;
@@ -156,7 +149,7 @@ static void make_nonce(const struct zc_aead *a, uint64_t counter, uint8_t nonce[
 int zc_aead_new(struct zc_aead **out, enum zc_cipher c, const uint8_t key[ZC_KEY_BYTES],
                 uint32_t salt)
 {
-    return zc_aead_new_impl(out, c, key, salt, force_openssl);
+    return zc_aead_new_impl(out, c, key, salt, false);
 }
 
 int zc_aead_new_impl(struct zc_aead **out, enum zc_cipher c, const uint8_t key[ZC_KEY_BYTES],
@@ -195,7 +188,7 @@ int zc_aead_new_impl(struct zc_aead **out, enum zc_cipher c, const uint8_t key[Z
         IMB_AES256_GCM_PRE(imb, key, &a->key);
     }
 #else
-    (void)openssl; /* OpenSSL is all there is */
+    (void)openssl;                                  /* OpenSSL is all there is */
 #endif
     *out = a;
     return 0;

@@ -192,7 +192,7 @@ static void *part_thread(void *arg)
 {
     struct part_job *j = arg;
     struct zc_place_client_config cfg = j->parent->cfg;
-    cfg.streams = 1; /* the progress line is shared: zc_progress_add is thread-safe */
+    cfg.streams = 1; /* progress is reported from every stream's thread (zc/place.h) */
     struct zc_place_client *c;
     int r = zc_place_client_connect(&c, &cfg);
     if (!r) {
@@ -267,6 +267,7 @@ int zc_place_client_connect(struct zc_place_client **out, const struct zc_place_
         .sendfile = cfg->sendfile > 0 || (cfg->sendfile == 0 && !place_conn_loopback(&c->conn)),
         .next_id = 1,
         .progress = cfg->progress,
+        .progress_arg = cfg->progress_arg,
         .poll = client_poll,
         .send_split = cfg->streams > 1 && !cfg->resume ? send_split : NULL,
         .ctx = c,
@@ -408,7 +409,7 @@ static int get_bad_open(struct zc_place_client *c, uint32_t len, int err)
     if (err != -EACCES)
         return refuse(c, err, "the server sent a malformed OPEN");
     char path[ZC_PLACE_MAX_PATH + 1], name[128];
-    uint32_t n = len >= PLACE_OPEN_FIXED ? place_get_le32(c->ctrl + 24) : 0;
+    uint32_t n = len >= PLACE_OPEN_FIXED ? zc_get_le32(c->ctrl + 24) : 0;
     n = ZC_MIN(n, ZC_MIN(len - PLACE_OPEN_FIXED, (uint32_t)ZC_PLACE_MAX_PATH));
     memcpy(path, c->ctrl + PLACE_OPEN_FIXED, n);
     path[n] = '\0';
@@ -427,10 +428,8 @@ static int get_open(struct zc_place_client *c, struct get_scope *g, struct place
     if ((r = get_admit(c, g, p->rootfd, h.flags, &o)) ||
         (r = place_placer_open(p, h.file_id, h.flags, &o, &at)))
         return r;
-    if (c->cfg.progress) {
-        zc_progress_grow(c->cfg.progress, o.size);
-        zc_progress_add(c->cfg.progress, at);
-    }
+    if (c->cfg.progress)
+        c->cfg.progress(c->cfg.progress_arg, at, o.size);
     if (h.flags & PLACE_FLAG_RESUME) /* where the server starts */
         return place_conn_send(&c->conn, PLACE_OPENED, 0, h.file_id, at, NULL, 0);
     return 0;
@@ -481,7 +480,7 @@ int zc_place_get(struct zc_place_client *c, const char *src, const char *localdi
         if (c->conn.rx_cur.type == PLACE_DATA) {
             uint32_t len = c->conn.rx_cur.length;
             if (!(r = place_placer_data(&p, &c->conn)) && c->cfg.progress)
-                zc_progress_add(c->cfg.progress, len);
+                c->cfg.progress(c->cfg.progress_arg, len, 0);
             continue;
         }
         if (!(r = place_conn_recv_payload(&c->conn, c->ctrl)))

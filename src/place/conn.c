@@ -360,14 +360,14 @@ void place_conn_send_error(struct place_conn *c, int err, const char *msg)
 {
     uint8_t buf[4 + 256];
     size_t n = strnlen(msg, 256);
-    place_put_le32(buf, (uint32_t)(err < 0 ? -err : err));
+    zc_put_le32(buf, (uint32_t)(err < 0 ? -err : err));
     memcpy(buf + 4, msg, n);
     place_conn_send(c, PLACE_ERROR, 0, 0, 0, buf, (uint32_t)(4 + n));
 }
 
 void place_error_decode(const uint8_t *buf, uint32_t len, int *err, char *msg, size_t msglen)
 {
-    *err = len >= 4 ? (int)place_get_le32(buf) : EPROTO;
+    *err = len >= 4 ? (int)zc_get_le32(buf) : EPROTO;
     if (*err <= 0 || *err > 4095)
         *err = EPROTO;
     size_t n = 0;

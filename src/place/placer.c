@@ -354,13 +354,13 @@ static void state_encode(const struct place_file *f, const struct zc_pubkey *pee
                          uint8_t *b)
 {
     memcpy(b, state_magic, 8);
-    place_put_le64(b + 8, f->size);
-    place_put_le64(b + 16, (uint64_t)f->times[1].tv_sec);
-    place_put_le32(b + 24, (uint32_t)f->times[1].tv_nsec);
-    place_put_le32(b + 28, f->mode);
-    place_put_le64(b + 32, f->next);
+    zc_put_le64(b + 8, f->size);
+    zc_put_le64(b + 16, (uint64_t)f->times[1].tv_sec);
+    zc_put_le32(b + 24, (uint32_t)f->times[1].tv_nsec);
+    zc_put_le32(b + 28, f->mode);
+    zc_put_le64(b + 32, f->next);
     memcpy(b + 40, peer->key, ZC_KEY_BYTES);
-    place_put_le64(b + 72, part);
+    zc_put_le64(b + 72, part);
 }
 
 /* Makes the verified prefix durable and records it for --resume: the
@@ -414,7 +414,7 @@ static bool try_resume(struct place_placer *p, struct place_file *f)
     close(sfd);
     if (r)
         return false;
-    uint64_t verified = place_get_le64(b + 32), id = place_get_le64(b + 72);
+    uint64_t verified = zc_get_le64(b + 32), id = zc_get_le64(b + 72);
     f->next = verified;
     state_encode(f, &p->peer, id, want);
     f->next = 0;
@@ -502,10 +502,10 @@ static void split_encode(const struct place_placer *p, const struct place_file *
 {
     memcpy(b, split_magic, 8);
     memcpy(b + 8, f->transfer, 16);
-    place_put_le64(b + 24, f->size);
-    place_put_le32(b + 32, f->parts);
+    zc_put_le64(b + 24, f->size);
+    zc_put_le32(b + 32, f->parts);
     memcpy(b + 36, p->peer.key, ZC_KEY_BYTES);
-    place_put_le32(b + 68, done);
+    zc_put_le32(b + 68, done);
 }
 
 /* The shared name: ".zc-part.NAME.<HKDF(peer key | transfer id, NAME)>". */
@@ -516,7 +516,7 @@ static int split_name(const struct place_placer *p, struct place_file *f)
     memcpy(ikm + ZC_KEY_BYTES, f->transfer, sizeof(f->transfer));
     int r = zc_hkdf(NULL, 0, ikm, sizeof(ikm), f->name, strlen(f->name), out, sizeof(out));
     if (!r)
-        temp_name(f->tmp, "part", f->name, place_get_le64(out));
+        temp_name(f->tmp, "part", f->name, zc_get_le64(out));
     return r;
 }
 
@@ -532,7 +532,7 @@ static int split_read(const struct place_placer *p, struct place_file *f, uint32
     split_encode(p, f, 0, want);
     if (memcmp(b, want, SPLIT_BYTES - 4))
         return -EPROTO;
-    *done = place_get_le32(b + SPLIT_BYTES - 4);
+    *done = zc_get_le32(b + SPLIT_BYTES - 4);
     return 0;
 }
 
@@ -632,7 +632,7 @@ static int close_split(struct place_placer *p, struct place_file *f, bool *publi
     if (split_read(p, f, &done)) {
         r = fail(p, -EPROTO, "the split transfer of %s was abandoned", f->name);
     } else if ((done | mine) != all) {
-        place_put_le32(b, done | mine);
+        zc_put_le32(b, done | mine);
         if ((r = zc_pwrite_all(f->fd, b, sizeof(b), f->size + SPLIT_BYTES - 4)))
             r = fail(p, r, "cannot record the parts of %s", f->name);
     } else {

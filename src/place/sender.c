@@ -73,7 +73,7 @@ static int begin_file(struct place_sender *s, uint64_t size, uint32_t mode,
     if (*start > size)
         return -EPROTO;
     if (s->progress)
-        zc_progress_add(s->progress, *start);
+        s->progress(s->progress_arg, *start, 0);
     return 0;
 }
 
@@ -104,7 +104,7 @@ static int send_chunks(struct place_sender *s, uint32_t id, int fd, const uint8_
         off += n;
         since_poll += n;
         if (s->progress)
-            zc_progress_add(s->progress, n);
+            s->progress(s->progress_arg, n, 0);
         if (!r && s->poll && since_poll >= POLL_EVERY_BYTES) {
             since_poll = 0;
             r = s->poll(s->ctx, 0, NULL);

@@ -16,7 +16,8 @@ struct place_sender {
     bool resume;   /* ask the receiver where to start each file */
     bool sendfile; /* integrity-only payloads leave by sendfile (else from the MAC's buffer) */
     uint32_t next_id;
-    struct zc_progress *progress;
+    void (*progress)(void *arg, uint64_t done, uint64_t more_total); /* NULL: none */
+    void *progress_arg;
     /* Called between chunks and after each file with opened == 0 to take in
      * what the receiver said so far (without blocking), and with opened set
      * to wait for the OPENED answer of that file id; 0 or -errno.  NULL

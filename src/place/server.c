@@ -475,7 +475,7 @@ static void start_session(struct zc_place_server *s, int fd, struct zc_handshake
         for (unsigned i = 0; i < s->active; i++)
             close(s->pidfd[i]);
         int r = serve(fd, &s->cfg, hs, NULL);
-        _exit(r ? ZC_EXIT_FAIL : ZC_EXIT_OK);
+        _exit(r ? EXIT_FAILURE : EXIT_SUCCESS);
     }
     zc_handshake_free(hs);
     close(fd);

@@ -17,10 +17,10 @@ void place_hdr_encode(const struct place_hdr *h, uint8_t out[PLACE_HDR_BYTES])
     memset(out, 0, PLACE_HDR_BYTES);
     out[0] = h->type;
     out[1] = h->flags;
-    place_put_le32(out + 4, h->file_id);
-    place_put_le64(out + 8, h->offset);
-    place_put_le64(out + 16, h->seq);
-    place_put_le32(out + 24, h->length);
+    zc_put_le32(out + 4, h->file_id);
+    zc_put_le64(out + 8, h->offset);
+    zc_put_le64(out + 16, h->seq);
+    zc_put_le32(out + 24, h->length);
 }
 
 static uint32_t max_length(uint8_t type)
@@ -42,12 +42,12 @@ int place_hdr_decode(const uint8_t in[PLACE_HDR_BYTES], struct place_hdr *out)
     struct place_hdr h = {
         .type = in[0],
         .flags = in[1],
-        .file_id = place_get_le32(in + 4),
-        .offset = place_get_le64(in + 8),
-        .seq = place_get_le64(in + 16),
-        .length = place_get_le32(in + 24),
+        .file_id = zc_get_le32(in + 4),
+        .offset = zc_get_le64(in + 8),
+        .seq = zc_get_le64(in + 16),
+        .length = zc_get_le32(in + 24),
     };
-    if (in[2] || in[3] || place_get_le32(in + 28))
+    if (in[2] || in[3] || zc_get_le32(in + 28))
         return -EPROTO;
     if (h.type < PLACE_OPEN || h.type > PLACE_END)
         return -EPROTO;
@@ -87,11 +87,11 @@ int place_open_encode(const struct place_open *o, uint8_t *out, size_t outlen)
     size_t n = strlen(o->path);
     if (n > ZC_PLACE_MAX_PATH || outlen < PLACE_OPEN_FIXED + n)
         return -ENAMETOOLONG;
-    place_put_le64(out, o->size);
-    place_put_le64(out + 8, (uint64_t)o->mtime_sec);
-    place_put_le32(out + 16, o->mtime_nsec);
-    place_put_le32(out + 20, o->mode);
-    place_put_le32(out + 24, (uint32_t)n);
+    zc_put_le64(out, o->size);
+    zc_put_le64(out + 8, (uint64_t)o->mtime_sec);
+    zc_put_le32(out + 16, o->mtime_nsec);
+    zc_put_le32(out + 20, o->mode);
+    zc_put_le32(out + 24, (uint32_t)n);
     memcpy(out + PLACE_OPEN_FIXED, o->path, n);
     if (!o->split)
         return (int)(PLACE_OPEN_FIXED + n);
@@ -99,8 +99,8 @@ int place_open_encode(const struct place_open *o, uint8_t *out, size_t outlen)
         return -ENAMETOOLONG;
     uint8_t *x = out + PLACE_OPEN_FIXED + n;
     memcpy(x, o->transfer, 16);
-    place_put_le32(x + 16, o->parts);
-    place_put_le32(x + 20, o->index);
+    zc_put_le32(x + 16, o->parts);
+    zc_put_le32(x + 20, o->index);
     return (int)(PLACE_OPEN_FIXED + n + PLACE_SPLIT_BYTES);
 }
 
@@ -117,25 +117,25 @@ int place_open_decode(const uint8_t *in, size_t len, struct place_open *out)
 {
     if (len < PLACE_OPEN_FIXED)
         return -EPROTO;
-    uint32_t n = place_get_le32(in + 24);
+    uint32_t n = zc_get_le32(in + 24);
     if (n > ZC_PLACE_MAX_PATH)
         return -EPROTO;
     bool split = len == PLACE_OPEN_FIXED + n + PLACE_SPLIT_BYTES;
     if (!split && len != PLACE_OPEN_FIXED + n)
         return -EPROTO;
     const uint8_t *x = in + PLACE_OPEN_FIXED + n;
-    uint32_t parts = split ? place_get_le32(x + 16) : 0, index = split ? place_get_le32(x + 20) : 0;
+    uint32_t parts = split ? zc_get_le32(x + 16) : 0, index = split ? zc_get_le32(x + 20) : 0;
     if (split && (parts < 2 || parts > PLACE_MAX_PARTS || index >= parts))
         return -EPROTO;
-    uint32_t nsec = place_get_le32(in + 16);
-    uint32_t mode = place_get_le32(in + 20);
+    uint32_t nsec = zc_get_le32(in + 16);
+    uint32_t mode = zc_get_le32(in + 20);
     if (nsec >= 1000000000u || (mode & ~0777u))
         return -EPROTO;
     int r = place_path_check((const char *)in + PLACE_OPEN_FIXED, n);
     if (r)
         return r;
-    out->size = place_get_le64(in);
-    out->mtime_sec = (int64_t)place_get_le64(in + 8);
+    out->size = zc_get_le64(in);
+    out->mtime_sec = (int64_t)zc_get_le64(in + 8);
     out->mtime_nsec = nsec;
     out->mode = mode;
     memcpy(out->path, in + PLACE_OPEN_FIXED, n);

@@ -1,17 +1,12 @@
 /* broker.c - the untrusted party that sets a sealed channel up.
  *
- * An honest broker creates one ring per direction and gives each endpoint
- * the two rings it uses (its outbound one as driver, its inbound one as
+ * The broker creates one ring per direction and gives each endpoint the
+ * two rings it uses (its outbound one as driver, its inbound one as
  * device); after that the endpoints talk directly through shared memory and
  * the broker only waits for them to leave.  It keeps its own mappings of
  * every region all along: the full view a hypervisor has, which the tests
- * search for plaintext.
- *
- * An evil broker (the tests' adversary, `zc broker --evil MODE`) instead
- * gives each endpoint rings of its own and relays every message between
- * them, one thread per direction, so that it can change, replay, reorder,
- * drop, cut or race on exactly the message it picks.  Relaying looks to
- * each endpoint exactly like the shared ring it expects.
+ * search for plaintext.  (The tests' adversary, a broker that relays and
+ * tampers, lives with them: tests/seal/evil_broker.c.)
  */
 #define _GNU_SOURCE
 #include "wire.h"
@@ -21,88 +16,33 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
-
-/* The message (counting the handshake's first) an evil broker strikes. */
-#define STRIKE 2
-
-static const char *const evil_names[] = {
-    [ZC_SEAL_HONEST] = "none",          [ZC_SEAL_EVIL_RELAY] = "relay",
-    [ZC_SEAL_EVIL_PAYLOAD] = "payload", [ZC_SEAL_EVIL_HEADER] = "header",
-    [ZC_SEAL_EVIL_TAG] = "tag",         [ZC_SEAL_EVIL_REPLAY] = "replay",
-    [ZC_SEAL_EVIL_REORDER] = "reorder", [ZC_SEAL_EVIL_TRUNCATE] = "truncate",
-    [ZC_SEAL_EVIL_INFLATE] = "inflate", [ZC_SEAL_EVIL_REWRITE] = "rewrite",
-    [ZC_SEAL_EVIL_DROP] = "drop",       [ZC_SEAL_EVIL_CUT] = "cut",
-    [ZC_SEAL_EVIL_RACE] = "race",
-};
-
-const char *zc_seal_evil_name(enum zc_seal_evil mode)
-{
-    return (unsigned)mode < ZC_ARRAY_SIZE(evil_names) ? evil_names[mode] : "unknown";
-}
-
-int zc_seal_evil_parse(const char *name, enum zc_seal_evil *mode)
-{
-    for (size_t i = 0; i < ZC_ARRAY_SIZE(evil_names); i++)
-        if (strcmp(name, evil_names[i]) == 0) {
-            *mode = (enum zc_seal_evil)i;
-            return 0;
-        }
-    return -EINVAL;
-}
-
-struct relay {
-    struct zc_seal_broker *b;
-    unsigned from; /* side whose messages this thread carries */
-    uint8_t *msg, *held, *prev;
-    size_t held_len, prev_len;
-    uint64_t prev_off;
-    uint32_t *free_slots, nfree;
-};
 
 struct zc_seal_broker {
     struct zc_seal_config cfg;
-    enum zc_seal_evil mode;
-    uint64_t slot_size;
-    /* Honest: shared[d] carries side d's messages (the broker's own end is
-     * never used).  Evil: in[d] receives side d's messages (the broker is
-     * its device), out[d] delivers them to the other side (the broker is
-     * its driver). */
+    /* shared[d] carries side d's messages (the broker's own end is never used). */
     struct zc_ring *shared[2];
-    struct zc_ring *in[2], *out[2];
-    int sock[2];
-    atomic_bool stop;
 };
 
-int zc_seal_broker_create(struct zc_seal_broker **out, const struct zc_seal_config *cfg,
-                          enum zc_seal_evil mode)
+int zc_seal_broker_create(struct zc_seal_broker **out, const struct zc_seal_config *cfg)
 {
-    if (seal_config_check(cfg->slots, cfg->max_msg) || (unsigned)mode >= ZC_ARRAY_SIZE(evil_names))
+    if (seal_config_check(cfg->slots, cfg->max_msg))
         return -EINVAL;
     struct zc_seal_broker *b = calloc(1, sizeof(*b));
     if (!b)
         return -ENOMEM;
     b->cfg = *cfg;
-    b->mode = mode;
-    b->slot_size = seal_slot_size(cfg->max_msg);
-    b->sock[0] = b->sock[1] = -1;
-    struct zc_ring_params p = {
-        .num = cfg->slots, .buf_size = cfg->slots * b->slot_size, .features = ZC_RING_F_EVENT_IDX};
+    struct zc_ring_params p = {.num = cfg->slots,
+                               .buf_size = cfg->slots * seal_slot_size(cfg->max_msg),
+                               .features = ZC_RING_F_EVENT_IDX};
     int r = 0;
-    for (int d = 0; d < 2 && !r; d++) {
-        if (mode == ZC_SEAL_HONEST) {
-            r = zc_ring_create(&b->shared[d], ZC_RING_DRIVER, &p);
-        } else {
-            r = zc_ring_create(&b->in[d], ZC_RING_DEVICE, &p);
-            if (!r)
-                r = zc_ring_create(&b->out[d], ZC_RING_DRIVER, &p);
-        }
-    }
+    for (int d = 0; d < 2 && !r; d++)
+        r = zc_ring_create(&b->shared[d], ZC_RING_DRIVER, &p);
     if (r) {
         zc_seal_broker_destroy(b);
         return r;
@@ -115,28 +55,17 @@ void zc_seal_broker_destroy(struct zc_seal_broker *b)
 {
     if (!b)
         return;
-    for (int d = 0; d < 2; d++) {
+    for (int d = 0; d < 2; d++)
         zc_ring_destroy(b->shared[d]);
-        zc_ring_destroy(b->in[d]);
-        zc_ring_destroy(b->out[d]);
-    }
     free(b);
 }
 
 int zc_seal_broker_region(const struct zc_seal_broker *b, unsigned i, const void **base,
                           size_t *size)
 {
-    struct zc_ring *rings[4] = {b->shared[0], b->shared[1], NULL, NULL};
-    if (b->mode != ZC_SEAL_HONEST) {
-        rings[0] = b->in[0];
-        rings[1] = b->in[1];
-        rings[2] = b->out[0];
-        rings[3] = b->out[1];
-    }
-    unsigned n = b->mode == ZC_SEAL_HONEST ? 2 : 4;
-    if (i >= 2 * n)
+    if (i >= 4)
         return -ENOENT;
-    const struct zc_ring *r = rings[i / 2];
+    const struct zc_ring *r = b->shared[i / 2];
     if (i % 2 == 0) {
         *base = zc_ring_mem(r);
         *size = zc_ring_mem_size(zc_ring_num(r));
@@ -147,27 +76,23 @@ int zc_seal_broker_region(const struct zc_seal_broker *b, unsigned i, const void
     return 0;
 }
 
-/* ---- granting ---- */
-
-static int grant(struct zc_seal_broker *b, unsigned side)
+int zc_seal_broker_grant(int sock, unsigned side, const struct zc_seal_config *cfg,
+                         const struct zc_ring *outbound, const struct zc_ring *inbound)
 {
     struct seal_hello h = {
-        .magic = SEAL_HELLO_MAGIC, .side = side, .slots = b->cfg.slots, .max_msg = b->cfg.max_msg};
-    int sock = b->sock[side];
+        .magic = SEAL_HELLO_MAGIC, .side = side, .slots = cfg->slots, .max_msg = cfg->max_msg};
     int r = zc_shm_send_fds(sock, &h, sizeof(h), NULL, 0);
-    bool honest = b->mode == ZC_SEAL_HONEST;
     if (!r)
-        r = zc_ring_send(honest ? b->shared[side] : b->in[side], sock);
+        r = zc_ring_send(outbound, sock);
     if (!r)
-        r = zc_ring_send(honest ? b->shared[1 - side] : b->out[1 - side], sock);
+        r = zc_ring_send(inbound, sock);
     return r;
 }
 
-/* Honest: nothing to do but notice an endpoint leaving. */
-static int wait_for_hangup(struct zc_seal_broker *b)
+/* Nothing to do but notice an endpoint leaving. */
+static int wait_for_hangup(int sock0, int sock1)
 {
-    struct pollfd pfd[2] = {{.fd = b->sock[0], .events = POLLRDHUP},
-                            {.fd = b->sock[1], .events = POLLRDHUP}};
+    struct pollfd pfd[2] = {{.fd = sock0, .events = POLLRDHUP}, {.fd = sock1, .events = POLLRDHUP}};
     for (;;) {
         int n = poll(pfd, 2, -1);
         if (n < 0 && errno != EINTR)
@@ -177,236 +102,94 @@ static int wait_for_hangup(struct zc_seal_broker *b)
     }
 }
 
-/* ---- the evil relay ---- */
-
-/* A free buffer of out[from], or -errno once the receiving side is gone. */
-static int64_t relay_slot(struct relay *rl)
-{
-    struct zc_ring *out = rl->b->out[rl->from];
-    for (;;) {
-        struct zc_ring_used used[64];
-        int n = zc_ring_reap(out, used, ZC_ARRAY_SIZE(used));
-        if (n < 0)
-            return n;
-        /* Only a descriptor that deliver() posted owns its slot (token
-         * slot + 1); a second look at a buffer (rewrite) carries no token. */
-        for (int i = 0; i < n; i++)
-            if (used[i].token)
-                rl->free_slots[rl->nfree++] = (uint32_t)(uintptr_t)used[i].token - 1;
-        if (rl->nfree)
-            return rl->free_slots[--rl->nfree];
-        int r = zc_ring_wait(out, -1);
-        if (r)
-            return r;
-    }
-}
-
-/* Delivers len bytes (descriptor length desc_len) to the other side; returns
- * the buffer offset used, or -errno. */
-static int64_t deliver(struct relay *rl, const uint8_t *msg, size_t len, uint32_t desc_len)
-{
-    int64_t slot = relay_slot(rl);
-    if (slot < 0)
-        return slot;
-    struct zc_ring *out = rl->b->out[rl->from];
-    uint64_t off = (uint64_t)slot * rl->b->slot_size;
-    uint8_t *dst = (uint8_t *)zc_ring_buf_base(out) + off;
-    memcpy(dst, msg, len);
-    if (desc_len > len)
-        memset(dst + len, 0, desc_len - len);
-    struct zc_ring_seg seg = {.off = off, .len = desc_len, .writable = false};
-    int r = zc_ring_post(out, &seg, 1, (void *)(uintptr_t)(slot + 1));
-    return r ? r : (int64_t)off;
-}
-
-/* Posts a second descriptor for bytes already in out's buffer region.  The
- * slot stays owned by the descriptor that first delivered it, so this one
- * carries no token: its return must not free the slot a second time. */
-static int deliver_at(struct relay *rl, uint64_t off, uint32_t len)
-{
-    struct zc_ring_seg seg = {.off = off, .len = len, .writable = false};
-    return zc_ring_post(rl->b->out[rl->from], &seg, 1, NULL);
-}
-
-/* Relays message number idx (len bytes in rl->msg), tampering as the mode
- * says.  0, 1 to stop relaying (cut), or -errno. */
-static int relay_one(struct relay *rl, uint64_t idx, size_t len)
-{
-    enum zc_seal_evil mode = rl->b->mode;
-    uint8_t *m = rl->msg;
-    bool strike = idx == STRIKE;
-    int64_t r = 0;
-    if (rl->held_len && idx == STRIKE + 1) {
-        /* reorder: the later message first, then the one held back */
-        r = deliver(rl, m, len, (uint32_t)len);
-        if (r >= 0)
-            r = deliver(rl, rl->held, rl->held_len, (uint32_t)rl->held_len);
-        rl->held_len = 0;
-        return r < 0 ? (int)r : 0;
-    }
-    if (strike) {
-        switch (mode) {
-        case ZC_SEAL_EVIL_PAYLOAD:
-            m[len > ZC_SEAL_OVERHEAD ? SEAL_HEADER_BYTES : len - 1] ^= 0x04;
-            break;
-        case ZC_SEAL_EVIL_HEADER:
-            m[8] ^= 0x01; /* the length */
-            break;
-        case ZC_SEAL_EVIL_TAG:
-            m[len - 1] ^= 0x80;
-            break;
-        case ZC_SEAL_EVIL_REPLAY:
-            r = deliver(rl, m, len, (uint32_t)len);
-            if (r >= 0)
-                r = deliver(rl, rl->prev, rl->prev_len, (uint32_t)rl->prev_len);
-            return r < 0 ? (int)r : 0;
-        case ZC_SEAL_EVIL_REORDER:
-            memcpy(rl->held, m, len);
-            rl->held_len = len;
-            return 0;
-        case ZC_SEAL_EVIL_TRUNCATE:
-            r = deliver(rl, m, len - 5, (uint32_t)(len - 5));
-            return r < 0 ? (int)r : 0;
-        case ZC_SEAL_EVIL_INFLATE:
-            r = deliver(rl, m, len, (uint32_t)ZC_MIN(len + 64, rl->b->slot_size));
-            return r < 0 ? (int)r : 0;
-        case ZC_SEAL_EVIL_REWRITE:
-            return deliver_at(rl, rl->prev_off, (uint32_t)rl->prev_len);
-        case ZC_SEAL_EVIL_DROP:
-            return 0;
-        case ZC_SEAL_EVIL_CUT:
-            return 1;
-        default:
-            break;
-        }
-    }
-    r = deliver(rl, m, len, (uint32_t)len);
-    if (r < 0)
-        return (int)r;
-    memcpy(rl->prev, m, len);
-    rl->prev_len = len;
-    rl->prev_off = (uint64_t)r;
-    return 0;
-}
-
-/* Reads a whole chain out of in[from] into rl->msg; its length or -errno. */
-static int64_t take_message(struct relay *rl, const struct zc_ring_chain *c)
-{
-    struct zc_ring *in = rl->b->in[rl->from];
-    size_t len = 0;
-    for (unsigned i = 0; i < c->nseg; i++) {
-        const uint8_t *src = zc_ring_ptr(in, &c->seg[i]);
-        if (!src || c->seg[i].len > rl->b->slot_size - len)
-            return -EPROTO;
-        memcpy(rl->msg + len, src, c->seg[i].len);
-        len += c->seg[i].len;
-    }
-    int r = zc_ring_push(in, c->head, 0);
-    if (!r)
-        r = zc_ring_complete(in) < 0 ? -EPROTO : 0;
-    return r ? r : (int64_t)len;
-}
-
-/* Keeps flipping (and flipping back) bytes of the buffers both sides read. */
-static void *racer_main(void *arg)
-{
-    struct zc_seal_broker *b = arg;
-    volatile uint8_t *base[2] = {zc_ring_buf_base(b->out[0]), zc_ring_buf_base(b->out[1])};
-    size_t size = zc_ring_buf_size(b->out[0]);
-    uint64_t x = 0x9e3779b97f4a7c15ull;
-    while (!atomic_load_explicit(&b->stop, memory_order_relaxed)) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        size_t at = (size_t)(x % size);
-        volatile uint8_t *p = base[x & 1];
-        uint8_t bit = (uint8_t)(1u << (x >> 61));
-        p[at] ^= bit;
-        for (int spin = 0; spin < 64; spin++)
-            __asm__ volatile("" ::: "memory");
-        p[at] ^= bit;
-    }
-    return NULL;
-}
-
-static void *relay_main(void *arg)
-{
-    struct relay *rl = arg;
-    struct zc_seal_broker *b = rl->b;
-    struct zc_ring *in = b->in[rl->from];
-    struct zc_ring_chain chain;
-    uint64_t idx = 0;
-    int r = 0;
-    while (!r) {
-        int n = zc_ring_pop(in, &chain);
-        if (n < 0)
-            break;
-        if (n == 0) {
-            r = zc_ring_wait(in, -1);
-            continue;
-        }
-        int64_t len = take_message(rl, &chain);
-        if (len < 0)
-            break;
-        r = relay_one(rl, idx++, (size_t)len);
-    }
-    /* This direction is over: let the receiving side see the end. */
-    shutdown(b->sock[1 - rl->from], SHUT_RDWR);
-    return NULL;
-}
-
-static int relay(struct zc_seal_broker *b)
-{
-    struct relay rl[2];
-    pthread_t th[2], racer;
-    int r = 0;
-    size_t slot = b->slot_size;
-    memset(rl, 0, sizeof(rl));
-    for (unsigned d = 0; d < 2; d++) {
-        rl[d].b = b;
-        rl[d].from = d;
-        rl[d].msg = malloc(slot);
-        rl[d].held = malloc(slot);
-        rl[d].prev = malloc(slot);
-        rl[d].free_slots = malloc(b->cfg.slots * sizeof(uint32_t));
-        if (!rl[d].msg || !rl[d].held || !rl[d].prev || !rl[d].free_slots)
-            r = -ENOMEM;
-        for (uint32_t i = 0; rl[d].free_slots && i < b->cfg.slots; i++)
-            rl[d].free_slots[rl[d].nfree++] = b->cfg.slots - 1 - i;
-        zc_ring_set_peer_fd(b->in[d], b->sock[d]);
-        zc_ring_set_peer_fd(b->out[d], b->sock[1 - d]);
-    }
-    bool racing = false;
-    if (!r && b->mode == ZC_SEAL_EVIL_RACE)
-        racing = (r = -pthread_create(&racer, NULL, racer_main, b)) == 0;
-    unsigned started = 0;
-    for (; !r && started < 2; started++)
-        r = -pthread_create(&th[started], NULL, relay_main, &rl[started]);
-    for (unsigned d = 0; d < started; d++)
-        pthread_join(th[d], NULL);
-    atomic_store(&b->stop, true);
-    if (racing)
-        pthread_join(racer, NULL);
-    for (unsigned d = 0; d < 2; d++) {
-        free(rl[d].msg);
-        free(rl[d].held);
-        free(rl[d].prev);
-        free(rl[d].free_slots);
-    }
-    return r;
-}
-
 int zc_seal_broker_serve(struct zc_seal_broker *b, int sock0, int sock1)
 {
-    b->sock[0] = sock0;
-    b->sock[1] = sock1;
-    atomic_store(&b->stop, false);
-    int r = grant(b, 0);
+    int r = zc_seal_broker_grant(sock0, 0, &b->cfg, b->shared[0], b->shared[1]);
     if (!r)
-        r = grant(b, 1);
+        r = zc_seal_broker_grant(sock1, 1, &b->cfg, b->shared[1], b->shared[0]);
     if (!r)
-        r = b->mode == ZC_SEAL_HONEST ? wait_for_hangup(b) : relay(b);
+        r = wait_for_hangup(sock0, sock1);
     shutdown(sock0, SHUT_RDWR);
     shutdown(sock1, SHUT_RDWR);
     return r;
+}
+
+/* ---- taking the endpoints ---- */
+
+static int unix_address(const char *path, struct sockaddr_un *sa)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa->sun_path))
+        return -ENAMETOOLONG;
+    strcpy(sa->sun_path, path);
+    return 0;
+}
+
+/* Bound under a temporary name first: see zc/seal.h. */
+int zc_seal_broker_accept(const char *path, uint64_t timeout_s, int socks[2])
+{
+    struct sockaddr_un sa;
+    char tmp[sizeof(sa.sun_path)];
+    socks[0] = socks[1] = -1;
+    if (snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    int r = unix_address(tmp, &sa);
+    if (r)
+        return r;
+    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (l < 0)
+        return -errno;
+    mode_t old = umask(077);
+    r = bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+    umask(old);
+    bool bound = !r, linked = false;
+    if (!r && listen(l, 2) < 0)
+        r = -errno;
+    if (!r)
+        r = link(tmp, path) < 0 ? -errno : 0;
+    linked = !r;
+    if (bound)
+        unlink(tmp);
+    for (int i = 0; !r && i < 2; i++) {
+        struct pollfd pfd = {.fd = l, .events = POLLIN};
+        int n = poll(&pfd, 1, (int)(timeout_s * 1000));
+        if (n < 0 && errno == EINTR) {
+            i--;
+            continue;
+        }
+        if (n <= 0) {
+            r = n < 0 ? -errno : -ETIMEDOUT;
+            break;
+        }
+        socks[i] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+        if (socks[i] < 0)
+            r = -errno;
+    }
+    if (linked)
+        unlink(path);
+    close(l);
+    if (r) {
+        for (int i = 0; i < 2; i++)
+            if (socks[i] >= 0)
+                close(socks[i]);
+    }
+    return r;
+}
+
+int zc_seal_broker_dial(const char *path)
+{
+    struct sockaddr_un sa;
+    int r = unix_address(path, &sa);
+    if (r)
+        return r;
+    int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sock < 0)
+        return -errno;
+    if (connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        r = -errno;
+        close(sock);
+        return r;
+    }
+    return sock;
 }

@@ -3,7 +3,7 @@
  * exactly what several threads add at once. */
 #define _GNU_SOURCE
 #include "zc/base.h"
-#include "zc/progress.h"
+#include "progress.h"
 #include "zc_test.h"
 
 #include <fcntl.h>

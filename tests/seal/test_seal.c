@@ -9,6 +9,7 @@
  * and leaves nothing of the bad message in its buffer.
  */
 #define _GNU_SOURCE
+#include "evil_broker.h"
 #include "zc_test.h"
 #include "zc/base.h"
 #include "zc/crypto.h"
@@ -26,8 +27,10 @@
 static struct zc_keypair key0, key1, stranger;
 static struct zc_pubkey pub0, pub1, stranger_pub;
 
+/* libzc's broker, or the tests' evil one when evil is set. */
 struct broker_run {
     struct zc_seal_broker *b;
+    struct evil_broker *evil;
     int sock0, sock1;
     int result;
 };
@@ -35,7 +38,8 @@ struct broker_run {
 static void *broker_main(void *arg)
 {
     struct broker_run *br = arg;
-    br->result = zc_seal_broker_serve(br->b, br->sock0, br->sock1);
+    br->result = br->evil ? evil_broker_serve(br->evil, br->sock0, br->sock1)
+                          : zc_seal_broker_serve(br->b, br->sock0, br->sock1);
     return NULL;
 }
 
@@ -103,7 +107,8 @@ struct outcome {
 };
 
 struct options {
-    enum zc_seal_evil mode;
+    bool evil; /* the tests' broker in mode, else libzc's */
+    enum evil_mode mode;
     unsigned count, slots;
     uint32_t max_msg;
     size_t size;
@@ -113,11 +118,17 @@ struct options {
     bool check_view;
 };
 
-static bool view_contains(const struct zc_seal_broker *b, const void *needle, size_t len)
+static int region(const struct broker_run *br, unsigned i, const void **base, size_t *size)
+{
+    return br->evil ? evil_broker_region(br->evil, i, base, size)
+                    : zc_seal_broker_region(br->b, i, base, size);
+}
+
+static bool view_contains(const struct broker_run *br, const void *needle, size_t len)
 {
     const void *base;
     size_t size;
-    for (unsigned i = 0; zc_seal_broker_region(b, i, &base, &size) == 0; i++)
+    for (unsigned i = 0; region(br, i, &base, &size) == 0; i++)
         if (memmem(base, size, needle, len))
             return true;
     return false;
@@ -127,8 +138,11 @@ static struct outcome run(const struct options *o)
 {
     struct zc_seal_config cfg = {.slots = o->slots ? o->slots : 8,
                                  .max_msg = o->max_msg ? o->max_msg : 4096};
-    struct broker_run br;
-    CHECK_OK(zc_seal_broker_create(&br.b, &cfg, o->mode));
+    struct broker_run br = {0};
+    if (o->evil)
+        CHECK_OK(evil_broker_create(&br.evil, &cfg, o->mode));
+    else
+        CHECK_OK(zc_seal_broker_create(&br.b, &cfg));
     int a[2], c[2];
     CHECK_OK(zc_shm_socketpair(a));
     CHECK_OK(zc_shm_socketpair(c));
@@ -185,13 +199,14 @@ static struct outcome run(const struct options *o)
     CHECK(pthread_join(bt, NULL) == 0);
     /* Everyone is done; the broker still maps every region it shared. */
     if (o->check_view) {
-        CHECK(!view_contains(br.b, MARKER, strlen(MARKER)));
-        CHECK(!view_contains(br.b, key0.priv, ZC_KEY_BYTES));
-        CHECK(!view_contains(br.b, key1.priv, ZC_KEY_BYTES));
+        CHECK(!view_contains(&br, MARKER, strlen(MARKER)));
+        CHECK(!view_contains(&br, key0.priv, ZC_KEY_BYTES));
+        CHECK(!view_contains(&br, key1.priv, ZC_KEY_BYTES));
     }
     out.sender_connect = sd.connect_result;
     out.sender_result = sd.send_result;
     zc_seal_broker_destroy(br.b);
+    evil_broker_destroy(br.evil);
     close(a[0]);
     close(c[0]);
     return out;
@@ -200,8 +215,7 @@ static struct outcome run(const struct options *o)
 static void test_honest(void)
 {
     /* Varying sizes, both ends of the range, key ratchets every 16. */
-    struct options o = {
-        .mode = ZC_SEAL_HONEST, .count = 300, .rekey = 16, .rekey_rx = 16, .check_view = true};
+    struct options o = {.count = 300, .rekey = 16, .rekey_rx = 16, .check_view = true};
     struct outcome r = run(&o);
     CHECK_OK(r.connect_result);
     CHECK_OK(r.sender_connect);
@@ -214,7 +228,7 @@ static void test_chacha(void)
 {
     /* The fallback cipher, as on a CPU without AES instructions. */
     setenv("ZC_CIPHER", "chacha", 1);
-    struct options o = {.mode = ZC_SEAL_HONEST, .count = 100, .check_view = true};
+    struct options o = {.count = 100, .check_view = true};
     struct outcome r = run(&o);
     unsetenv("ZC_CIPHER");
     CHECK_EQ(r.cipher, ZC_CIPHER_CHACHA20POLY1305);
@@ -226,7 +240,7 @@ static void test_chacha(void)
 static void test_relay_view(void)
 {
     /* The relaying broker handles every byte itself and still sees none. */
-    struct options o = {.mode = ZC_SEAL_EVIL_RELAY, .count = 50, .check_view = true};
+    struct options o = {.evil = true, .mode = EVIL_RELAY, .count = 50, .check_view = true};
     struct outcome r = run(&o);
     CHECK_EQ(r.delivered, 50);
     CHECK_EQ(r.end, -ESHUTDOWN);
@@ -236,7 +250,7 @@ static void test_rekey_mismatch(void)
 {
     /* One side ratchets, the other not: the first message after the
      * ratchet fails, nothing after it is delivered. */
-    struct options o = {.mode = ZC_SEAL_HONEST, .count = 20, .rekey = 4};
+    struct options o = {.count = 20, .rekey = 4};
     struct outcome r = run(&o);
     CHECK_EQ(r.delivered, 4);
     CHECK_EQ(r.end, -EBADMSG);
@@ -246,19 +260,18 @@ static void test_rekey_mismatch(void)
 static void test_evil_modes(void)
 {
     static const struct {
-        enum zc_seal_evil mode;
+        enum evil_mode mode;
         unsigned delivered;
         int end;
     } cases[] = {
-        {ZC_SEAL_EVIL_PAYLOAD, 1, -EBADMSG}, {ZC_SEAL_EVIL_HEADER, 1, -EBADMSG},
-        {ZC_SEAL_EVIL_TAG, 1, -EBADMSG},     {ZC_SEAL_EVIL_REPLAY, 2, -EBADMSG},
-        {ZC_SEAL_EVIL_REORDER, 1, -EBADMSG}, {ZC_SEAL_EVIL_TRUNCATE, 1, -EBADMSG},
-        {ZC_SEAL_EVIL_INFLATE, 1, -EBADMSG}, {ZC_SEAL_EVIL_REWRITE, 1, -EBADMSG},
-        {ZC_SEAL_EVIL_DROP, 1, -EBADMSG},    {ZC_SEAL_EVIL_CUT, 1, -EPIPE},
+        {EVIL_PAYLOAD, 1, -EBADMSG}, {EVIL_HEADER, 1, -EBADMSG},  {EVIL_TAG, 1, -EBADMSG},
+        {EVIL_REPLAY, 2, -EBADMSG},  {EVIL_REORDER, 1, -EBADMSG}, {EVIL_TRUNCATE, 1, -EBADMSG},
+        {EVIL_INFLATE, 1, -EBADMSG}, {EVIL_REWRITE, 1, -EBADMSG}, {EVIL_DROP, 1, -EBADMSG},
+        {EVIL_CUT, 1, -EPIPE},
     };
     for (size_t i = 0; i < ZC_ARRAY_SIZE(cases); i++) {
-        fprintf(stderr, "    %s\n", zc_seal_evil_name(cases[i].mode));
-        struct options o = {.mode = cases[i].mode, .count = 12, .size = 300};
+        fprintf(stderr, "    %s\n", evil_name(cases[i].mode));
+        struct options o = {.evil = true, .mode = cases[i].mode, .count = 12, .size = 300};
         struct outcome r = run(&o);
         CHECK_OK(r.connect_result);
         CHECK_EQ(r.delivered, cases[i].delivered);
@@ -275,7 +288,8 @@ static void test_race(void)
      * them: every delivered message is exact, whatever the timing. */
     unsigned caught = 0, total = 0;
     for (int round = 0; round < 4; round++) {
-        struct options o = {.mode = ZC_SEAL_EVIL_RACE, .count = 400, .size = 2048, .slots = 4};
+        struct options o = {
+            .evil = true, .mode = EVIL_RACE, .count = 400, .size = 2048, .slots = 4};
         struct outcome r = run(&o);
         CHECK_OK(r.connect_result);
         CHECK(r.end == -ESHUTDOWN || r.end == -EBADMSG || r.end == -EPROTO);
@@ -307,7 +321,7 @@ static void test_close_failure(void)
      * close does not report success, a send does not say -EPIPE). */
     struct zc_seal_config cfg = {.slots = 2, .max_msg = 64};
     struct broker_run br;
-    CHECK_OK(zc_seal_broker_create(&br.b, &cfg, ZC_SEAL_HONEST));
+    CHECK_OK(zc_seal_broker_create(&br.b, &cfg));
     int a[2], c[2];
     CHECK_OK(zc_shm_socketpair(a));
     CHECK_OK(zc_shm_socketpair(c));
@@ -334,6 +348,7 @@ static void test_close_failure(void)
     close(c[1]);
     CHECK(pthread_join(bt, NULL) == 0);
     zc_seal_broker_destroy(br.b);
+    evil_broker_destroy(br.evil);
     close(a[0]);
     close(c[0]);
 }
@@ -341,12 +356,12 @@ static void test_close_failure(void)
 static void test_handshake_refused(void)
 {
     /* Side 1 accepts only `stranger`: side 0 is refused and nothing flows. */
-    struct options o = {.mode = ZC_SEAL_HONEST, .count = 5, .receiver_accepts = &stranger_pub};
+    struct options o = {.count = 5, .receiver_accepts = &stranger_pub};
     struct outcome r = run(&o);
     CHECK_EQ(r.connect_result, -EACCES);
     CHECK(r.sender_connect < 0);
     /* Side 0 is an impostor with another key. */
-    o = (struct options){.mode = ZC_SEAL_HONEST, .count = 5, .sender_key = &stranger};
+    o = (struct options){.count = 5, .sender_key = &stranger};
     r = run(&o);
     CHECK_EQ(r.connect_result, -EACCES);
     CHECK(r.sender_connect < 0);
@@ -382,17 +397,17 @@ static void test_bad_broker(void)
 
 static void test_names_and_limits(void)
 {
-    enum zc_seal_evil m;
-    CHECK_OK(zc_seal_evil_parse("race", &m));
-    CHECK_EQ(m, ZC_SEAL_EVIL_RACE);
-    CHECK(strcmp(zc_seal_evil_name(ZC_SEAL_EVIL_TAG), "tag") == 0);
-    CHECK_EQ(zc_seal_evil_parse("nice", &m), -EINVAL);
+    enum evil_mode m;
+    CHECK_OK(evil_parse("race", &m));
+    CHECK_EQ(m, EVIL_RACE);
+    CHECK(strcmp(evil_name(EVIL_TAG), "tag") == 0);
+    CHECK_EQ(evil_parse("nice", &m), -EINVAL);
     struct zc_seal_broker *b;
     struct zc_seal_config bad[] = {{.slots = 3, .max_msg = 64},
                                    {.slots = 8, .max_msg = 0},
                                    {.slots = 8, .max_msg = ZC_SEAL_MAX_MSG + 1}};
     for (size_t i = 0; i < ZC_ARRAY_SIZE(bad); i++)
-        CHECK_EQ(zc_seal_broker_create(&b, &bad[i], ZC_SEAL_HONEST), -EINVAL);
+        CHECK_EQ(zc_seal_broker_create(&b, &bad[i]), -EINVAL);
 }
 
 /* With the argument "race", only the race (which races on purpose, so it

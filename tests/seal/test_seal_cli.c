@@ -1,7 +1,9 @@
 /* test_seal_cli.c - `zc keygen`, `zc broker` and `zc channel` as processes:
  * a file crosses an honest broker intact; an evil broker (a flipped bit, a
  * cut stream) or a wrong key makes both endpoints exit 1 and the receiver
- * publish nothing; usage errors exit 2.  argv[1] is the zc binary. */
+ * publish nothing; usage errors exit 2.  argv[1] is the zc binary, argv[2]
+ * the test build of its broker with --evil (zc-evil-broker): zc itself has
+ * no attack code. */
 #include "zc_test.h"
 #include "zc/base.h"
 
@@ -16,7 +18,7 @@
 
 extern char **environ;
 
-static const char *zc;
+static const char *zc, *evil_broker;
 static char dir[512];
 
 static const char *in_dir(const char *name)
@@ -28,10 +30,10 @@ static const char *in_dir(const char *name)
     return p[i];
 }
 
-/* Starts zc with up to 12 arguments, stdout and stderr to /dev/null. */
-static pid_t start(const char *const *args)
+/* Starts prog with up to 12 arguments, stdout and stderr to /dev/null. */
+static pid_t spawn(const char *prog, const char *const *args)
 {
-    char *argv[16] = {(char *)zc};
+    char *argv[16] = {(char *)prog};
     int n = 1;
     for (; args[n - 1]; n++)
         argv[n] = (char *)args[n - 1];
@@ -41,9 +43,14 @@ static pid_t start(const char *const *args)
     posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
     pid_t pid;
-    CHECK(posix_spawn(&pid, zc, &fa, NULL, argv, environ) == 0);
+    CHECK(posix_spawn(&pid, prog, &fa, NULL, argv, environ) == 0);
     posix_spawn_file_actions_destroy(&fa);
     return pid;
+}
+
+static pid_t start(const char *const *args)
+{
+    return spawn(zc, args);
 }
 
 static int finish(pid_t pid)
@@ -95,10 +102,11 @@ struct result {
 static struct result transfer(const char *evil, const char *sender_key, const char *receiver_peer)
 {
     const char *sock = in_dir("s.sock");
-    const char *bargs[] = {"broker", "--socket",  sock,  "--slots",
-                           "8",      "--max-msg", "16K", evil ? "--evil" : NULL,
-                           evil,     NULL};
-    pid_t b = start(bargs);
+    const char *bargs[] = {"broker",    "--socket", sock,     "--slots", "8",
+                           "--max-msg", "16K",      "--evil", evil,      NULL};
+    if (!evil)
+        bargs[7] = NULL;
+    pid_t b = evil ? spawn(evil_broker, bargs + 1) : start(bargs);
     wait_for(sock);
     const char *sargs[] = {
         "channel", "--socket",       sock,        "--key", sender_key, "--peer", in_dir("b.pub"),
@@ -180,8 +188,11 @@ static void test_usage(void)
 {
     const char *a[] = {"channel", NULL};
     CHECK_EQ(run(a), 2);
-    const char *b[] = {"broker", "--socket", in_dir("x.sock"), "--evil", "nice", NULL};
+    /* zc's broker is honest only; the test build knows the modes. */
+    const char *b[] = {"broker", "--socket", in_dir("x.sock"), "--evil", "payload", NULL};
     CHECK_EQ(run(b), 2);
+    const char *nice[] = {"--socket", in_dir("x.sock"), "--evil", "nice", NULL};
+    CHECK_EQ(finish(spawn(evil_broker, nice)), 2);
     const char *c[] = {"broker", "--socket", in_dir("x.sock"), "--slots", "3", NULL};
     CHECK_EQ(run(c), 2);
     const char *d[] = {"channel", "--socket", "s", "--key",  "k", "--peer",
@@ -195,8 +206,9 @@ static void test_usage(void)
 
 int main(int argc, char **argv)
 {
-    CHECK(argc == 2);
+    CHECK(argc == 3);
     zc = argv[1];
+    evil_broker = argv[2];
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof(dir), "%s/zc-seal-cli-XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
     CHECK(mkdtemp(dir));

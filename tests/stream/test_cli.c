@@ -1,6 +1,7 @@
 /* test_cli.c - `zc ingest` as a user and the checks see it: exit codes,
  * usage errors, and the JSON summary of a short run, plain and with the
  * co-runner.  argv[1] is the zc binary. */
+#include "cli.h"
 #include "zc/base.h"
 #include "zc_test.h"
 

@@ -1,4 +1,6 @@
-/* cli.c - bad options and --json failures, the same for every command. */
+/* cli.c - what the `zc` command prints for the library and for itself:
+ * its log lines, bad options and --json failures, the same for every
+ * command.  The one place where a log message meets the terminal. */
 #include "cli.h"
 #include "zc/base.h"
 
@@ -6,13 +8,47 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static struct {
     bool json;
     int err; /* the first failure, positive; 0 while none */
     char message[1024];
 } failure;
+
+static void log_to_stderr(void *ctx, enum zc_log_level level, const char *msg)
+{
+    char safe[1024];
+    /* Messages carry names peers chose: no raw control byte reaches stderr.
+     * One write per line so that lines of concurrent processes do not interleave. */
+    fprintf(stderr, "%s: %s%s\n", (const char *)ctx, level == ZC_LOG_WARN ? "warning: " : "",
+            zc_escape(msg, safe, sizeof(safe)));
+}
+
+void cli_log_to_stderr(const char *prefix)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    const char *env = getenv("ZC_LOG");
+    enum zc_log_level level = ZC_LOG_INFO;
+    for (size_t i = 0; env && i < ZC_ARRAY_SIZE(names); i++)
+        if (strcasecmp(env, names[i]) == 0)
+            level = (enum zc_log_level)i;
+    zc_log_set_level(level);
+    zc_log_set_handler(log_to_stderr, (void *)prefix);
+}
+
+int zc_usage_error(const char *cmd, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "zc %s: %s\nTry 'zc %s --help'.\n", cmd, line, cmd);
+    return ZC_EXIT_USAGE;
+}
 
 int cli_bad_option(const char *cmd, int c, char **argv)
 {

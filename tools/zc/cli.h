@@ -13,6 +13,20 @@
 
 #include <stdbool.h>
 
+/* Exit codes of every `zc` command: done, failed (one line on stderr says
+ * why), or the command line was wrong. */
+enum { ZC_EXIT_OK = 0, ZC_EXIT_FAIL = 1, ZC_EXIT_USAGE = 2 };
+
+/* Prints the library's messages on stderr as "zc CMD: text" ("zc CMD:
+ * warning: text" for warnings), prefix being "zc CMD", escaped
+ * (zc_escape()) so that no name a peer chose reaches the terminal raw;
+ * the level comes from the ZC_LOG environment variable
+ * (error|warn|info|debug; default info).  prefix is kept by pointer. */
+void cli_log_to_stderr(const char *prefix);
+
+/* "zc CMD: message" and "Try 'zc CMD --help'." on stderr; returns ZC_EXIT_USAGE. */
+int zc_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* "zc CMD: unknown option '--x'" (or "option '--x' needs a value", "takes
  * no value") and the --help hint, once; returns ZC_EXIT_USAGE.  c is what
  * getopt_long returned, '?' or ':'. */

@@ -15,9 +15,10 @@
  * shows them (1G = 1 GiB/s); JSON gives bytes per second.
  */
 #define _GNU_SOURCE 1
+#include "cli.h"
 #include "cmd.h"
 #include "zc/base.h"
-#include "zc/progress.h"
+#include "progress.h"
 #include "zc/stream.h"
 
 #include <errno.h>

@@ -14,7 +14,7 @@
 #include "zc/composite.h"
 #include "zc/fb.h"
 #include "zc/insitu.h"
-#include "zc/progress.h"
+#include "progress.h"
 #include "zc/sim.h"
 
 #include <errno.h>

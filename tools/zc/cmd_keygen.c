@@ -1,5 +1,6 @@
 /* cmd_keygen.c - `zc keygen -o NAME`: a fresh X25519 identity as NAME.key
  * (private, mode 0600) and NAME.pub (the line to give peers). */
+#include "cli.h"
 #include "cmd.h"
 #include "zc/base.h"
 #include "zc/crypto.h"

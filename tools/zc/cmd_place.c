@@ -1,11 +1,12 @@
 /* cmd_place.c - `zc serve`, `zc put`, `zc get`: secure direct-placement
  * file transfer (include/zc/place.h) on the command line. */
 #define _GNU_SOURCE
+#include "cli.h"
 #include "cmd.h"
 #include "zc/base.h"
 #include "zc/crypto.h"
 #include "zc/place.h"
-#include "zc/progress.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -494,7 +495,8 @@ static int client_open(struct zc_place_client **c, const struct client_opts *o, 
         .streams = o->streams,
         .sendfile = o->sendfile,
         .idle_timeout_ms = o->timeout_ms,
-        .progress = progress,
+        .progress = zc_progress_report,
+        .progress_arg = progress,
         .force = o->force,
         .max_files = o->max_files,
         .max_bytes = o->max_bytes,

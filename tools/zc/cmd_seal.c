@@ -1,7 +1,7 @@
 /* cmd_seal.c - `zc broker` and `zc channel`: a sealed channel between two
  * processes through shared memory that a third, untrusted one sets up.
  *
- *   zc broker  --socket PATH [--evil MODE]            (the untrusted party)
+ *   zc broker  --socket PATH                          (the untrusted party)
  *   zc channel --socket PATH --key me.key --peer them.pub --send FILE
  *   zc channel --socket PATH --key me.key --peer them.pub --recv FILE
  *
@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "progress.h"
 #include "cmd.h"
 #include "zc/base.h"
 #include "zc/crypto.h"
@@ -30,30 +31,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static int unix_address(const char *path, struct sockaddr_un *sa)
-{
-    memset(sa, 0, sizeof(*sa));
-    sa->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sa->sun_path))
-        return -ENAMETOOLONG;
-    strcpy(sa->sun_path, path);
-    return 0;
-}
-
 /* ---- zc broker ---- */
 
 static void broker_usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: zc broker --socket PATH [--evil MODE] [--slots N] [--max-msg SIZE] [--json]\n\n"
+        "usage: zc broker --socket PATH [--slots N] [--max-msg SIZE] [--json]\n\n"
         "Sets up one sealed channel: listens on the UNIX socket PATH, takes two endpoints\n"
         "(`zc channel`; the first is side 0), gives each its shared-memory rings, and\n"
         "stays until one leaves.  The broker is untrusted: it sees only ciphertext.\n\n"
         "  -s, --socket PATH    where the endpoints connect (created; removed when both came)\n"
-        "      --evil MODE      misbehave to prove the endpoints notice: relay, payload,\n"
-        "                       header, tag, replay, reorder, truncate, inflate, rewrite,\n"
-        "                       drop, cut, race (docs/PROTOCOL.md)\n"
         "      --slots N        buffers per direction, a power of two (default 64)\n"
         "      --max-msg SIZE   largest message (default 64KiB, at most 16MiB)\n"
         "      --timeout S      give up when an endpoint has not come in S seconds (default 60)\n"
@@ -61,71 +49,19 @@ static void broker_usage(FILE *f)
         "  -h, --help           this text\n");
 }
 
-/* Listens on path and takes two endpoints, waiting at most timeout_s for
- * each.  The socket is bound under a temporary name and linked to path only
- * once it listens, so that an endpoint never finds a socket that refuses
- * it; an existing path is never replaced (-EEXIST). */
-static int accept_endpoints(const char *path, uint64_t timeout_s, int socks[2])
-{
-    struct sockaddr_un sa;
-    char tmp[sizeof(sa.sun_path)];
-    socks[0] = socks[1] = -1;
-    if (snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-        return -ENAMETOOLONG;
-    int r = unix_address(tmp, &sa);
-    if (r)
-        return r;
-    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (l < 0)
-        return -errno;
-    mode_t old = umask(077);
-    r = bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
-    umask(old);
-    bool bound = !r, linked = false;
-    if (!r && listen(l, 2) < 0)
-        r = -errno;
-    if (!r)
-        r = link(tmp, path) < 0 ? -errno : 0;
-    linked = !r;
-    if (bound)
-        unlink(tmp);
-    for (int i = 0; !r && i < 2; i++) {
-        struct pollfd pfd = {.fd = l, .events = POLLIN};
-        int n = poll(&pfd, 1, (int)(timeout_s * 1000));
-        if (n < 0 && errno == EINTR) {
-            i--;
-            continue;
-        }
-        if (n <= 0) {
-            r = n < 0 ? -errno : -ETIMEDOUT;
-            break;
-        }
-        socks[i] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-        if (socks[i] < 0)
-            r = -errno;
-    }
-    if (linked)
-        unlink(path);
-    close(l);
-    if (r) {
-        for (int i = 0; i < 2; i++)
-            if (socks[i] >= 0)
-                close(socks[i]);
-    }
-    return r;
-}
-
 int cmd_broker(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"socket", required_argument, NULL, 's'},  {"evil", required_argument, NULL, 'e'},
-        {"slots", required_argument, NULL, 'n'},   {"max-msg", required_argument, NULL, 'm'},
-        {"timeout", required_argument, NULL, 't'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {0},
+        {"socket", required_argument, NULL, 's'},
+        {"slots", required_argument, NULL, 'n'},
+        {"max-msg", required_argument, NULL, 'm'},
+        {"timeout", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
     };
     const char *path = NULL;
     uint64_t timeout_s = 60;
-    enum zc_seal_evil mode = ZC_SEAL_HONEST;
     struct zc_seal_config cfg = {.slots = 64, .max_msg = 64 << 10};
     bool json = false;
     uint64_t v;
@@ -136,10 +72,6 @@ int cmd_broker(int argc, char **argv)
         switch (c) {
         case 's':
             path = optarg;
-            break;
-        case 'e':
-            if (zc_seal_evil_parse(optarg, &mode))
-                return zc_usage_error("broker", "unknown --evil mode '%s'", optarg);
             break;
         case 'n':
             if (zc_parse_u64(optarg, 2, 4096, &v) || (v & (v - 1)))
@@ -172,13 +104,13 @@ int cmd_broker(int argc, char **argv)
 
     cli_json_failures(json);
     struct zc_seal_broker *b;
-    int r = zc_seal_broker_create(&b, &cfg, mode);
+    int r = zc_seal_broker_create(&b, &cfg);
     if (r) {
         cli_fail(r, "cannot set up the channel's shared memory: %s", zc_strerror(r));
         return ZC_EXIT_FAIL;
     }
     int socks[2];
-    r = accept_endpoints(path, timeout_s, socks);
+    r = zc_seal_broker_accept(path, timeout_s, socks);
     if (r) {
         cli_fail(r, "cannot take endpoints on %s: %s", path, zc_strerror(r));
         zc_seal_broker_destroy(b);
@@ -195,7 +127,6 @@ int cmd_broker(int argc, char **argv)
     if (json) {
         struct zc_json j;
         zc_json_begin(&j, stdout);
-        zc_json_str(&j, "evil", zc_seal_evil_name(mode));
         zc_json_u64(&j, "slots", cfg.slots);
         zc_json_u64(&j, "max_msg", cfg.max_msg);
         zc_json_end(&j);
@@ -223,27 +154,8 @@ static void channel_usage(FILE *f)
                "  -h, --help          this text\n");
 }
 
-struct progress {
-    bool tty;
-    uint64_t start, last;
-};
-
-static void progress_show(struct progress *p, uint64_t bytes, bool done)
-{
-    if (!p->tty)
-        return;
-    uint64_t now = zc_now_ns();
-    if (!done && now - p->last < 250000000u)
-        return;
-    p->last = now;
-    char b[32];
-    double s = zc_ns_to_s(now - p->start);
-    fprintf(stderr, "\r%s  %.1f MB/s%s", zc_fmt_bytes((double)bytes, b, sizeof(b)),
-            s > 0 ? (double)bytes / s / 1e6 : 0.0, done ? "\n" : "   ");
-}
-
 static int send_file(struct zc_seal *s, const char *path, uint64_t *bytes, uint64_t *msgs,
-                     struct progress *pg)
+                     struct zc_progress *pg)
 {
     int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -270,7 +182,7 @@ static int send_file(struct zc_seal *s, const char *path, uint64_t *bytes, uint6
             break;
         *bytes += have;
         *msgs += 1;
-        progress_show(pg, *bytes, false);
+        zc_progress_add(pg, have);
     }
     if (!r)
         r = zc_seal_close(s);
@@ -285,7 +197,7 @@ static int send_file(struct zc_seal *s, const char *path, uint64_t *bytes, uint6
 /* Receives into out (opened before the channel was joined) until the
  * sender closes; the output is published only after that close. */
 static int recv_file(struct zc_seal *s, struct zc_output *out, uint64_t *bytes, uint64_t *msgs,
-                     struct progress *pg)
+                     struct zc_progress *pg)
 {
     size_t max = zc_seal_max_msg(s);
     uint8_t *buf = malloc(max);
@@ -298,7 +210,7 @@ static int recv_file(struct zc_seal *s, struct zc_output *out, uint64_t *bytes, 
                 n = w;
             *bytes += (uint64_t)(n >= 0 ? n : 0);
             *msgs += 1;
-            progress_show(pg, *bytes, false);
+            zc_progress_add(pg, (uint64_t)(n >= 0 ? n : 0));
         }
     }
     free(buf);
@@ -390,11 +302,8 @@ int cmd_channel(int argc, char **argv)
         return ZC_EXIT_FAIL;
     }
     bool replaced = out.tmp != NULL; /* a failure leaves nothing behind */
-    struct sockaddr_un sa;
-    int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    r = sock < 0 ? -errno : unix_address(path, &sa);
-    if (!r && connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        r = -errno;
+    int sock = zc_seal_broker_dial(path);
+    r = sock < 0 ? sock : 0;
     struct zc_seal *s = NULL;
     if (!r)
         r = zc_seal_connect(&s, sock, getuid(), &self, &peer, (int64_t)timeout_s * 1000000000);
@@ -409,11 +318,12 @@ int cmd_channel(int argc, char **argv)
             close(sock);
         return ZC_EXIT_FAIL;
     }
-    struct progress pg = {.tty = isatty(STDERR_FILENO), .start = zc_now_ns()};
+    struct zc_progress pg;
+    zc_progress_start(&pg, send ? "send" : "recv", 0, false);
     uint64_t bytes = 0, msgs = 0;
     r = send ? send_file(s, send, &bytes, &msgs, &pg) : recv_file(s, &out, &bytes, &msgs, &pg);
-    progress_show(&pg, bytes, true);
-    double secs = zc_ns_to_s(zc_now_ns() - pg.start);
+    zc_progress_finish(&pg);
+    double secs = zc_ns_to_s(zc_now_ns() - pg.start_ns);
     enum zc_cipher cipher = zc_seal_cipher(s);
     zc_seal_destroy(s);
     close(sock);

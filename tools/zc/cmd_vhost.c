@@ -1,6 +1,7 @@
 /* cmd_vhost.c - `zc vhost --socket PATH`: a vhost-user-net backend that a
  * virtio front end (DPDK virtio-user, a QEMU guest) attaches to.  It runs
  * until SIGINT/SIGTERM or --duration, then prints what it moved. */
+#include "cli.h"
 #include "cmd.h"
 #include "zc/base.h"
 #include "zc/vhost.h"

@@ -6,6 +6,7 @@
  * drawing needs beyond the volume and the picture.
  */
 #include "cli.h"
+#include "progress.h"
 #include "cmd.h"
 #include "zc/base.h"
 #include "zc/fb.h"
@@ -14,7 +15,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,33 +243,20 @@ struct result {
     uint64_t samples;
 };
 
-/* A percentage on stderr while a frame is drawn, when stderr is a terminal
- * (called from the drawing threads: the last percent shown is atomic). */
-static void show_progress(void *arg, unsigned done, unsigned total)
-{
-    atomic_uint *shown = arg;
-    unsigned pct = (unsigned)((uint64_t)done * 100 / total);
-    unsigned prev = atomic_load(shown);
-    while (pct > prev)
-        if (atomic_compare_exchange_weak(shown, &prev, pct)) {
-            fprintf(stderr, "\rrendering %3u%%%s", pct, pct == 100 ? "\r              \r" : "");
-            break;
-        }
-}
-
 static int render_dvr(struct zc_vol *v, struct zc_fb *fb, const struct render_args *ra,
                       struct result *r)
 {
     struct zc_render_stats st;
     struct zc_render_opts first = ra->opts;
-    atomic_uint shown = 0;
-    if (isatty(STDERR_FILENO)) {
-        first.progress = show_progress;
-        first.progress_arg = &shown;
-    }
+    struct zc_progress shown;
+    zc_progress_start(&shown, "rendering", 0, false);
+    shown.unit = "tiles";
+    first.progress = zc_progress_tiles;
+    first.progress_arg = &shown;
     uint64_t t0 = zc_now_ns();
     int err = zc_vol_render(v, fb, &first, &st);
     r->render_s = zc_ns_to_s(zc_now_ns() - t0);
+    zc_progress_finish(&shown);
     /* More frames of a slightly turning view: the steady frame time, the
      * volume's macrocells already known. */
     double times[MAX_FRAMES];

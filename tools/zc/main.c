@@ -57,7 +57,7 @@ static int run_bench(int argc, char **argv)
         if (strcmp(argv[1], benches[i].name) == 0) {
             static char prefix[32];
             snprintf(prefix, sizeof(prefix), "zc bench %s", argv[1]);
-            zc_log_set_prefix(prefix);
+            cli_log_to_stderr(prefix);
             return benches[i].run(argc - 1, argv + 1);
         }
     return zc_usage_error("bench", "unknown benchmark '%s'", argv[1]);
@@ -83,7 +83,7 @@ int main(int argc, char **argv)
             continue;
         static char prefix[32];
         snprintf(prefix, sizeof(prefix), "zc %s", name);
-        zc_log_set_prefix(prefix);
+        cli_log_to_stderr(prefix);
         if (!commands[i].run)
             return cli_exit(run_bench(argc - 1, argv + 1));
         return cli_exit(commands[i].run(argc - 1, argv + 1));

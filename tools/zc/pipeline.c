@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include "pipeline.h"
+#include "cli.h"
 
 #include "zc/place.h"
 #include "zc/ring.h"

@@ -3,7 +3,7 @@
  * Drawn with '\r' on stderr only when stderr is a terminal, and at most
  * every 100 ms, so that the cost per update is one clock read.
  */
-#include "zc/progress.h"
+#include "progress.h"
 #include "zc/base.h"
 
 #include <stdio.h>
@@ -14,6 +14,7 @@
 void zc_progress_start(struct zc_progress *p, const char *label, uint64_t total, bool quiet)
 {
     p->label = label ? label : "";
+    p->unit = NULL;
     p->total = total;
     p->done = 0;
     p->start_ns = zc_now_ns();
@@ -24,11 +25,25 @@ void zc_progress_start(struct zc_progress *p, const char *label, uint64_t total,
 
 void zc_progress_grow(struct zc_progress *p, uint64_t bytes)
 {
-    p->total += bytes;
+    /* Relaxed: read only for display. */
+    __atomic_fetch_add(&p->total, bytes, __ATOMIC_RELAXED);
+}
+
+/* A count of units ("12 / 64 tiles") instead of bytes. */
+static void draw_count(struct zc_progress *p, uint64_t n)
+{
+    double pct = p->total ? 100.0 * (double)n / (double)p->total : 0;
+    fprintf(stderr, "\r%s %5.1f%%  %llu / %llu %s  ", p->label, pct, (unsigned long long)n,
+            (unsigned long long)p->total, p->unit);
 }
 
 static void draw(struct zc_progress *p, uint64_t now)
 {
+    if (p->unit) {
+        draw_count(p, __atomic_load_n(&p->done, __ATOMIC_RELAXED));
+        __atomic_store_n(&p->drawn, true, __ATOMIC_RELAXED);
+        return;
+    }
     char done[32], total[32], rate[32];
     double secs = zc_ns_to_s(now - p->start_ns);
     uint64_t n = __atomic_load_n(&p->done, __ATOMIC_RELAXED);
@@ -70,4 +85,20 @@ void zc_progress_finish(struct zc_progress *p)
     __atomic_store_n(&p->last_draw_ns, now, __ATOMIC_RELAXED);
     draw(p, now);
     fputc('\n', stderr);
+}
+
+void zc_progress_report(void *arg, uint64_t done, uint64_t more_total)
+{
+    struct zc_progress *p = arg;
+    if (more_total)
+        zc_progress_grow(p, more_total);
+    zc_progress_add(p, done);
+}
+
+void zc_progress_tiles(void *arg, unsigned done, unsigned total)
+{
+    struct zc_progress *p = arg;
+    (void)done; /* each call is one more tile, from whichever thread drew it */
+    __atomic_store_n(&p->total, total, __ATOMIC_RELAXED);
+    zc_progress_add(p, 1);
 }
