@@ -114,6 +114,12 @@ struct zc_insitu_frame {
 typedef int (*zc_insitu_frame_fn)(void *arg, const struct zc_fb *fb,
                                   const struct zc_insitu_frame *info);
 int zc_insitu_sink_callback(struct zc_insitu *ctx, zc_insitu_frame_fn fn, void *arg);
+/* The bytes the PNG sink writes for a frame, into buf (cap bytes, e.g. a
+ * slot of shared memory): with info, the annotated form that carries the
+ * facts as tEXt chunks; with NULL, zc_fb_encode_png's plain bytes.  The
+ * length, -ENOSPC when cap is too small, or -EIO. */
+ssize_t zc_insitu_encode_png(const struct zc_fb *fb, const struct zc_insitu_frame *info, void *buf,
+                             size_t cap);
 
 /* ---- frames ---- */
 

@@ -15,12 +15,17 @@
 struct membuf {
     uint8_t *p;
     size_t len, cap;
-    bool oom;
+    bool fixed; /* the caller's buffer: never grown */
+    bool oom;   /* no room: out of memory, or past a fixed buffer */
 };
 
 static void mem_write(png_structp png, png_bytep data, png_size_t n)
 {
     struct membuf *m = png_get_io_ptr(png);
+    if (m->len + n > m->cap && m->fixed) {
+        m->oom = true;
+        png_error(png, "buffer too small");
+    }
     if (m->len + n > m->cap) {
         size_t cap = (m->cap ? m->cap * 2 : 65536) + n;
         uint8_t *p = realloc(m->p, cap);
@@ -69,21 +74,44 @@ static int encode(const struct zc_fb *fb, png_text *texts, int ntext, struct mem
     return 0;
 }
 
+/* The frame's facts as PNG text, in strings of the caller's. */
+struct frame_text {
+    char step[32], time[32], range[64], field[64];
+    png_text texts[4];
+};
+
+static int frame_text(struct frame_text *t, const struct zc_insitu_frame *info)
+{
+    snprintf(t->step, sizeof(t->step), "%llu", (unsigned long long)info->step);
+    snprintf(t->time, sizeof(t->time), "%.9g", info->time);
+    snprintf(t->range, sizeof(t->range), "%.6g %.6g", info->lo, info->hi);
+    snprintf(t->field, sizeof(t->field), "%s", info->field);
+    const char *keys[] = {"zc:step", "zc:time", "zc:field", "zc:range"};
+    char *values[] = {t->step, t->time, t->field, t->range};
+    for (int i = 0; i < 4; i++)
+        t->texts[i] = (png_text){
+            .compression = PNG_TEXT_COMPRESSION_NONE, .key = (char *)keys[i], .text = values[i]};
+    return 4;
+}
+
+ssize_t zc_insitu_encode_png(const struct zc_fb *fb, const struct zc_insitu_frame *info, void *buf,
+                             size_t cap)
+{
+    if (!info)
+        return zc_fb_encode_png(fb, buf, cap);
+    struct frame_text t;
+    struct membuf m = {.p = buf, .cap = cap, .fixed = true};
+    int err = encode(fb, t.texts, frame_text(&t, info), &m);
+    if (err)
+        return m.oom ? -ENOSPC : err;
+    return (ssize_t)m.len;
+}
+
 int insitu_write_png(const struct zc_fb *fb, const char *path, const struct zc_insitu_frame *info)
 {
-    char step[32], time[32], range[64], field[64];
-    snprintf(step, sizeof(step), "%llu", (unsigned long long)info->step);
-    snprintf(time, sizeof(time), "%.9g", info->time);
-    snprintf(range, sizeof(range), "%.6g %.6g", info->lo, info->hi);
-    snprintf(field, sizeof(field), "%s", info->field);
-    png_text texts[] = {
-        {.compression = PNG_TEXT_COMPRESSION_NONE, .key = "zc:step", .text = step},
-        {.compression = PNG_TEXT_COMPRESSION_NONE, .key = "zc:time", .text = time},
-        {.compression = PNG_TEXT_COMPRESSION_NONE, .key = "zc:field", .text = field},
-        {.compression = PNG_TEXT_COMPRESSION_NONE, .key = "zc:range", .text = range},
-    };
+    struct frame_text t;
     struct membuf m = {0};
-    int err = encode(fb, texts, (int)(sizeof(texts) / sizeof(texts[0])), &m);
+    int err = encode(fb, t.texts, frame_text(&t, info), &m);
     struct zc_output out;
     if (!err)
         err = zc_output_open(&out, path);

@@ -123,7 +123,7 @@ static void test_frames_arrive_intact(void)
     uint64_t png_bytes = 0;
     for (unsigned i = 1; i <= FRAMES; i++) {
         draw(fb, i);
-        CHECK_OK(pipeline_sink_frame(s, fb, i - 1));
+        CHECK_OK(pipeline_sink_frame(s, fb, i - 1, NULL));
         char ref[400];
         snprintf(ref, sizeof(ref), "%s/ref_%u.png", h.dir, i);
         CHECK_OK(zc_fb_write_png(fb, ref));
@@ -257,7 +257,7 @@ static void test_uploader_gone(void)
     CHECK_OK(zc_fb_create(&fb, W, H, 0));
     int err = 0;
     for (unsigned i = 0; i < 16 && !err; i++)
-        err = pipeline_sink_frame(s, fb, i);
+        err = pipeline_sink_frame(s, fb, i, NULL);
     CHECK_EQ(err, -EPIPE);
     CHECK_EQ(pipeline_sink_close(s), -EPIPE);
     zc_fb_destroy(fb);
@@ -282,7 +282,7 @@ static void test_server_not_proven(void)
     draw(fb, 3);
     int err = 0;
     for (unsigned i = 0; i < 9 && !err; i++)
-        err = pipeline_sink_frame(s, fb, i);
+        err = pipeline_sink_frame(s, fb, i, NULL);
     CHECK_EQ(err, -EPIPE); /* at the latest when a fifth frame wants a slot */
     CHECK_EQ(pipeline_sink_close(s), -EPIPE);
     CHECK_EQ(exit_code(up), 1);
@@ -307,7 +307,7 @@ static void test_sink_errors(void)
     CHECK_OK(pipeline_sink_open(&s, sock, W, H));
     struct zc_fb *fb;
     CHECK_OK(zc_fb_create(&fb, W + 1, H, 0));
-    CHECK_EQ(pipeline_sink_frame(s, fb, 1), -EINVAL);
+    CHECK_EQ(pipeline_sink_frame(s, fb, 1, NULL), -EINVAL);
     CHECK_OK(pipeline_sink_close(s));
     zc_fb_destroy(fb);
     close(lfd);

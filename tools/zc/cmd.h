@@ -6,7 +6,9 @@
 #ifndef ZC_TOOLS_CMD_H
 #define ZC_TOOLS_CMD_H
 
-#include "zc/composite.h"
+/* No <mpi.h> here: only the commands that run MPI include it. */
+struct zc_fb;
+struct zc_insitu_frame;
 
 int cmd_keygen(int argc, char **argv);  /* cmd_keygen.c */
 int cmd_serve(int argc, char **argv);   /* cmd_place.c */
@@ -19,7 +21,12 @@ int cmd_render(int argc, char **argv);  /* cmd_vol.c */
 int cmd_mesh(int argc, char **argv);    /* cmd_vol.c */
 int cmd_insitu(int argc, char **argv);  /* cmd_insitu.c */
 /* zc insitu, handing each final frame at rank 0 to sink as well. */
-int cmd_insitu_with_sink(int argc, char **argv, zc_composite_sink sink, void *arg);
+/* One composited frame at rank 0 for cmd_insitu_with_sink: its index in the
+ * run (0, 1, ...), and what zc_insitu_encode_png() needs to write the same
+ * bytes as zc insitu --out (NULL for plain frames, zc insitu --plain). */
+typedef void (*insitu_frame_sink)(void *arg, const struct zc_fb *fb, unsigned frame,
+                                  const struct zc_insitu_frame *png_info);
+int cmd_insitu_with_sink(int argc, char **argv, insitu_frame_sink sink, void *arg);
 int cmd_demo(int argc, char **argv); /* cmd_demo.c */
 int cmd_view(int argc, char **argv); /* cmd_view.c */
 int cmd_vhost(int argc, char **argv); /* cmd_vhost.c */

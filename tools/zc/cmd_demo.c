@@ -210,7 +210,8 @@ struct ring_consumer {
     int err;
 };
 
-static void hand_to_ring(void *arg, const struct zc_fb *fb, unsigned frame)
+static void hand_to_ring(void *arg, const struct zc_fb *fb, unsigned frame,
+                         const struct zc_insitu_frame *png_info)
 {
     struct ring_consumer *c = arg;
     if (c->err)
@@ -220,7 +221,7 @@ static void hand_to_ring(void *arg, const struct zc_fb *fb, unsigned frame)
         zc_error("cannot reach the uploader at %s: %s", c->sock, zc_strerror(c->err));
         return;
     }
-    if ((c->err = pipeline_sink_frame(c->sink, fb, frame)))
+    if ((c->err = pipeline_sink_frame(c->sink, fb, frame, png_info)))
         zc_error("cannot hand frame %u to the uploader: %s", frame, zc_strerror(c->err));
 }
 

@@ -377,15 +377,16 @@ static void report(const struct insitu_opts *o, const struct tally *t, MPI_Comm 
 /* The caller's consumer (cmd_insitu_with_sink) behind the context's
  * callback sink, counting frames. */
 struct consumer {
-    zc_composite_sink fn;
+    insitu_frame_sink fn;
     void *arg;
+    bool annotated; /* frames carry their facts as PNG text */
     unsigned frames;
 };
 
 static int hand_on(void *arg, const struct zc_fb *fb, const struct zc_insitu_frame *info)
 {
     struct consumer *c = arg;
-    c->fn(c->arg, fb, c->frames++);
+    c->fn(c->arg, fb, c->frames++, c->annotated ? info : NULL);
     return 0;
 }
 
@@ -409,7 +410,7 @@ static void insitu_config(const struct insitu_opts *o, struct zc_sim *sim,
     ic->brick_grid = o->brick_grid;
 }
 
-static int run(const struct insitu_opts *o, int rank, int size, zc_composite_sink consumer,
+static int run(const struct insitu_opts *o, int rank, int size, insitu_frame_sink consumer,
                void *consumer_arg)
 {
     struct zc_sim_config cfg;
@@ -430,7 +431,7 @@ static int run(const struct insitu_opts *o, int rank, int size, zc_composite_sin
     struct zc_insitu_config ic;
     insitu_config(o, sim, &view, &ic);
     struct zc_insitu *ctx = NULL;
-    struct consumer next = {.fn = consumer, .arg = consumer_arg};
+    struct consumer next = {.fn = consumer, .arg = consumer_arg, .annotated = o->annotate};
     bool said = false; /* rank 0 has already told what failed */
     if (rank == 0 && o->out) {
         unsigned removed;
@@ -524,7 +525,7 @@ static int parse_once(int argc, char **argv, struct insitu_opts *o)
 /* `zc insitu` with one more consumer of each final frame, called at rank
  * 0 after the frame's PNG is written (the pipeline demo hands frames on
  * through a shared-memory ring this way).  Returns the exit code. */
-int cmd_insitu_with_sink(int argc, char **argv, zc_composite_sink sink, void *arg)
+int cmd_insitu_with_sink(int argc, char **argv, insitu_frame_sink sink, void *arg)
 {
     struct insitu_opts o;
     int rc = parse_once(argc, argv, &o);

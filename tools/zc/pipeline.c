@@ -20,6 +20,7 @@
 #include "pipeline.h"
 #include "cli.h"
 
+#include "zc/insitu.h"
 #include "zc/place.h"
 #include "zc/ring.h"
 
@@ -78,7 +79,8 @@ size_t pipeline_png_bound(unsigned width, unsigned height)
     /* Filtered rows, plus deflate's overhead when it has to store them
      * (5 bytes a stored block; counted as if a block were 2 KiB), an IDAT
      * chunk's 12 bytes each 8 KiB (libpng's buffer), and the signature,
-     * IHDR, IEND and zlib wrapper with room to spare. */
+     * IHDR, IEND, zlib wrapper and zc insitu's four text chunks (at most
+     * 340 bytes) with room to spare. */
     size_t raw = (size_t)height * ((size_t)width * 4 + 1);
     return raw + raw / 2048 * 5 + (raw / 8192 + 1) * 12 + 1024;
 }
@@ -137,7 +139,8 @@ int pipeline_sink_open(struct pipeline_sink **out, const char *sock_path, unsign
     return 0;
 }
 
-int pipeline_sink_frame(struct pipeline_sink *s, const struct zc_fb *fb, uint64_t frame)
+int pipeline_sink_frame(struct pipeline_sink *s, const struct zc_fb *fb, uint64_t frame,
+                        const struct zc_insitu_frame *png_info)
 {
     if (zc_fb_width(fb) != s->width || zc_fb_height(fb) != s->height || frame > MAX_STEP)
         return -EINVAL;
@@ -146,10 +149,10 @@ int pipeline_sink_frame(struct pipeline_sink *s, const struct zc_fb *fb, uint64_
         return err;
     uint32_t slot = (uint32_t)zc_ring_pool_get(s->pool);
     uint8_t *base = zc_ring_pool_ptr(s->pool, slot);
-    /* The same bytes zc_fb_write_png() writes, so a frame sent through the
-     * pipeline is byte-identical to the file zc insitu --out writes. */
-    ssize_t len =
-        zc_fb_encode_png(fb, base + PIPELINE_HEADER_BYTES, s->slot_size - PIPELINE_HEADER_BYTES);
+    /* The same bytes zc insitu --out writes (its PNG text chunks too), so a
+     * frame sent through the pipeline is byte-identical to that file. */
+    ssize_t len = zc_insitu_encode_png(fb, png_info, base + PIPELINE_HEADER_BYTES,
+                                       s->slot_size - PIPELINE_HEADER_BYTES);
     if (len < 0) {
         zc_ring_pool_put(s->pool, slot);
         return (int)len;

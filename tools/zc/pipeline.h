@@ -22,6 +22,8 @@
 #include "zc/crypto.h"
 #include "zc/fb.h"
 
+struct zc_insitu_frame; /* zc/insitu.h */
+
 #include <stdint.h>
 
 /* Bytes a frame header takes at the start of its slot. */
@@ -45,7 +47,8 @@ int pipeline_sink_open(struct pipeline_sink **out, const char *sock_path, unsign
  * posts it as frame number frame (from 0); waits up to 60 s for a slot to come back
  * when all are out.  0, -ETIMEDOUT, -EPIPE when the uploader is gone,
  * -ENOSPC when the PNG does not fit, -EPROTO. */
-int pipeline_sink_frame(struct pipeline_sink *s, const struct zc_fb *fb, uint64_t frame);
+int pipeline_sink_frame(struct pipeline_sink *s, const struct zc_fb *fb, uint64_t frame,
+                        const struct zc_insitu_frame *png_info);
 
 /* Waits until the uploader has handed every slot back, then closes the
  * ring (the uploader sees the hang-up and finishes).  0 or the first error
