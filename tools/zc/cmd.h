@@ -27,8 +27,8 @@ int cmd_insitu(int argc, char **argv);  /* cmd_insitu.c */
 typedef void (*insitu_frame_sink)(void *arg, const struct zc_fb *fb, unsigned frame,
                                   const struct zc_insitu_frame *png_info);
 int cmd_insitu_with_sink(int argc, char **argv, insitu_frame_sink sink, void *arg);
-int cmd_demo(int argc, char **argv); /* cmd_demo.c */
-int cmd_view(int argc, char **argv); /* cmd_view.c */
+int cmd_demo(int argc, char **argv);  /* cmd_demo.c */
+int cmd_view(int argc, char **argv);  /* cmd_view.c */
 int cmd_vhost(int argc, char **argv); /* cmd_vhost.c */
 /* Makes dir, or empties it of the frames an earlier zc insitu run wrote
  * there (regular files named frame_NNNNNNNN.png), *removed of them; nothing
