@@ -21,8 +21,8 @@
 #include "zc/ring.h"
 #include "zc/seal.h"
 #include "zc/shm.h"
-#include "../tools/zc/cli.h"
-#include "../tools/zc/cmd.h"
+#include "cli.h"
+#include "bench.h"
 
 #include <errno.h>
 #include <getopt.h>

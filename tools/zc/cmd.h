@@ -53,10 +53,4 @@ int cmd_vhost(int argc, char **argv); /* cmd_vhost.c */
  * else in it is touched.  0 or -errno, said on stderr. */
 int insitu_prepare_frames(const char *dir, unsigned *removed);
 
-/* zc bench NAME: the benchmark programs under bench/. */
-int cmd_bench_ring(int argc, char **argv);   /* bench/ring.c */
-int cmd_bench_seal(int argc, char **argv);   /* bench/seal.c */
-int cmd_bench_stream(int argc, char **argv); /* bench/stream.c */
-int cmd_bench_fb(int argc, char **argv);     /* bench/fb.c */
-
 #endif

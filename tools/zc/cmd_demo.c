@@ -18,7 +18,7 @@
  * options]`: zc insitu with one more consumer of the frames at rank 0, the
  * ring, whose figures go to the supervisor as one record in the FIFO REPORT.
  */
-#include "../../bench/ring_stream.h"
+#include "ring_stream.h"
 #include "cli.h"
 #include "cmd.h"
 #include "pipeline.h"
