@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include "plot.h"
 #include "zc/base.h"
+#include "aead_impl.h"
 #include "zc/crypto.h"
 #include "zc/ring.h"
 #include "zc/seal.h"
