@@ -15,8 +15,8 @@
  * ZC_FB_TILE_DEFAULT is the size where time has flattened and memory has
  * not yet grown.  --csv writes the first table for bench/fb_plot.py.
  */
-#include "../tools/zc/cli.h"
-#include "../tools/zc/cmd.h"
+#include "cli.h"
+#include "bench.h"
 #include "zc/base.h"
 #include "zc/fb.h"
 

@@ -13,8 +13,8 @@
  * Each figure is the median of --runs runs; the consumer verifies every
  * message (ring_stream.c), so a figure is never that of a broken stream.
  */
-#include "../tools/zc/cli.h"
-#include "../tools/zc/cmd.h"
+#include "cli.h"
+#include "bench.h"
 #include "ring_stream.h"
 #include "zc/base.h"
 

@@ -17,12 +17,13 @@
 #define _GNU_SOURCE
 #include "plot.h"
 #include "zc/base.h"
+#include "aead_impl.h"
 #include "zc/crypto.h"
 #include "zc/ring.h"
 #include "zc/seal.h"
 #include "zc/shm.h"
-#include "../tools/zc/cli.h"
-#include "../tools/zc/cmd.h"
+#include "cli.h"
+#include "bench.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -268,6 +269,8 @@ static double sealed_rtt_us(struct channel *ch, uint64_t n)
 
 /* ---- the unsealed ring ---- */
 
+#define RING_SLOTS 64
+
 struct ring_pair {
     struct zc_ring *drv, *dev;
     uint64_t slot;
@@ -275,8 +278,9 @@ struct ring_pair {
 
 static int ring_pair_open(struct ring_pair *rp)
 {
-    struct zc_ring_params p = {
-        .num = 64, .buf_size = 64 * (uint64_t)MAX_MSG, .features = ZC_RING_F_EVENT_IDX};
+    struct zc_ring_params p = {.num = RING_SLOTS,
+                               .buf_size = RING_SLOTS * (uint64_t)MAX_MSG,
+                               .features = ZC_RING_F_EVENT_IDX};
     rp->slot = MAX_MSG;
     return zc_ring_create_pair(&rp->drv, &rp->dev, &p);
 }
@@ -288,38 +292,30 @@ struct ring_job {
     int result;
 };
 
+/* The driver's side: each message copied into a slot of the ring's pool
+ * and posted; a slot comes back when the receiver has copied it out.  All
+ * of them are back before it returns, so the next run's pool starts on a
+ * drained ring. */
 static void *ring_sender(void *arg)
 {
     struct ring_job *j = arg;
     pin_to_cpu(0);
-    uint8_t *src = malloc(j->size), *base = zc_ring_buf_base(j->rp->drv);
-    uint32_t free_slots[64], nfree = 64;
-    for (uint32_t i = 0; i < 64; i++)
-        free_slots[i] = i;
-    if (!src) {
-        j->result = -ENOMEM;
-        return NULL;
-    }
-    memset(src, 0x42, j->size);
+    struct zc_ring_pool *pool = NULL;
+    uint8_t *src = malloc(j->size);
+    j->result = src ? zc_ring_pool_create(&pool, j->rp->drv, 0, j->rp->slot, RING_SLOTS) : -ENOMEM;
+    if (!j->result)
+        memset(src, 0x42, j->size);
     j->t_start = zc_now_ns();
     for (uint64_t i = 0; i < j->n && !j->result; i++) {
-        while (!nfree && !j->result) {
-            struct zc_ring_used used[64];
-            int got = zc_ring_reap(j->rp->drv, used, 64);
-            if (got < 0)
-                j->result = got;
-            for (int k = 0; k < got; k++)
-                free_slots[nfree++] = (uint32_t)(uintptr_t)used[k].token - 1;
-            if (!nfree && got >= 0)
-                j->result = zc_ring_wait(j->rp->drv, TIMEOUT);
-        }
-        if (j->result)
+        if (!zc_ring_pool_free(pool) && (j->result = zc_ring_pool_wait(pool, 1, TIMEOUT)))
             break;
-        uint32_t slot = free_slots[--nfree];
-        memcpy(base + slot * j->rp->slot, src, j->size);
-        struct zc_ring_seg seg = {.off = slot * j->rp->slot, .len = (uint32_t)j->size};
-        j->result = zc_ring_post(j->rp->drv, &seg, 1, (void *)(uintptr_t)(slot + 1));
+        uint32_t slot = (uint32_t)zc_ring_pool_get(pool);
+        memcpy(zc_ring_pool_ptr(pool, slot), src, j->size);
+        j->result = zc_ring_pool_post(pool, slot, (uint32_t)j->size);
     }
+    if (!j->result)
+        j->result = zc_ring_pool_wait(pool, RING_SLOTS, TIMEOUT);
+    zc_ring_pool_destroy(pool);
     free(src);
     return NULL;
 }
@@ -362,10 +358,6 @@ static double ring_gbps(struct ring_pair *rp, size_t size, uint64_t n)
     pthread_create(&a, NULL, ring_sender, &tx);
     pthread_join(a, NULL);
     pthread_join(b, NULL);
-    /* Take back what the receiver completed last, for the next run. */
-    struct zc_ring_used used[64];
-    while (zc_ring_reap(rp->drv, used, 64) > 0)
-        ;
     if (tx.result || rx.result)
         return 0;
     return (double)(n * size) / (double)(rx.t_end - tx.t_start);

@@ -16,8 +16,8 @@
  */
 #include "zc/base.h"
 #include "zc/stream.h"
-#include "../tools/zc/cli.h"
-#include "../tools/zc/cmd.h"
+#include "cli.h"
+#include "bench.h"
 
 #include <errno.h>
 #include <getopt.h>

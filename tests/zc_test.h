@@ -9,9 +9,12 @@
 #define ZC_TEST_H
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
@@ -61,5 +64,42 @@ static inline int zc_test_open_fds(void)
     closedir(d);
     return n;
 }
+
+#ifdef ZC_TESTS_DIR /* set by zc_test() */
+/* Field name of the JSON object json (a command's --json line) into value
+ * (n bytes), as tests/json_field.py prints it: the tests read JSON with
+ * Python's parser, never by searching the text.  0, or -ENOENT when json
+ * is not an object or has no such field. */
+static inline int zc_test_json_field(const char *json, const char *name, char *value, size_t n)
+{
+    int in[2], out[2];
+    CHECK(pipe(in) == 0 && pipe(out) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], STDIN_FILENO);
+        dup2(out[1], STDOUT_FILENO);
+        close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+        execl("/usr/bin/python3", "python3", ZC_TESTS_DIR "/json_field.py", name, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    size_t len = strlen(json); /* a --json line fits a pipe's buffer */
+    CHECK(write(in[1], json, len) == (ssize_t)len && write(in[1], "\n", 1) == 1);
+    close(in[1]);
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < n && (r = read(out[0], value + got, n - 1 - got)) > 0)
+        got += (size_t)r;
+    close(out[0]);
+    while (got > 0 && value[got - 1] == '\n')
+        got--;
+    value[got] = 0;
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ENOENT;
+}
+#endif
 
 #endif

@@ -20,7 +20,7 @@
  * GMAC over ad || data; a message whose ad does not fit the key's small
  * buffer goes through OpenSSL, which is always keyed too.
  */
-#include "zc/crypto.h"
+#include "aead_impl.h"
 #include "zc/base.h"
 
 #include <errno.h>

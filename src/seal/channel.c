@@ -14,6 +14,7 @@
  * a buffer while it is read only breaks the tag (XSA-155's double fetch
  * cannot happen).  A failure zeroes what was written and breaks the channel.
  */
+#include "aead_impl.h"
 #include "wire.h"
 #include "zc/base.h"
 #include "zc/ring.h"

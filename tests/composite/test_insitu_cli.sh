@@ -65,7 +65,7 @@ for f in "$dir"/frames/*.png; do
     [ "$(head -c 4 "$f" | tail -c 3)" = PNG ] || fail "$f is not a PNG"
 done
 json=$(tail -n 1 "$dir/out")
-num() { echo "$json" | sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p"; }
+num() { echo "$json" | /usr/bin/python3 "$(dirname "$0")/../json_field.py" "$1"; }
 sent=$(num bytes_sent_per_rank_per_frame)
 image=$(num image_bytes)
 gather=$(num gather_bytes_per_frame)

@@ -3,6 +3,7 @@
  * nonce is refused; chunked and one-shot forms agree. */
 #include "zc_test.h"
 #include "zc/base.h"
+#include "aead_impl.h"
 #include "zc/crypto.h"
 
 #include <errno.h>

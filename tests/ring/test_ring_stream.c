@@ -1,7 +1,7 @@
 /* The streaming engine behind `zc bench ring` and `zc demo`: each transport
  * delivers exactly what was sent (the consumer's checksum agrees), the
  * batch fit recovers a known a + b/B, and bad requests are refused. */
-#include "../../bench/ring_stream.h"
+#include "ring_stream.h"
 #include "zc_test.h"
 
 #include <errno.h>

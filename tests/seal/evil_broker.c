@@ -1,4 +1,12 @@
-/* evil_broker.c - the tests' adversary (evil_broker.h). */
+/* evil_broker.c - the tests' adversary (evil_broker.h).
+ *
+ * Its relay keeps a slot free stack of its own (token = slot + 1) instead
+ * of the ring's slot pool (zc_ring_pool_*, which the honest code uses): an
+ * attack posts a second descriptor for bytes already in a slot (rewrite)
+ * with no token at all, and a pool refuses exactly that, since on a ring
+ * with a pool every chain is the pool's.  Hostile on purpose, it may break
+ * the rule the pool enforces.
+ */
 #define _GNU_SOURCE
 #include "evil_broker.h"
 #include "wire.h"

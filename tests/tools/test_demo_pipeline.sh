@@ -71,10 +71,10 @@ for k, v in o.items():
         assert isinstance(v, int), (k, v)
 ' < "$dir/log" || fail "byte counts that are not integers: $(tail -n 1 "$dir/log")"
 json=$(tail -n 1 "$dir/log")
-num() { echo "$json" | sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p"; }
+num() { echo "$json" | /usr/bin/python3 "$(dirname "$0")/../json_field.py" "$1"; }
 for key in pipeline_frames png_bytes placed_bytes pipe_copy_bytes ring_bytes wire_bytes \
     composite_bytes_per_frame gather_bytes_per_frame; do
-    [ -n "$(num $key)" ] || fail "JSON lacks $key: $json"
+    num $key > /dev/null || fail "JSON lacks $key: $json"
 done
 [ "$(num pipeline_frames)" = 3 ] || fail "frames in JSON: $json"
 total=$(cat "$dir"/out/frames/*.png | wc -c)

@@ -5,14 +5,16 @@
  * zc_fb_write_png() writes for the same frame.  Then the unhappy paths: a
  * hostile driver posting malformed chains (nothing may be placed), an
  * uploader that disappears, a sink with nobody listening, a frame of the
- * wrong size.
+ * wrong size.  Last, zc insitu's report from rank 0 to the supervisor
+ * through a FIFO: whole, missing, or not a report.
  */
 #define _GNU_SOURCE
-#include "../place/harness.h"
+#include "place/harness.h"
 #include "pipeline.h"
 #include "zc/ring.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -317,6 +319,49 @@ static void test_sink_errors(void)
     CHECK_EQ(pipeline_upload(&bad), -EINVAL);
 }
 
+static void test_insitu_report(void)
+{
+    char fifo[400];
+    snprintf(fifo, sizeof(fifo), "%s/report.fifo", h.dir);
+    CHECK_OK(mkfifo(fifo, 0600) ? -errno : 0);
+    const struct insitu_figures want = {.frames = 7,
+                                        .image_bytes = 64 * 48 * 4,
+                                        .composite_bytes = 5000000000ull, /* beyond 32 bits */
+                                        .busiest_bytes = 123457,
+                                        .gather_bytes = 49152};
+    CHECK_EQ(pipeline_report_send(fifo, &want), -ENXIO); /* nobody reads */
+    int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    CHECK(fd >= 0);
+    struct insitu_figures got;
+    CHECK_EQ(pipeline_report_read(fd, &got), -ENODATA);
+    CHECK_OK(pipeline_report_send(fifo, &want));
+    CHECK_OK(pipeline_report_read(fd, &got));
+    CHECK_EQ(got.frames, want.frames);
+    CHECK_EQ(got.image_bytes, want.image_bytes);
+    CHECK_EQ(got.composite_bytes, want.composite_bytes);
+    CHECK_EQ(got.busiest_bytes, want.busiest_bytes);
+    CHECK_EQ(got.gather_bytes, want.gather_bytes);
+    /* The record is little-endian on the wire, whatever the host. */
+    CHECK_OK(pipeline_report_send(fifo, &want));
+    uint8_t rec[PIPELINE_INSITU_REPORT_BYTES];
+    CHECK_EQ(read(fd, rec, sizeof(rec)), (ssize_t)sizeof(rec));
+    CHECK(memcmp(rec, "zcr1\x07\0\0\0", 8) == 0);
+    CHECK_EQ(rec[16], 0x00);
+    CHECK_EQ(rec[19], 0x2a); /* 5000000000 = 0x12a05f200 */
+    CHECK_EQ(rec[20], 0x01);
+    /* Half a record, or a record with another magic, is no report. */
+    int w = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    CHECK(w >= 0);
+    CHECK_EQ(write(w, rec, 20), 20);
+    CHECK_EQ(pipeline_report_read(fd, &got), -ENODATA);
+    rec[0] = 'Z';
+    CHECK_EQ(write(w, rec, sizeof(rec)), (ssize_t)sizeof(rec));
+    CHECK_EQ(pipeline_report_read(fd, &got), -EPROTO);
+    close(w);
+    close(fd);
+    unlink(fifo);
+}
+
 int main(void)
 {
     harness_init(&h);
@@ -331,6 +376,7 @@ int main(void)
     RUN(test_uploader_gone);
     RUN(test_server_not_proven);
     RUN(test_sink_errors);
+    RUN(test_insitu_report);
     harness_stop_server(&h);
     return 0;
 }

@@ -47,11 +47,11 @@ finish() {
     kill -TERM "$ZPID" 2>/dev/null
     wait "$ZPID" || fail "the backend exited $?"
     ZPID=
-    tail -1 "$T/zc.json" | grep -q '"rx_packets"' || fail "no JSON line from the backend"
+    field rx_packets > /dev/null || fail "no JSON line from the backend"
 }
 
-# field NAME: a number from the backend's JSON line.
-field() { tail -1 "$T/zc.json" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+# field NAME: a number from the backend's JSON line (tests/json_field.py).
+field() { /usr/bin/python3 "$(dirname "$0")/../json_field.py" "$1" < "$T/zc.json"; }
 
 # testpmd NAME SECONDS MODE [DEVARGS]: a non-interactive testpmd run of about
 # SECONDS (SIGINT at the end: it prints its totals), on two lcores (one forwards).

@@ -6,6 +6,8 @@
 #ifndef ZC_TOOLS_CMD_H
 #define ZC_TOOLS_CMD_H
 
+#include <stdint.h>
+
 /* No <mpi.h> here: only the commands that run MPI include it. */
 struct zc_fb;
 struct zc_insitu_frame;
@@ -20,13 +22,29 @@ int cmd_ingest(int argc, char **argv);  /* cmd_ingest.c */
 int cmd_render(int argc, char **argv);  /* cmd_vol.c */
 int cmd_mesh(int argc, char **argv);    /* cmd_vol.c */
 int cmd_insitu(int argc, char **argv);  /* cmd_insitu.c */
-/* zc insitu, handing each final frame at rank 0 to sink as well. */
-/* One composited frame at rank 0 for cmd_insitu_with_sink: its index in the
- * run (0, 1, ...), and what zc_insitu_encode_png() needs to write the same
- * bytes as zc insitu --out (NULL for plain frames, zc insitu --plain). */
+/* One composited frame at rank 0 for a zc insitu consumer: its index in
+ * the run (0, 1, ...), and what zc_insitu_encode_png() needs to write the
+ * same bytes as zc insitu --out (NULL for plain frames, zc insitu --plain). */
 typedef void (*insitu_frame_sink)(void *arg, const struct zc_fb *fb, unsigned frame,
                                   const struct zc_insitu_frame *png_info);
-int cmd_insitu_with_sink(int argc, char **argv, insitu_frame_sink sink, void *arg);
+/* What zc insitu measured, at rank 0, over the whole run. */
+struct insitu_figures {
+    unsigned frames;
+    uint64_t image_bytes;     /* one RGBA frame */
+    uint64_t composite_bytes; /* all frames, all ranks */
+    uint64_t busiest_bytes;   /* summed over frames: the most one rank sent */
+    uint64_t gather_bytes;    /* a frame: the whole field to rank 0 */
+};
+/* One more consumer of zc insitu's run at rank 0: frame gets each final
+ * frame; done, when set, gets the figures at the end in place of the
+ * summary on stdout (its caller owns the console: no progress line). */
+struct insitu_consumer {
+    insitu_frame_sink frame;
+    void (*done)(void *arg, const struct insitu_figures *f);
+    void *arg;
+};
+/* zc insitu with consumer c (NULL: plain zc insitu); the exit code. */
+int cmd_insitu_with_sink(int argc, char **argv, const struct insitu_consumer *c);
 int cmd_demo(int argc, char **argv);  /* cmd_demo.c */
 int cmd_view(int argc, char **argv);  /* cmd_view.c */
 int cmd_vhost(int argc, char **argv); /* cmd_vhost.c */
@@ -34,11 +52,5 @@ int cmd_vhost(int argc, char **argv); /* cmd_vhost.c */
  * there (regular files named frame_NNNNNNNN.png), *removed of them; nothing
  * else in it is touched.  0 or -errno, said on stderr. */
 int insitu_prepare_frames(const char *dir, unsigned *removed);
-
-/* zc bench NAME: the benchmark programs under bench/. */
-int cmd_bench_ring(int argc, char **argv);   /* bench/ring.c */
-int cmd_bench_seal(int argc, char **argv);   /* bench/seal.c */
-int cmd_bench_stream(int argc, char **argv); /* bench/stream.c */
-int cmd_bench_fb(int argc, char **argv);     /* bench/fb.c */
 
 #endif

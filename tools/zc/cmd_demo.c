@@ -6,17 +6,19 @@
  *          verifying every byte in place; the same data then goes through a
  *          pipe and a UNIX socket for comparison; a short batch sweep of
  *          64-byte messages draws OUT/ring_batch.png.
- *   pipeline the pipeline of DESIGN.md (pipeline.c): `zc insitu` under
+ *   pipeline the zc_demo library's pipeline (pipeline.h, drawn in
+ *          docs/ARCHITECTURE.md): `zc insitu` under
  *          mpirun, each final frame at rank 0 encoded straight into a
  *          shared-memory ring slot, an uploader sending it from there to a
  *          local `zc serve`, which writes it into OUT/frames; a summary of
  *          the bytes each hop moved against the copying alternative.
  *
  * A stage is a function over the demo's options and its summary.  Under
- * mpirun the pipeline runs `zc demo --insitu-ring SOCK [zc insitu options]`:
- * zc insitu with one more consumer of the frames at rank 0, the ring.
+ * mpirun the pipeline runs `zc demo --insitu-ring SOCK REPORT [zc insitu
+ * options]`: zc insitu with one more consumer of the frames at rank 0, the
+ * ring, whose figures go to the supervisor as one record in the FIFO REPORT.
  */
-#include "../../bench/ring_stream.h"
+#include "ring_stream.h"
 #include "cli.h"
 #include "cmd.h"
 #include "pipeline.h"
@@ -70,9 +72,9 @@ static void usage(FILE *f)
         "  --every K      pipeline: a frame every K steps and at the last (default 40)\n"
         "  --timeout SEC  pipeline: give up after SEC seconds (default 300)\n"
         "  --json         print a JSON summary as the last line\n\n"
-        "zc demo --insitu-ring SOCK [zc insitu options] is what the pipeline runs\n"
-        "under mpirun: zc insitu, each frame at rank 0 handed to the uploader\n"
-        "listening on the UNIX socket SOCK.\n");
+        "zc demo --insitu-ring SOCK REPORT [zc insitu options] is what the pipeline\n"
+        "runs under mpirun: zc insitu, each frame at rank 0 handed to the uploader\n"
+        "listening on the UNIX socket SOCK, its figures written into the FIFO REPORT.\n");
 }
 
 /* Streams the data set over one transport; GB/s in *gbps. */
@@ -206,6 +208,7 @@ static int stage_pipeline(const struct demo_opts *o, struct demo_summary *s)
  * kept for the exit code. */
 struct ring_consumer {
     const char *sock;
+    const char *report; /* the supervisor's FIFO */
     struct pipeline_sink *sink;
     int err;
 };
@@ -225,11 +228,24 @@ static void hand_to_ring(void *arg, const struct zc_fb *fb, unsigned frame,
         zc_error("cannot hand frame %u to the uploader: %s", frame, zc_strerror(c->err));
 }
 
-/* zc demo --insitu-ring SOCK [zc insitu options]; argv[0] is SOCK. */
+/* zc insitu's figures at the end of the run, to the supervisor. */
+static void report_figures(void *arg, const struct insitu_figures *f)
+{
+    struct ring_consumer *c = arg;
+    int err = pipeline_report_send(c->report, f);
+    if (err && !c->err) {
+        zc_error("cannot report to the supervisor through %s: %s", c->report, zc_strerror(err));
+        c->err = err;
+    }
+}
+
+/* zc demo --insitu-ring SOCK REPORT [zc insitu options]; argv[0] is SOCK,
+ * argv[1] REPORT (zc insitu's parser starts after it). */
 static int insitu_ring(int argc, char **argv)
 {
-    struct ring_consumer c = {.sock = argv[0]};
-    int rc = cmd_insitu_with_sink(argc, argv, hand_to_ring, &c);
+    struct ring_consumer c = {.sock = argv[0], .report = argv[1]};
+    struct insitu_consumer consumer = {.frame = hand_to_ring, .done = report_figures, .arg = &c};
+    int rc = cmd_insitu_with_sink(argc - 1, argv + 1, &consumer);
     int err = pipeline_sink_close(c.sink);
     if (err && !c.err)
         zc_error("the uploader did not take every frame: %s", zc_strerror(err));
@@ -251,7 +267,7 @@ int cmd_demo(int argc, char **argv)
                                              {"json", no_argument, NULL, 'j'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    if (argc >= 3 && strcmp(argv[1], "--insitu-ring") == 0)
+    if (argc >= 4 && strcmp(argv[1], "--insitu-ring") == 0)
         return insitu_ring(argc - 2, argv + 2);
     struct demo_opts o = {.out = "out",
                           .bytes = 512ull << 20,

@@ -313,7 +313,8 @@ static int render_frame(struct zc_sim *sim, struct zc_insitu *ctx, struct zc_sim
     return 0;
 }
 
-static void report(const struct insitu_opts *o, const struct tally *t, MPI_Comm comm, int size)
+static void report(const struct insitu_opts *o, const struct tally *t, MPI_Comm comm, int size,
+                   const struct insitu_consumer *consumer)
 {
     double comp_s, render_s, sim_s;
     uint64_t total_bytes, halo;
@@ -330,6 +331,14 @@ static void report(const struct insitu_opts *o, const struct tally *t, MPI_Comm 
     double worst_per_frame = t->busiest_bytes / frames;
     uint64_t image = (uint64_t)o->width * o->height * 4;
     double ratio = total_per_frame > 0 ? t->gather_bytes / total_per_frame : 0;
+    if (consumer && consumer->done) {
+        consumer->done(consumer->arg, &(struct insitu_figures){.frames = t->frames,
+                                                               .image_bytes = image,
+                                                               .composite_bytes = total_bytes,
+                                                               .busiest_bytes = t->busiest_bytes,
+                                                               .gather_bytes = t->gather_bytes});
+        return;
+    }
     if (!o->json) {
         char a[32], b[32], c[32];
         printf("%u frames on %d ranks: composite %.4f s/frame, render %.4f s/frame\n", t->frames,
@@ -377,8 +386,7 @@ static void report(const struct insitu_opts *o, const struct tally *t, MPI_Comm 
 /* The caller's consumer (cmd_insitu_with_sink) behind the context's
  * callback sink, counting frames. */
 struct consumer {
-    insitu_frame_sink fn;
-    void *arg;
+    const struct insitu_consumer *c;
     bool annotated; /* frames carry their facts as PNG text */
     unsigned frames;
 };
@@ -386,7 +394,7 @@ struct consumer {
 static int hand_on(void *arg, const struct zc_fb *fb, const struct zc_insitu_frame *info)
 {
     struct consumer *c = arg;
-    c->fn(c->arg, fb, c->frames++, c->annotated ? info : NULL);
+    c->c->frame(c->c->arg, fb, c->frames++, c->annotated ? info : NULL);
     return 0;
 }
 
@@ -410,8 +418,8 @@ static void insitu_config(const struct insitu_opts *o, struct zc_sim *sim,
     ic->brick_grid = o->brick_grid;
 }
 
-static int run(const struct insitu_opts *o, int rank, int size, insitu_frame_sink consumer,
-               void *consumer_arg)
+static int run(const struct insitu_opts *o, int rank, int size,
+               const struct insitu_consumer *consumer)
 {
     struct zc_sim_config cfg;
     zc_sim_config_default(&cfg, (unsigned)o->grid);
@@ -431,7 +439,7 @@ static int run(const struct insitu_opts *o, int rank, int size, insitu_frame_sin
     struct zc_insitu_config ic;
     insitu_config(o, sim, &view, &ic);
     struct zc_insitu *ctx = NULL;
-    struct consumer next = {.fn = consumer, .arg = consumer_arg, .annotated = o->annotate};
+    struct consumer next = {.c = consumer, .annotated = o->annotate};
     bool said = false; /* rank 0 has already told what failed */
     if (rank == 0 && o->out) {
         unsigned removed;
@@ -443,14 +451,15 @@ static int run(const struct insitu_opts *o, int rank, int size, insitu_frame_sin
         err = zc_insitu_open(comm, &ic, &ctx);
     if (!err && o->out)
         err = zc_insitu_sink_png(ctx, o->out);
-    if (!err && consumer)
+    if (!err && consumer && consumer->frame)
         err = zc_insitu_sink_callback(ctx, hand_on, &next);
     err = agree(comm, err);
 
     struct tally t = {0};
     struct zc_progress prog;
     uint64_t field_bytes = o->grid * o->grid * o->grid * 6 * sizeof(float);
-    zc_progress_start(&prog, "simulating", o->steps * field_bytes, rank != 0 || o->json);
+    zc_progress_start(&prog, "simulating", o->steps * field_bytes,
+                      rank != 0 || o->json || (consumer && consumer->done));
     for (uint64_t step = 0; step < o->steps && !err;) {
         uint64_t next_step = ZC_MIN((step / o->every + 1) * o->every, o->steps);
         uint64_t t0 = zc_now_ns();
@@ -473,7 +482,7 @@ static int run(const struct insitu_opts *o, int rank, int size, insitu_frame_sin
                 mine = (uint64_t)n[0] * n[1] * n[2] * 6 * sizeof(float);
             MPI_Allreduce(&mine, &t.gather_bytes, 1, MPI_UINT64_T, MPI_SUM, comm);
         }
-        report(o, &t, comm, size);
+        report(o, &t, comm, size, consumer);
     } else if (rank == 0 && !said) {
         cli_fail(err, "frame %u failed: %s", t.frames + 1, zc_strerror(err));
     }
@@ -525,7 +534,7 @@ static int parse_once(int argc, char **argv, struct insitu_opts *o)
 /* `zc insitu` with one more consumer of each final frame, called at rank
  * 0 after the frame's PNG is written (the pipeline demo hands frames on
  * through a shared-memory ring this way).  Returns the exit code. */
-int cmd_insitu_with_sink(int argc, char **argv, insitu_frame_sink sink, void *arg)
+int cmd_insitu_with_sink(int argc, char **argv, const struct insitu_consumer *c)
 {
     struct insitu_opts o;
     int rc = parse_once(argc, argv, &o);
@@ -541,12 +550,12 @@ int cmd_insitu_with_sink(int argc, char **argv, insitu_frame_sink sink, void *ar
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     cli_json_failures(o.json && rank == 0); /* the failure is said once, at rank 0 */
-    rc = run(&o, rank, size, sink, arg);
+    rc = run(&o, rank, size, c);
     MPI_Finalize();
     return rc;
 }
 
 int cmd_insitu(int argc, char **argv)
 {
-    return cmd_insitu_with_sink(argc, argv, NULL, NULL);
+    return cmd_insitu_with_sink(argc, argv, NULL);
 }

@@ -1,4 +1,5 @@
 /* main.c - `zc <command> [options]`: finds the command and runs it. */
+#include "bench.h" /* zc bench NAME: the zc_bench library */
 #include "cli.h"
 #include "cmd.h"
 #include "zc/base.h"

@@ -1,6 +1,8 @@
-/* pipeline.h - the pipeline of `zc demo`: frames from rank 0 of `zc
- * insitu` through a shared-memory ring to an uploader process, which sends
- * each one straight out of its ring slot to a local `zc serve`.
+/* pipeline.h - the pipeline of `zc demo` (the zc_demo library): frames
+ * from rank 0 of `zc insitu` through a shared-memory ring to an uploader
+ * process, which sends each one straight out of its ring slot to a local
+ * `zc serve`.  docs/ARCHITECTURE.md draws it among the parts.  One file a
+ * job: pipeline_sink.c (rank 0), uploader.c, supervisor.c (the stage).
  *
  *   zc insitu rank 0 (ring driver)        uploader (ring device)       zc serve
  *   encodes each frame as PNG straight    reads the header once,       writes each
@@ -18,6 +20,7 @@
 #ifndef ZC_TOOLS_PIPELINE_H
 #define ZC_TOOLS_PIPELINE_H
 
+#include "cmd.h"
 #include "zc/base.h"
 #include "zc/crypto.h"
 #include "zc/fb.h"
@@ -26,8 +29,11 @@ struct zc_insitu_frame; /* zc/insitu.h */
 
 #include <stdint.h>
 
-/* Bytes a frame header takes at the start of its slot. */
+/* Bytes a frame header takes at the start of its slot, its magic, and the
+ * last step a frame's name holds (frame_%08llu.png). */
 #define PIPELINE_HEADER_BYTES 16
+#define PIPELINE_FRAME_MAGIC  0x3166637au /* "zcf1" little-endian */
+#define PIPELINE_MAX_STEP     99999999ull
 
 /* The largest PNG a width x height RGBA frame can encode to (stored,
  * uncompressed deflate blocks included). */
@@ -54,6 +60,26 @@ int pipeline_sink_frame(struct pipeline_sink *s, const struct zc_fb *fb, uint64_
  * ring (the uploader sees the hang-up and finishes).  0 or the first error
  * of the waits; s is freed either way (NULL is fine). */
 int pipeline_sink_close(struct pipeline_sink *s);
+
+/* zc insitu's figures, as rank 0 hands them to the supervisor: one
+ * record of PIPELINE_INSITU_REPORT_BYTES, all fields little-endian:
+ *
+ *   +0   le32 magic "zcr1"      +16  le64 composite bytes, all frames and ranks
+ *   +4   le32 frames            +24  le64 busiest rank's bytes, summed over frames
+ *   +8   le64 image bytes       +32  le64 gather bytes a frame
+ */
+#define PIPELINE_INSITU_REPORT_BYTES 40
+#define PIPELINE_INSITU_REPORT_MAGIC 0x3172637au /* "zcr1" little-endian */
+
+/* Writes f as one record into the FIFO at path (the supervisor holds its
+ * read end open; a record is shorter than PIPE_BUF, so it lands whole).
+ * 0, -ENXIO when no supervisor reads, or -errno. */
+int pipeline_report_send(const char *path, const struct insitu_figures *f);
+
+/* Reads the one record rank 0 left in fd (not blocking: the writer is
+ * done).  0 with *f set, -ENODATA when none (or part of one) is there,
+ * -EPROTO when it is not a report, or -errno. */
+int pipeline_report_read(int fd, struct insitu_figures *f);
 
 /* ---- the uploader: the ring's device and a place client ---- */
 
@@ -111,8 +137,9 @@ struct pipeline_summary {
 
 /* Runs the pipeline: throwaway keys in a private temporary folder, zc serve
  * on a loopback port with root OUT/frames, the uploader, and `mpirun -np
- * RANKS zc demo --insitu-ring SOCK ...` (zc insitu handing each frame at
- * rank 0 to pipeline_sink_frame()); checks that every frame arrived whole.
+ * RANKS zc demo --insitu-ring SOCK REPORT ...` (zc insitu handing each frame
+ * at rank 0 to pipeline_sink_frame(), its figures to pipeline_report_send());
+ * checks that every frame arrived whole.
  * Every child process and temporary file is gone when it returns.  0, or
  * -errno after one clear error line. */
 int pipeline_run(const struct pipeline_opts *o, struct pipeline_summary *s);

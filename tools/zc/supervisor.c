@@ -1,34 +1,27 @@
-/* pipeline.c - the pipeline of DESIGN.md as `zc demo` runs it: the rank-0
- * ring sink of `zc insitu`, the uploader process, and the supervisor that
- * starts `zc serve`, the uploader and `mpirun zc demo --insitu-ring` (zc
- * insitu with the sink as one more frame consumer), watches them and
- * sums up the bytes each hop moved.
+/* supervisor.c - `zc demo`'s pipeline stage: it starts a place server on
+ * a loopback port (through the library, so the port is known at once), the
+ * uploader, and `mpirun zc demo --insitu-ring` (zc insitu with the ring
+ * sink as one more frame consumer), watches them, and sums up the bytes
+ * each hop moved.  It hears its children through two binary records: the
+ * uploader's per-frame reports on a pipe, and zc insitu's figures, written
+ * by rank 0 into a FIFO in the stage's private folder (mpirun does not
+ * pass inherited descriptors on to its ranks, a path it does).
  *
- * The idea: a frame is written once, as PNG, straight into a slot of the
- * ring's shared buffer region; only a two-descriptor chain travels to the
- * uploader, which seals and sends the PNG from that very slot, and zc serve
- * receives it straight into the frame's file.  The copying alternative at
- * each hop is what the summary holds it against: gathering the whole field
- * at rank 0, pushing the frame bytes through a pipe (copied into the kernel
- * and out again), staging the frame in a file before sending it.
- *
- * The uploader trusts nothing in ring memory: the chain comes validated
- * from zc_ring_pop(), the header is read once into private memory and
- * checked, and a malformed frame ends the run before any of it is sent.
+ * The summary holds each hop against its copying alternative: gathering
+ * the whole field at rank 0, pushing the frame bytes through a pipe
+ * (copied into the kernel and out again), staging the frame in a file
+ * before sending it.
  */
 #define _GNU_SOURCE
 #include "pipeline.h"
 #include "cli.h"
 
-#include "zc/insitu.h"
 #include "zc/place.h"
-#include "zc/ring.h"
 
 #include <errno.h>
-#include <math.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/virtio_ring.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -39,302 +32,6 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#define FRAME_MAGIC     0x3166637au /* "zcf1" little-endian */
-#define SINK_SLOTS      4
-#define SINK_WAIT_NS    (60 * 1000000000ll)
-#define MAX_STEP        99999999ull /* frame_%08llu.png */
-#define PNG_SIGNATURE_N 8
-
-/* Bytes besides the PNG that cross the ring for one frame: two descriptors,
- * one available-ring entry, one used-ring element and the frame header. */
-#define FRAME_RING_BYTES                                                                           \
-    (2 * sizeof(struct vring_desc) + sizeof(__virtio16) + sizeof(struct vring_used_elem) +         \
-     PIPELINE_HEADER_BYTES)
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
-
-size_t pipeline_png_bound(unsigned width, unsigned height)
-{
-    /* Filtered rows, plus deflate's overhead when it has to store them
-     * (5 bytes a stored block; counted as if a block were 2 KiB), an IDAT
-     * chunk's 12 bytes each 8 KiB (libpng's buffer), and the signature,
-     * IHDR, IEND, zlib wrapper and zc insitu's four text chunks (at most
-     * 340 bytes) with room to spare. */
-    size_t raw = (size_t)height * ((size_t)width * 4 + 1);
-    return raw + raw / 2048 * 5 + (raw / 8192 + 1) * 12 + 1024;
-}
-
-/* ---- the sink: PNG straight into a ring slot ---- */
-
-struct pipeline_sink {
-    struct zc_ring *ring;
-    struct zc_ring_pool *pool;
-    int sock;
-    unsigned width, height;
-    size_t slot_size;
-};
-
-int pipeline_sink_open(struct pipeline_sink **out, const char *sock_path, unsigned width,
-                       unsigned height)
-{
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (strlen(sock_path) >= sizeof(addr.sun_path))
-        return -ENAMETOOLONG;
-    strcpy(addr.sun_path, sock_path);
-    struct pipeline_sink *s = calloc(1, sizeof(*s));
-    if (!s)
-        return -ENOMEM;
-    s->width = width;
-    s->height = height;
-    s->slot_size = (PIPELINE_HEADER_BYTES + pipeline_png_bound(width, height) + 63) & ~(size_t)63;
-    if (s->slot_size > UINT32_MAX) { /* a descriptor's length is 32 bits */
-        free(s);
-        return -EFBIG;
-    }
-    s->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int err = s->sock < 0 ? -errno : 0;
-    if (!err && connect(s->sock, (struct sockaddr *)&addr, sizeof(addr)) != 0)
-        err = -errno;
-    /* Two descriptors a frame: the queue holds every slot's chain. */
-    struct zc_ring_params p = {.num = 2 * SINK_SLOTS,
-                               .buf_size = (uint64_t)s->slot_size * SINK_SLOTS,
-                               .features = ZC_RING_F_EVENT_IDX};
-    if (!err)
-        err = zc_ring_create(&s->ring, ZC_RING_DRIVER, &p);
-    if (!err)
-        err = zc_ring_pool_create(&s->pool, s->ring, 0, s->slot_size, SINK_SLOTS);
-    if (!err)
-        err = zc_ring_send(s->ring, s->sock);
-    if (err) {
-        zc_ring_pool_destroy(s->pool);
-        zc_ring_destroy(s->ring);
-        if (s->sock >= 0)
-            close(s->sock);
-        free(s);
-        return err;
-    }
-    zc_ring_set_peer_fd(s->ring, s->sock);
-    *out = s;
-    return 0;
-}
-
-int pipeline_sink_frame(struct pipeline_sink *s, const struct zc_fb *fb, uint64_t frame,
-                        const struct zc_insitu_frame *png_info)
-{
-    if (zc_fb_width(fb) != s->width || zc_fb_height(fb) != s->height || frame > MAX_STEP)
-        return -EINVAL;
-    int err = zc_ring_pool_wait(s->pool, 1, SINK_WAIT_NS);
-    if (err)
-        return err;
-    uint32_t slot = (uint32_t)zc_ring_pool_get(s->pool);
-    uint8_t *base = zc_ring_pool_ptr(s->pool, slot);
-    /* The same bytes zc insitu --out writes (its PNG text chunks too), so a
-     * frame sent through the pipeline is byte-identical to that file. */
-    ssize_t len = zc_insitu_encode_png(fb, png_info, base + PIPELINE_HEADER_BYTES,
-                                       s->slot_size - PIPELINE_HEADER_BYTES);
-    if (len < 0) {
-        zc_ring_pool_put(s->pool, slot);
-        return (int)len;
-    }
-    put_le32(base, FRAME_MAGIC);
-    put_le32(base + 4, 0);
-    put_le64(base + 8, frame);
-    /* The header and the PNG as two descriptors, back to back in the slot. */
-    uint32_t lens[2] = {PIPELINE_HEADER_BYTES, (uint32_t)len};
-    err = zc_ring_pool_add(s->pool, slot, lens, 2);
-    if (!err) {
-        int n = zc_ring_submit(s->ring);
-        err = n < 0 ? n : 0;
-    }
-    return err;
-}
-
-int pipeline_sink_close(struct pipeline_sink *s)
-{
-    if (!s)
-        return 0;
-    int err = zc_ring_pool_wait(s->pool, SINK_SLOTS, SINK_WAIT_NS);
-    zc_ring_pool_destroy(s->pool);
-    zc_ring_destroy(s->ring);
-    close(s->sock);
-    free(s);
-    return err;
-}
-
-/* ---- the uploader ---- */
-
-/* Waits up to timeout_ns for fd to become readable: 0, -ETIMEDOUT, -errno. */
-static int wait_readable(int fd, int64_t timeout_ns)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int ms = timeout_ns < 0 ? -1 : (int)ZC_MIN(timeout_ns / 1000000, INT_MAX);
-    int n;
-    do
-        n = poll(&p, 1, ms);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -errno;
-    return n == 0 ? -ETIMEDOUT : 0;
-}
-
-static void report(int fd, const struct pipeline_report *r)
-{
-    if (fd >= 0 && zc_write_all(fd, r, sizeof(*r)) != 0)
-        zc_warn("uploader: cannot report to the supervisor");
-}
-
-/* A popped chain as a frame: its header read once and checked, its PNG
- * segment found.  0 with *step (the simulation step the frame shows), *png
- * and *len set, or -EPROTO. */
-static int frame_of_chain(const struct zc_ring *r, const struct zc_ring_chain *c,
-                          const struct pipeline_upload_config *cfg, uint64_t *step,
-                          const uint8_t **png, uint32_t *len)
-{
-    if (c->nseg != 2 || c->writable_len != 0 || c->seg[0].len != PIPELINE_HEADER_BYTES ||
-        c->seg[1].len < PNG_SIGNATURE_N)
-        return -EPROTO;
-    uint8_t hdr[PIPELINE_HEADER_BYTES];
-    memcpy(hdr, zc_ring_ptr(r, &c->seg[0]), sizeof(hdr));
-    uint64_t frame = get_le64(hdr + 8);
-    if (get_le32(hdr) != FRAME_MAGIC || get_le32(hdr + 4) != 0 ||
-        frame >= (cfg->steps + cfg->every - 1) / cfg->every)
-        return -EPROTO;
-    *step = ZC_MIN((frame + 1) * cfg->every, cfg->steps);
-    static const uint8_t sig[PNG_SIGNATURE_N] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    uint8_t head[PNG_SIGNATURE_N];
-    *png = zc_ring_ptr(r, &c->seg[1]);
-    memcpy(head, *png, sizeof(head));
-    if (memcmp(head, sig, sizeof(sig)) != 0)
-        return -EPROTO;
-    *len = c->seg[1].len;
-    return 0;
-}
-
-/* Sends every frame the ring brings until rank 0 hangs up; logs why not. */
-static int upload_frames(struct zc_ring *r, struct zc_place_client *c,
-                         const struct pipeline_upload_config *cfg)
-{
-    bool gone = false;
-    for (;;) {
-        struct zc_ring_chain chain;
-        int n = zc_ring_pop(r, &chain);
-        if (n == 0 && gone)
-            return 0;
-        if (n == 0) {
-            /* After a hang-up, one more look takes what was posted before it. */
-            int err = zc_ring_wait(r, cfg->idle_timeout_ns);
-            if (err == -EPIPE)
-                gone = true;
-            if (err == 0 || err == -EPIPE)
-                continue;
-            if (err == -ETIMEDOUT) {
-                zc_error("uploader: rank 0 sent nothing for %lld s",
-                         (long long)(cfg->idle_timeout_ns / 1000000000));
-                return err;
-            }
-            n = err;
-        }
-        if (n < 0) {
-            zc_error("uploader: the ring failed: %s", zc_strerror(n));
-            return n;
-        }
-        uint64_t step;
-        const uint8_t *png;
-        uint32_t len;
-        int err = frame_of_chain(r, &chain, cfg, &step, &png, &len);
-        if (err) {
-            zc_error("uploader: a malformed frame in the ring (chain %u)", chain.head);
-            return err;
-        }
-        char name[32];
-        snprintf(name, sizeof(name), "frame_%08llu.png", (unsigned long long)step);
-        if ((err = zc_place_put_buffer(c, name, png, len, 0644))) {
-            const char *why = zc_place_client_error(c);
-            zc_error("uploader: cannot send %s: %s", name, *why ? why : zc_strerror(err));
-            return err;
-        }
-        if ((err = zc_ring_push(r, chain.head, 0)) == 0)
-            err = zc_ring_complete(r);
-        if (err < 0) {
-            zc_error("uploader: cannot hand frame %s back: %s", name, zc_strerror(err));
-            return err;
-        }
-        report(cfg->report_fd, &(struct pipeline_report){.kind = PIPELINE_REPORT_FRAME,
-                                                         .ring_bytes = FRAME_RING_BYTES,
-                                                         .a = step,
-                                                         .b = len});
-    }
-}
-
-int pipeline_upload(const struct pipeline_upload_config *cfg)
-{
-    if (cfg->every == 0 || cfg->steps == 0 || cfg->steps > MAX_STEP)
-        return -EINVAL;
-    int err = wait_readable(cfg->listen_fd, cfg->idle_timeout_ns);
-    int sock = err ? -1 : accept4(cfg->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    if (!err && sock < 0)
-        err = -errno;
-    struct zc_ring *r = NULL;
-    if (!err)
-        err = zc_ring_recv(&r, ZC_RING_DEVICE, sock, geteuid());
-    if (err) {
-        zc_error("uploader: no ring from zc insitu's rank 0: %s", zc_strerror(err));
-        if (sock >= 0)
-            close(sock);
-        return err;
-    }
-    zc_ring_set_peer_fd(r, sock);
-    struct zc_place_client_config pc = {
-        .host = cfg->host,
-        .port = cfg->port,
-        .key = cfg->key,
-        .server = cfg->server,
-        .idle_timeout_ms = (unsigned)ZC_MIN(cfg->idle_timeout_ns / 1000000, UINT_MAX)};
-    struct zc_place_client *c = NULL;
-    if ((err = zc_place_client_connect(&c, &pc)))
-        zc_error("uploader: cannot reach zc serve at %s:%u: %s", cfg->host, cfg->port,
-                 zc_strerror(err));
-    if (!err)
-        err = upload_frames(r, c, cfg);
-    if (!err && (err = zc_place_client_finish(c))) {
-        const char *why = zc_place_client_error(c);
-        zc_error("uploader: zc serve did not place the frames: %s", *why ? why : zc_strerror(err));
-    }
-    if (!err) {
-        struct zc_place_stats st;
-        zc_place_client_stats(c, &st);
-        report(cfg->report_fd, &(struct pipeline_report){.kind = PIPELINE_REPORT_DONE,
-                                                         .a = st.wire_bytes,
-                                                         .b = st.bytes});
-    }
-    zc_place_client_close(c);
-    zc_ring_destroy(r);
-    close(sock);
-    return err;
-}
-
-/* ---- the supervisor ---- */
 
 /* Longest wait for a child asked to stop before it is killed. */
 #define STOP_GRACE_MS 3000
@@ -364,14 +61,15 @@ struct lines {
 struct stage {
     char dir[PATH_MAX]; /* private temporary folder: keys, socket */
     char sock[PATH_MAX];
+    char fifo[PATH_MAX]; /* zc insitu's report comes through here */
     char self[PATH_MAX];
     char root[PATH_MAX]; /* OUT/frames, zc serve's root */
     struct child serve, uploader, mpirun;
     int report, mpi_out, listen_fd; /* -1 when closed */
+    int insitu_report;              /* the FIFO's read end, -1 when closed */
     struct lines insitu_lines;      /* zc insitu's stdout */
     struct zc_keypair server_key;   /* zc serve's throwaway identity */
     struct zc_pubkey client_pub;    /* the uploader's, the one key zc serve lets in */
-    char json[8192];                /* the last JSON line zc insitu printed */
     uint16_t port;                  /* zc serve's */
     struct pipeline_report *frames;
     size_t nframes, cap;
@@ -499,11 +197,14 @@ static void teardown(struct stage *st)
     close_fd(&st->report);
     close_fd(&st->mpi_out);
     close_fd(&st->listen_fd);
+    close_fd(&st->insitu_report);
     free(st->frames);
     if (!st->dir[0])
         return;
     if (st->sock[0])
         unlink(st->sock);
+    if (st->fifo[0])
+        unlink(st->fifo);
     if (rmdir(st->dir) != 0)
         zc_warn("cannot remove %s: %s", st->dir, strerror(errno));
 }
@@ -616,24 +317,9 @@ static int start_insitu(struct stage *st, const struct pipeline_opts *o)
     snprintf(every, sizeof(every), "%llu", (unsigned long long)o->every);
     snprintf(grid, sizeof(grid), "%llu", (unsigned long long)o->grid);
     snprintf(size, sizeof(size), "%ux%u", o->width, o->height);
-    char *argv[] = {"mpirun",
-                    "-np",
-                    np,
-                    "--oversubscribe",
-                    st->self,
-                    "demo",
-                    "--insitu-ring",
-                    st->sock,
-                    "--steps",
-                    steps,
-                    "--every",
-                    every,
-                    "--grid",
-                    grid,
-                    "--size",
-                    size,
-                    "--json",
-                    NULL};
+    char *argv[] = {"mpirun",        "-np",    np,       "--oversubscribe", st->self, "demo",
+                    "--insitu-ring", st->sock, st->fifo, "--steps",         steps,    "--every",
+                    every,           "--grid", grid,     "--size",          size,     NULL};
     st->mpirun = (struct child){.name = "mpirun zc insitu", .group = true};
     int err = spawn(&st->mpirun, argv, p[1], -1, mpirun_env);
     close(p[1]);
@@ -641,14 +327,11 @@ static int start_insitu(struct stage *st, const struct pipeline_opts *o)
     return err;
 }
 
-/* A line of zc insitu's stdout: its JSON summary is kept, the rest passes
- * through. */
+/* A line of zc insitu's stdout passes through, indented. */
 static void insitu_line(struct stage *st, char *line)
 {
-    if (line[0] == '{')
-        snprintf(st->json, sizeof(st->json), "%s", line);
-    else
-        printf("  %s\n", line);
+    (void)st;
+    printf("  %s\n", line);
 }
 
 /* The uploader's records (our own child's, still checked). */
@@ -731,42 +414,44 @@ static int supervise(struct stage *st, unsigned timeout_s)
     return 0;
 }
 
-/* A number from the one-line JSON object zc insitu printed. */
-static int json_number(const char *json, const char *key, double *v)
+int pipeline_report_read(int fd, struct insitu_figures *f)
 {
-    char pat[64];
-    snprintf(pat, sizeof(pat), "\"%s\":", key);
-    const char *at = strstr(json, pat);
-    if (!at)
-        return -ENOENT;
-    char *end;
-    errno = 0;
-    *v = strtod(at + strlen(pat), &end);
-    return end == at + strlen(pat) || errno ? -EINVAL : 0;
+    uint8_t rec[PIPELINE_INSITU_REPORT_BYTES + 1]; /* one byte more: a longer record is not ours */
+    ssize_t n = read(fd, rec, sizeof(rec));
+    if (n < 0)
+        return errno == EAGAIN ? -ENODATA : -errno;
+    if (n < PIPELINE_INSITU_REPORT_BYTES)
+        return -ENODATA;
+    if (n != PIPELINE_INSITU_REPORT_BYTES || zc_get_le32(rec) != PIPELINE_INSITU_REPORT_MAGIC)
+        return -EPROTO;
+    *f = (struct insitu_figures){.frames = zc_get_le32(rec + 4),
+                                 .image_bytes = zc_get_le64(rec + 8),
+                                 .composite_bytes = zc_get_le64(rec + 16),
+                                 .busiest_bytes = zc_get_le64(rec + 24),
+                                 .gather_bytes = zc_get_le64(rec + 32)};
+    return 0;
 }
 
 /* What the stage measured, checked: every frame zc insitu composited was
  * placed whole by zc serve. */
 static int summarize(struct stage *st, const struct pipeline_opts *o, struct pipeline_summary *s)
 {
-    double frames, image, comp, busiest, gather;
-    if (json_number(st->json, "frames", &frames) || json_number(st->json, "image_bytes", &image) ||
-        json_number(st->json, "composite_bytes_per_frame", &comp) ||
-        json_number(st->json, "bytes_sent_per_rank_per_frame", &busiest) ||
-        json_number(st->json, "gather_bytes_per_frame", &gather)) {
-        zc_error("zc insitu printed no summary");
-        return -EPROTO;
+    struct insitu_figures f;
+    int err = pipeline_report_read(st->insitu_report, &f);
+    if (err) {
+        zc_error("zc insitu's report is unreadable: %s", zc_strerror(err));
+        return err;
     }
-    if (!st->done || (double)st->nframes != frames) {
-        zc_error("zc insitu composited %.0f frames, the uploader placed %zu", frames, st->nframes);
+    if (!st->done || f.frames == 0 || st->nframes != f.frames) {
+        zc_error("zc insitu composited %u frames, the uploader placed %zu", f.frames, st->nframes);
         return -EPROTO;
     }
     *s = (struct pipeline_summary){.ranks = o->ranks,
-                                   .frames = (unsigned)frames,
-                                   .image_bytes = (uint64_t)image,
-                                   .composite_bytes = comp,
-                                   .busiest_rank_bytes = busiest,
-                                   .gather_bytes = gather,
+                                   .frames = f.frames,
+                                   .image_bytes = f.image_bytes,
+                                   .composite_bytes = (double)f.composite_bytes / f.frames,
+                                   .busiest_rank_bytes = (double)f.busiest_bytes / f.frames,
+                                   .gather_bytes = (double)f.gather_bytes,
                                    .wire_bytes = st->wire_bytes,
                                    .placed_bytes = st->placed_bytes};
     snprintf(s->frames_dir, sizeof(s->frames_dir), "%s", st->root);
@@ -805,6 +490,8 @@ static int stage_setup(struct stage *st, const struct pipeline_opts *o)
         return err;
     }
     int err = stage_path(st, st->sock, "ring.sock");
+    if (!err)
+        err = stage_path(st, st->fifo, "insitu.report");
     ssize_t n = readlink("/proc/self/exe", st->self, sizeof(st->self) - 1);
     if (!err && n <= 0)
         err = n < 0 ? -errno : -ENOENT;
@@ -836,6 +523,17 @@ static int listen_unix(struct stage *st)
     return 0;
 }
 
+/* The FIFO rank 0 writes zc insitu's report into; its read end is held
+ * open (not blocking) from before mpirun starts, so the record waits in
+ * the pipe until summarize() reads it. */
+static int open_report_fifo(struct stage *st)
+{
+    if (mkfifo(st->fifo, 0600) != 0)
+        return -errno;
+    st->insitu_report = open(st->fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    return st->insitu_report < 0 ? -errno : 0;
+}
+
 static int run_stage(struct stage *st, const struct pipeline_opts *o, struct pipeline_summary *s)
 {
     struct zc_keypair client;
@@ -862,6 +560,8 @@ static int run_stage(struct stage *st, const struct pipeline_opts *o, struct pip
     if (!err && (err = start_uploader(st, o, &client, &server_pub)))
         zc_error("cannot start the uploader: %s", zc_strerror(err));
     zc_wipe(&client, sizeof(client));
+    if (!err && (err = open_report_fifo(st)))
+        zc_error("cannot make %s: %s", st->fifo, zc_strerror(err));
     if (!err && (err = start_insitu(st, o)))
         zc_error("cannot start mpirun: %s", zc_strerror(err));
     if (!err)
@@ -876,7 +576,7 @@ int pipeline_run(const struct pipeline_opts *o, struct pipeline_summary *s)
     struct stage *st = calloc(1, sizeof(*st));
     if (!st)
         return -ENOMEM;
-    st->report = st->mpi_out = st->listen_fd = -1;
+    st->report = st->mpi_out = st->listen_fd = st->insitu_report = -1;
     struct sigaction sa = {.sa_handler = on_interrupt}, old_int, old_term, old_pipe;
     struct sigaction ign = {.sa_handler = SIG_IGN};
     interrupted = 0;
