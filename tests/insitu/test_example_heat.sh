@@ -12,12 +12,8 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/zc-heat.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 fail() { echo "test_example_heat: $*" >&2; exit 1; }
 
-cmake --install "$build" --prefix "$dir/prefix" > /dev/null || fail "cmake --install failed"
-libdir=$(dirname "$(find "$dir/prefix" -name zc-mpi.pc | head -n 1)")
-cp -r "$src/examples/heat" "$dir/heat"
-PKG_CONFIG_PATH=$libdir make -s -C "$dir/heat" > "$dir/build.log" 2>&1 ||
-    fail "the example does not build against the installed library: $(cat "$dir/build.log")"
-export LD_LIBRARY_PATH="$(dirname "$libdir")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+libs=$(sh "$src/tests/insitu/build_heat.sh" "$dir" "$src" "$build") || fail "no example built"
+export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 for np in 1 2 4; do
     (cd "$dir" && "$mpiexec" -np $np --oversubscribe ./heat/heat --grid 24 --steps 40 --every 20 \

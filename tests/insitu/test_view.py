@@ -4,7 +4,6 @@ Server-Sent Events stream within 1 s of being placed, the token enforced,
 and a non-loopback address refused without one."""
 import http.client
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -15,22 +14,10 @@ import time
 
 ZC = sys.argv[1]
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from viewtest import fail, start_view, stop_view  # noqa: E402
+
 PNG = os.path.join(HERE, "fdtd-ref", "np1", "frame_00000020.png")
-
-
-def fail(msg):
-    print("test_view: " + msg, file=sys.stderr)
-    sys.exit(1)
-
-
-def start(args):
-    p = subprocess.Popen([ZC, "view"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    m = re.search(r"http://[^:]+:(\d+)/", line)
-    if not m:
-        p.kill()
-        fail("no address from zc view: %r %s" % (line, p.stderr.read()))
-    return p, int(m.group(1))
 
 
 def get(port, path, method="GET"):
@@ -66,7 +53,7 @@ try:
     os.mkfifo(os.path.join(frames, "frame_00000003.png"))
     os.mkdir(os.path.join(frames, "frame_00000004.png"))
     open(os.path.join(frames, "notes.txt"), "w").write("not a frame\n")
-    p, port = start(["--frames", frames, "--listen", "127.0.0.1:0"])
+    p, port = start_view(ZC, ["--frames", frames, "--listen", "127.0.0.1:0"])
     procs.append(p)
 
     status, body = get(port, "/f/frame_00000001.png")
@@ -122,7 +109,7 @@ try:
     conn.close()
 
     # A token: required of every request when given.
-    p2, port2 = start(["--frames", frames, "--listen", "127.0.0.1:0", "--token", "s3cret"])
+    p2, port2 = start_view(ZC, ["--frames", frames, "--listen", "127.0.0.1:0", "--token", "s3cret"])
     procs.append(p2)
     if get(port2, "/f/frame_00000001.png")[0] != 403 or get(port2, "/?token=wrong")[0] != 403:
         fail("a request without the token was served")
@@ -135,13 +122,5 @@ try:
         fail("a non-loopback address without --token: exit %d, %s" % (r.returncode, r.stderr))
 finally:
     for p in procs:
-        p.terminate()
-        try:
-            if p.wait(10) != 0:
-                print("test_view: zc view exited %d on SIGTERM" % p.returncode, file=sys.stderr)
-                sys.exit(1)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            print("test_view: zc view did not stop on SIGTERM", file=sys.stderr)
-            sys.exit(1)
+        stop_view(p)
     shutil.rmtree(top)
