@@ -1,21 +1,20 @@
 """test_view.py ZC - `zc view` over loopback: frames served, nothing else
 (traversal, symlinks, FIFOs, folders refused), a new frame pushed on the
-Server-Sent Events stream within 1 s of being placed, the token enforced,
+Server-Sent Events stream within 1 s of being placed, an event for each
+of several frames placed at once, the token enforced,
 and a non-loopback address refused without one."""
-import http.client
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 ZC = sys.argv[1]
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from viewtest import fail, start_view, stop_view  # noqa: E402
+from viewtest import Events, fail, start_view, stop_view  # noqa: E402
 
 PNG = os.path.join(HERE, "fdtd-ref", "np1", "frame_00000020.png")
 
@@ -78,35 +77,29 @@ try:
         fail("frame list: %r" % body)
 
     # Server-Sent Events: a frame placed now arrives within 1 s.
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request("GET", "/events")
-    resp = conn.getresponse()
-    if resp.status != 200 or resp.getheader("Content-Type") != "text/event-stream":
-        fail("no event stream: %d %s" % (resp.status, resp.getheader("Content-Type")))
-    got = {}
-
-    def read_events():
-        while "data" not in got:
-            line = resp.fp.readline().decode()
-            if not line:
-                return
-            if line.startswith("data: "):
-                got["data"], got["at"] = line[6:], time.monotonic()
-
-    reader = threading.Thread(target=read_events, daemon=True)
-    reader.start()
+    ev = Events("127.0.0.1", port)
     time.sleep(0.3)  # the stream is open
     placed = time.monotonic()
     place(frames, "frame_00000120.png")
-    reader.join(5)
-    if "data" not in got:
+    if not ev.wait_for(1, 5):
         fail("no frame event within 5 s")
-    if got["at"] - placed > 1.0:
-        fail("the frame event took %.2f s" % (got["at"] - placed))
+    data, at = ev.got[0]
+    if at - placed > 1.0:
+        fail("the frame event took %.2f s" % (at - placed))
     # The reference frame has no text chunks: its step comes from its name.
-    if '"name":"frame_00000120.png"' not in got["data"] or '"step":"120"' not in got["data"]:
-        fail("event data: %s" % got["data"])
-    conn.close()
+    if data["name"] != "frame_00000120.png" or data["step"] != "120":
+        fail("event data: %s" % data)
+    # Frames placed back to back (renamed in at once, faster than a stream
+    # sends): an event for each, in order, none folded into the newest.
+    for step in range(121, 126):
+        shutil.copy(PNG, os.path.join(frames, ".%d.tmp" % step))
+    for step in range(121, 126):
+        os.rename(os.path.join(frames, ".%d.tmp" % step), os.path.join(frames, "frame_%08d.png" % step))
+    ev.wait_for(6, 5)
+    want = ["frame_%08d.png" % s for s in range(120, 126)]
+    if ev.names() != want:
+        fail("frames placed back to back: events for %s, not %s" % (ev.names(), want))
+    ev.close()
 
     # A token: required of every request when given.
     p2, port2 = start_view(ZC, ["--frames", frames, "--listen", "127.0.0.1:0", "--token", "s3cret"])

@@ -41,13 +41,17 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The newest frames' names, so that a stream that is behind when several
+ * arrive at once sends each of them, not only the newest. */
+#define VIEW_RECENT 64
+
 struct view {
     int dirfd;
     const char *token;
     pthread_mutex_t lock;
     pthread_cond_t changed;
-    uint64_t seq;  /* frames seen by the watcher */
-    char name[64]; /* the newest */
+    uint64_t seq;                 /* frames seen by the watcher */
+    char recent[VIEW_RECENT][64]; /* frame number seq at [seq % VIEW_RECENT] */
     bool stopping;
 };
 
@@ -146,11 +150,11 @@ static void *watch(void *arg)
         for (ssize_t i = 0; i < n;) {
             const struct inotify_event *e = (const void *)(buf + i);
             i += (ssize_t)(sizeof(*e) + e->len);
-            if (!e->len || !frame_name(e->name) || strlen(e->name) >= sizeof(v->name))
+            if (!e->len || !frame_name(e->name) || strlen(e->name) >= sizeof(v->recent[0]))
                 continue;
             pthread_mutex_lock(&v->lock);
-            snprintf(v->name, sizeof(v->name), "%s", e->name);
             v->seq++;
+            snprintf(v->recent[v->seq % VIEW_RECENT], sizeof(v->recent[0]), "%s", e->name);
             pthread_cond_broadcast(&v->changed);
             pthread_mutex_unlock(&v->lock);
         }
@@ -163,7 +167,7 @@ static void *watch(void *arg)
 
 struct stream {
     struct view *v;
-    uint64_t seen;
+    uint64_t seen; /* the frame number last sent */
 };
 
 static ssize_t events(void *arg, uint64_t pos, char *buf, size_t max)
@@ -179,9 +183,10 @@ static ssize_t events(void *arg, uint64_t pos, char *buf, size_t max)
            pthread_cond_timedwait(&v->changed, &v->lock, &until) == 0) {
     }
     bool stop = v->stopping, fresh = v->seq != s->seen;
+    if (v->seq - s->seen > VIEW_RECENT) /* too far behind: the oldest kept next */
+        s->seen = v->seq - VIEW_RECENT;
     if (fresh)
-        memcpy(name, v->name, sizeof(name));
-    s->seen = v->seq;
+        memcpy(name, v->recent[++s->seen % VIEW_RECENT], sizeof(name));
     pthread_mutex_unlock(&v->lock);
     if (stop)
         return MHD_CONTENT_READER_END_OF_STREAM;
