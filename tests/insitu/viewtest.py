@@ -76,7 +76,10 @@ class Events:
         return len(self.got) >= count
 
     def close(self):
-        self.sock.shutdown(socket.SHUT_RDWR)
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:  # the server closed it already
+            pass
         self.thread.join(5)
         self.fp.close()
         self.sock.close()

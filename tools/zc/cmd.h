@@ -45,8 +45,15 @@ struct insitu_consumer {
 };
 /* zc insitu with consumer c (NULL: plain zc insitu); the exit code. */
 int cmd_insitu_with_sink(int argc, char **argv, const struct insitu_consumer *c);
-int cmd_demo(int argc, char **argv);  /* cmd_demo.c */
-int cmd_view(int argc, char **argv);  /* cmd_view.c */
+int cmd_demo(int argc, char **argv); /* cmd_demo.c */
+int cmd_view(int argc, char **argv); /* cmd_view.c */
+/* `zc view --frames FRAMES --listen LISTEN` in a child process (zc demo
+ * --view): returns once it serves, its address line passed on to stdout,
+ * with *pid; or -errno (said on stderr; the viewer says why it did not
+ * start).  view_stop() ends it (SIGTERM) and reaps it: 0, or -EIO when it
+ * did not exit cleanly. */
+int view_start(const char *frames, const char *listen_spec, int *pid);
+int view_stop(int pid);
 int cmd_vhost(int argc, char **argv); /* cmd_vhost.c */
 /* Makes dir, or empties it of the frames an earlier zc insitu run wrote
  * there (regular files named frame_NNNNNNNN.png), *removed of them; nothing

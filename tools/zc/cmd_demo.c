@@ -36,6 +36,7 @@ struct demo_opts {
     uint64_t bytes; /* size of the streamed data set */
     bool json;
     bool ring, pipeline; /* the stages to run */
+    const char *view;    /* zc view's address while the demo runs, or NULL */
     struct pipeline_opts pipe;
 };
 
@@ -71,6 +72,9 @@ static void usage(FILE *f)
         "  --steps S      pipeline: time steps (default 240)\n"
         "  --every K      pipeline: a frame every K steps and at the last (default 40)\n"
         "  --timeout SEC  pipeline: give up after SEC seconds (default 300)\n"
+        "  --view         run `zc view` on DIR/frames while the demo runs: open its\n"
+        "                 address to watch each frame arrive\n"
+        "  --listen HOST:PORT  --view: where (default 127.0.0.1:8080; port 0: any)\n"
         "  --json         print a JSON summary as the last line\n\n"
         "zc demo --insitu-ring SOCK REPORT [zc insitu options] is what the pipeline\n"
         "runs under mpirun: zc insitu, each frame at rank 0 handed to the uploader\n"
@@ -203,6 +207,14 @@ static int stage_pipeline(const struct demo_opts *o, struct demo_summary *s)
     return 0;
 }
 
+/* zc view on OUT/frames, from before the first stage to after the last. */
+static int view_start_frames(const struct demo_opts *o, int *pid)
+{
+    char frames[PATH_MAX];
+    snprintf(frames, sizeof(frames), "%s/frames", o->out); /* its length checked by prepare_out */
+    return view_start(frames, o->view, pid);
+}
+
 /* Rank 0's end of the ring, as zc insitu's frame consumer: the ring is
  * opened at the first frame (its size is the frame's) and a failure is
  * kept for the exit code. */
@@ -254,7 +266,17 @@ static int insitu_ring(int argc, char **argv)
 
 int cmd_demo(int argc, char **argv)
 {
-    enum { OPT_ONLY = 256, OPT_RANKS, OPT_GRID, OPT_IMAGE, OPT_STEPS, OPT_EVERY, OPT_TIMEOUT };
+    enum {
+        OPT_ONLY = 256,
+        OPT_RANKS,
+        OPT_GRID,
+        OPT_IMAGE,
+        OPT_STEPS,
+        OPT_EVERY,
+        OPT_TIMEOUT,
+        OPT_VIEW,
+        OPT_LISTEN
+    };
     static const struct option longopts[] = {{"out", required_argument, NULL, 'o'},
                                              {"size", required_argument, NULL, 's'},
                                              {"only", required_argument, NULL, OPT_ONLY},
@@ -264,6 +286,8 @@ int cmd_demo(int argc, char **argv)
                                              {"steps", required_argument, NULL, OPT_STEPS},
                                              {"every", required_argument, NULL, OPT_EVERY},
                                              {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                                             {"view", no_argument, NULL, OPT_VIEW},
+                                             {"listen", required_argument, NULL, OPT_LISTEN},
                                              {"json", no_argument, NULL, 'j'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
@@ -280,6 +304,8 @@ int cmd_demo(int argc, char **argv)
                                    .steps = 240,
                                    .every = 40,
                                    .timeout_s = 300}};
+    const char *listen_spec = NULL;
+    bool view = false;
     uint64_t v;
     int c;
     optind = 1;
@@ -326,6 +352,12 @@ int cmd_demo(int argc, char **argv)
                 return zc_usage_error("demo", "--timeout wants 1..86400 seconds, not '%s'", optarg);
             o.pipe.timeout_s = (unsigned)v;
             break;
+        case OPT_VIEW:
+            view = true;
+            break;
+        case OPT_LISTEN:
+            listen_spec = optarg;
+            break;
         case 'j':
             o.json = true;
             break;
@@ -338,18 +370,33 @@ int cmd_demo(int argc, char **argv)
     }
     if (optind < argc)
         return zc_usage_error("demo", "unexpected argument '%s'", argv[optind]);
+    if (listen_spec && !view)
+        return zc_usage_error("demo", "--listen is where --view serves: give --view too");
+    if (view && !o.pipeline)
+        return zc_usage_error("demo", "--view watches the pipeline's frames: not with --only ring");
+    o.view = view ? listen_spec ? listen_spec : "127.0.0.1:8080" : NULL;
     cli_json_failures(o.json);
     o.pipe.out = o.out;
     struct demo_summary s = {0};
     struct bench_plot plot;
     if (prepare_out(&o, &s, &plot))
         return ZC_EXIT_FAIL;
-    if (o.ring && stage_ring(&o, &s, &plot)) {
-        bench_plot_abort(&plot); /* no temporary left in OUT */
+    int viewer = 0;
+    if (o.view && view_start_frames(&o, &viewer)) {
+        if (o.ring)
+            bench_plot_abort(&plot);
         return ZC_EXIT_FAIL;
     }
-    if (o.pipeline && stage_pipeline(&o, &s))
+    bool failed = o.ring && stage_ring(&o, &s, &plot);
+    if (failed)
+        bench_plot_abort(&plot); /* no temporary left in OUT */
+    failed = failed || (o.pipeline && stage_pipeline(&o, &s));
+    if (viewer && view_stop(viewer))
+        zc_warn("zc view did not stop cleanly");
+    if (failed)
         return ZC_EXIT_FAIL;
+    if (o.pipeline && !o.view)
+        printf("watch live: zc demo --view, then open http://127.0.0.1:8080/\n");
 
     if (o.json) {
         struct zc_json j;

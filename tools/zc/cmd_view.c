@@ -17,6 +17,7 @@
  * loopback needs --token, which then every request must carry
  * (?token=T).
  */
+#define _GNU_SOURCE /* pipe2 */
 #include "cli.h"
 #include "cmd.h"
 #include "zc/base.h"
@@ -38,20 +39,31 @@
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-/* The newest frames' names, so that a stream that is behind when several
- * arrive at once sends each of them, not only the newest. */
+/* The newest frames, so that a stream that is behind when several arrive
+ * at once sends each of them, not only the newest; and so that a frame
+ * seen twice (zc serve renames it in, then closes the descriptor it wrote
+ * through: IN_MOVED_TO, then IN_CLOSE_WRITE) counts once. */
 #define VIEW_RECENT 64
+
+struct recent_frame {
+    char name[64];
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+};
 
 struct view {
     int dirfd;
     const char *token;
     pthread_mutex_t lock;
     pthread_cond_t changed;
-    uint64_t seq;                 /* frames seen by the watcher */
-    char recent[VIEW_RECENT][64]; /* frame number seq at [seq % VIEW_RECENT] */
+    uint64_t seq;                            /* frames seen by the watcher */
+    struct recent_frame recent[VIEW_RECENT]; /* frame number seq at [seq % VIEW_RECENT] */
     bool stopping;
 };
 
@@ -126,6 +138,27 @@ static void frame_facts(const struct view *v, const char *name, char *buf, size_
 
 /* ---- the watcher ---- */
 
+/* name as it is in DIR now, when a regular file: false when gone, not a
+ * frame, or the very file (inode, size, mtime) already counted. */
+static bool new_frame(const struct view *v, const char *name, struct recent_frame *f)
+{
+    struct stat st;
+    if (!frame_name(name) || strlen(name) >= sizeof(f->name) ||
+        fstatat(v->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+        return false;
+    *f = (struct recent_frame){
+        .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size, .mtime = st.st_mtim};
+    snprintf(f->name, sizeof(f->name), "%s", name);
+    for (unsigned i = 0; i < VIEW_RECENT; i++) {
+        const struct recent_frame *r = &v->recent[i];
+        if (r->ino == f->ino && r->dev == f->dev && r->size == f->size &&
+            r->mtime.tv_sec == f->mtime.tv_sec && r->mtime.tv_nsec == f->mtime.tv_nsec &&
+            strcmp(r->name, f->name) == 0)
+            return false;
+    }
+    return true;
+}
+
 static void *watch(void *arg)
 {
     struct view *v = arg;
@@ -150,11 +183,12 @@ static void *watch(void *arg)
         for (ssize_t i = 0; i < n;) {
             const struct inotify_event *e = (const void *)(buf + i);
             i += (ssize_t)(sizeof(*e) + e->len);
-            if (!e->len || !frame_name(e->name) || strlen(e->name) >= sizeof(v->recent[0]))
+            struct recent_frame f;
+            if (!e->len || !new_frame(v, e->name, &f))
                 continue;
             pthread_mutex_lock(&v->lock);
             v->seq++;
-            snprintf(v->recent[v->seq % VIEW_RECENT], sizeof(v->recent[0]), "%s", e->name);
+            v->recent[v->seq % VIEW_RECENT] = f;
             pthread_cond_broadcast(&v->changed);
             pthread_mutex_unlock(&v->lock);
         }
@@ -186,9 +220,9 @@ static ssize_t events(void *arg, uint64_t pos, char *buf, size_t max)
     if (v->seq - s->seen > VIEW_RECENT) /* too far behind: the oldest kept next */
         s->seen = v->seq - VIEW_RECENT;
     if (fresh)
-        memcpy(name, v->recent[++s->seen % VIEW_RECENT], sizeof(name));
+        memcpy(name, v->recent[++s->seen % VIEW_RECENT].name, sizeof(name));
     pthread_mutex_unlock(&v->lock);
-    if (stop)
+    if (stop && !fresh) /* frames seen before the stop still go out */
         return MHD_CONTENT_READER_END_OF_STREAM;
     if (!fresh) /* a comment keeps proxies and the browser from timing out */
         return snprintf(buf, max, ": idle\n\n");
@@ -495,4 +529,59 @@ int cmd_view(int argc, char **argv)
     pthread_join(watcher, NULL);
     close(v.dirfd);
     return rc;
+}
+
+/* ---- the viewer beside another command ---- */
+
+int view_start(const char *frames, const char *listen_spec, int *pid)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        int err = -errno;
+        return cli_fail(err, "zc view: %s", zc_strerror(err));
+    }
+    fflush(stdout);
+    pid_t child = fork();
+    if (child < 0) {
+        int err = -errno;
+        close(p[0]);
+        close(p[1]);
+        return cli_fail(err, "zc view: %s", zc_strerror(err));
+    }
+    if (child == 0) {
+        dup2(p[1], STDOUT_FILENO);
+        execl("/proc/self/exe", "zc", "view", "--frames", frames, "--listen", listen_spec,
+              (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    /* Its one line says where it serves; none: it did not start. */
+    char line[512];
+    size_t len = 0;
+    while (len + 1 < sizeof(line)) {
+        ssize_t n = read(p[0], line + len, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || line[len++] == '\n')
+            break;
+    }
+    close(p[0]);
+    if (len == 0 || line[len - 1] != '\n') {
+        view_stop(child);
+        return cli_fail(-EIO, "zc view did not start on %s", listen_spec);
+    }
+    fwrite(line, 1, len, stdout);
+    fflush(stdout);
+    *pid = child;
+    return 0;
+}
+
+int view_stop(int pid)
+{
+    int status;
+    kill(pid, SIGTERM);
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -errno;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
