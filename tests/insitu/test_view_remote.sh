@@ -22,6 +22,10 @@ PIDS=
 cleanup() {
     set +e
     for pid in $PIDS; do kill "$pid" 2> /dev/null && wait "$pid" 2> /dev/null; done
+    # Anything of ours still in the namespaces (started by the above).
+    for ns in "$SIM" "$VIEW"; do
+        for pid in $(ip netns pids "$ns" 2> /dev/null); do kill "$pid"; done
+    done
     ip netns del "$SIM" 2> /dev/null
     ip netns del "$VIEW" 2> /dev/null
     rm -rf "$DIR"
@@ -41,7 +45,6 @@ done
 ip -n "$SIM" link set zcs0 up
 ip -n "$VIEW" link set zcv0 up
 in_sim() { ip netns exec "$SIM" "$@"; }
-in_view() { ip netns exec "$VIEW" "$@"; }
 
 libs=$(sh "$SRC/tests/insitu/build_heat.sh" "$DIR" "$SRC" "$BUILD") || fail "no example built"
 cd "$DIR"
@@ -49,21 +52,21 @@ cd "$DIR"
 "$ZC" keygen -o client > /dev/null
 mkdir -p root/frames sim fetched
 
-in_view "$ZC" serve --root root --listen 10.203.17.2:0 --key server.key --authorized client.pub \
+ip netns exec "$VIEW" "$ZC" serve --root root --listen 10.203.17.2:0 --key server.key --authorized client.pub \
     --timeout 10 2> serve.log &
 PIDS="$! $PIDS"
 for _ in $(seq 100); do grep -q listening serve.log && break; sleep 0.1; done
 SPORT=$(sed -n 's/.*listening on 10.203.17.2:\([0-9]*\).*/\1/p' serve.log)
 [ -n "$SPORT" ] || fail "zc serve did not start: $(cat serve.log)"
 
-in_view "$ZC" view --frames root/frames --listen 10.203.17.2:0 --token remote-t0ken > view.log 2>&1 &
+ip netns exec "$VIEW" "$ZC" view --frames root/frames --listen 10.203.17.2:0 --token remote-t0ken > view.log 2>&1 &
 PIDS="$! $PIDS"
 for _ in $(seq 100); do grep -q http view.log && break; sleep 0.1; done
 VPORT=$(sed -n 's|.*http://10.203.17.2:\([0-9]*\)/.*|\1|p' view.log)
 [ -n "$VPORT" ] || fail "zc view did not start: $(cat view.log)"
 
 FRAMES=6
-in_sim /usr/bin/python3 "$SRC/tests/insitu/view_client.py" 10.203.17.2 "$VPORT" remote-t0ken $FRAMES \
+ip netns exec "$SIM" /usr/bin/python3 "$SRC/tests/insitu/view_client.py" 10.203.17.2 "$VPORT" remote-t0ken $FRAMES \
     fetched > client.log 2> client.err &
 CLIENT=$!
 PIDS="$CLIENT $PIDS"
@@ -72,7 +75,7 @@ grep -q ready client.log || fail "the client did not connect: $(cat client.err)"
 
 # The simulation in "sim"; each frame sent as soon as it is there (the
 # sink renames whole frames in).
-LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" in_sim "$MPIEXEC" -np 2 --oversubscribe \
+LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ip netns exec "$SIM" "$MPIEXEC" -np 2 --oversubscribe \
     ./heat/heat --grid 24 --steps 50 --every 10 --size 128 --out sim > sim.log 2>&1 &
 SIMPID=$!
 PIDS="$SIMPID $PIDS"
