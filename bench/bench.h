@@ -14,5 +14,6 @@ int cmd_bench_ring(int argc, char **argv);   /* bench/ring.c */
 int cmd_bench_seal(int argc, char **argv);   /* bench/seal.c */
 int cmd_bench_stream(int argc, char **argv); /* bench/stream.c */
 int cmd_bench_fb(int argc, char **argv);     /* bench/fb.c */
+int cmd_bench_vhost(int argc, char **argv);  /* bench/vhost.c */
 
 #endif

@@ -1,8 +1,9 @@
 /* vhost.c - the backend's life and its one event loop.
  *
  * One thread does everything: it moves frames while there are any,
- * looks at the sockets every POLL_EVERY busy turns (so a burst of traffic
- * costs one poll() per thousands of frames), and when the rings have been
+ * looks at the sockets every POLL_EVERY turns while frames moved in the
+ * last IDLE_NS (so a burst of traffic, gaps included, costs one poll() per
+ * thousands of frames), and when the rings have been
  * idle for IDLE_NS asks the front end for kicks and sleeps in poll() on the
  * listening socket, the connection, the kick eventfds and the stop fd.
  * Messages are handled between bursts, so a queue never changes under a
@@ -54,6 +55,7 @@ int zc_vhost_create(struct zc_vhost **vp, const struct zc_vhost_params *p)
     v->p.socket_path = NULL;
     v->listen_fd = v->conn_fd = -1;
     v->hdr_len = 10;
+    net_init(v);
     for (unsigned i = 0; i < 2 * ZC_VHOST_MAX_QUEUES; i++)
         vq_init(&v->vq[i]);
     if (p->socket_path) {
@@ -222,11 +224,15 @@ int zc_vhost_run(struct zc_vhost *v, int stop_fd, int64_t duration_ns)
         if (moved) {
             note_traffic(v, now);
             last_work = now;
-            if (turn % POLL_EVERY)
-                continue;
         }
+        /* Busy, or a gap between bursts: poll the rings again; the
+         * sockets only every POLL_EVERY turns (an empty turn's poll()
+         * would cost more than the burst that follows it). */
+        bool idle = now - last_work > IDLE_NS;
+        if (!idle && turn % POLL_EVERY)
+            continue;
         int timeout = 0;
-        bool armed = !moved && now - last_work > IDLE_NS;
+        bool armed = idle;
         if (armed && !arm_all(v, true))
             timeout = ms_until(deadline);
         int stop = wait_and_handle(v, stop_fd, timeout);

@@ -69,6 +69,7 @@ struct zc_vhost {
     struct vq vq[2 * ZC_VHOST_MAX_QUEUES];
 
     struct zc_vhost_stats stats;
+    uint8_t source[ZC_VHOST_SOURCE_FRAME];  /* the frame source mode sends */
     uint8_t frame[ZC_VHOST_MAX_FRAME + 16]; /* a private copy of one frame (echo) */
 };
 
@@ -101,7 +102,9 @@ void vq_reset(struct zc_vhost *v, struct vq *q);
 /* Ends the connection and forgets everything it set up. */
 void vhost_disconnect(struct zc_vhost *v);
 
-/* net.c: the virtio-net device.  The frames moved, or -errno. */
+/* net.c: the virtio-net device.  Prepares v's device state (once). */
+void net_init(struct zc_vhost *v);
+/* The frames moved, or -errno. */
 int net_process(struct zc_vhost *v);
 /* Hands the stashed RX chains of q back unfilled (used len 0). */
 void net_flush_stash(struct zc_vhost *v, struct vq *q);

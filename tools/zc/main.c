@@ -27,7 +27,7 @@ static const struct command commands[] = {
     {"view", cmd_view, "live web view of a frames folder (SSE, scrubber)"},
     {"demo", cmd_demo, "the whole pipeline on embedded defaults"},
     {"vhost", cmd_vhost, "vhost-user-net backend a virtio front end attaches to"},
-    {"bench", NULL, "benchmarks: zc bench ring|seal|stream|fb [--json]"},
+    {"bench", NULL, "benchmarks: zc bench ring|seal|stream|fb|vhost [--json]"},
 };
 
 static const struct command benches[] = {
@@ -35,6 +35,7 @@ static const struct command benches[] = {
     {"seal", cmd_bench_seal, "sealed channel vs raw AEAD and the unsealed ring"},
     {"stream", cmd_bench_stream, "streaming (non-temporal) copy vs memcpy, by size"},
     {"fb", cmd_bench_fb, "tile journal vs back buffer, by touched fraction"},
+    {"vhost", cmd_bench_vhost, "zc's vhost-user backend vs DPDK's vhost PMD (testpmd)"},
 };
 
 static void usage(FILE *f)
