@@ -364,7 +364,7 @@ static void test_close_failure(void)
      * times out, and the channel stays broken with that error (a second
      * close does not report success, a send does not say -EPIPE). */
     struct zc_seal_config cfg = {.slots = 2, .max_msg = 64};
-    struct broker_run br;
+    struct broker_run br = {0};
     CHECK_OK(zc_seal_broker_create(&br.b, &cfg));
     int a[2], c[2];
     CHECK_OK(zc_shm_socketpair(a));
