@@ -96,8 +96,7 @@ void zc_aead_free(struct zc_aead *a);
  * every key to OpenSSL. */
 const char *zc_aead_impl(const struct zc_aead *a);
 /* zc_aead_new() that keeps this key to OpenSSL when openssl is set (the
- * sealed channel does: see docs/BENCHMARKS.md, seal; the tests and the
- * benchmarks compare the two this way). */
+ * tests and the benchmarks compare the two this way). */
 int zc_aead_new_impl(struct zc_aead **out, enum zc_cipher c, const uint8_t key[ZC_KEY_BYTES],
                      uint32_t salt, bool openssl);
 
