@@ -288,6 +288,21 @@ void zc_seal_set_rekey_interval(struct zc_seal *s, uint64_t messages)
     s->rekey_interval = messages ? messages : ZC_SEAL_REKEY_INTERVAL;
 }
 
+/* ---- sealed payloads, chunk by chunk ---- */
+
+/* Bytes of the chunk at payload offset off of len: up to the next multiple
+ * of the chunk size within the buffer, where the payload starts after the
+ * 16-byte header.  So every copy but the first starts on a cache line at
+ * both ends (with an honest broker's buffers): against chunks that start
+ * 16 bytes off a line, 7 % more bytes per CPU-second at 1 MiB and 2 % at
+ * 4 and 64 KiB (medians of 9 interleaved rounds, noisy); OpenSSL's keys,
+ * whose first chunk now ends 80 bytes into a 96-byte group, lost nothing. */
+static uint32_t chunk_len(const struct zc_seal *s, uint32_t off, uint32_t len)
+{
+    uint32_t to_edge = s->stage_bytes - (SEAL_HEADER_BYTES + off) % s->stage_bytes;
+    return ZC_MIN(to_edge, len - off);
+}
+
 /* ---- sending ---- */
 
 static int seal_message(struct zc_seal *s, uint16_t type, const uint8_t *buf, uint32_t len)
@@ -300,8 +315,8 @@ static int seal_message(struct zc_seal *s, uint16_t type, const uint8_t *buf, ui
     memcpy(dst, &h, sizeof(h));
     dst += sizeof(h);
     int r = zc_aead_seal_begin(s->tx_aead, h.counter, &h, sizeof(h));
-    for (uint32_t off = 0; !r && off < len; off += s->stage_bytes) {
-        size_t n = ZC_MIN((size_t)s->stage_bytes, (size_t)(len - off));
+    for (uint32_t off = 0, n; !r && off < len; off += n) {
+        n = chunk_len(s, off, len);
         r = zc_aead_seal_update(s->tx_aead, buf + off, s->stage, n);
         memcpy(dst + off, s->stage, n);
     }
@@ -374,8 +389,8 @@ static ssize_t open_message(struct zc_seal *s, const struct zc_ring_chain *chain
      * its transfer from the sender's cache overlaps the cipher's work. */
     r = zc_aead_open_begin(s->rx_aead, h.counter, &h, sizeof(h));
     size_t piece = s->piece_bytes;
-    for (uint32_t off = 0; !r && off < h.length; off += s->stage_bytes) {
-        size_t n = ZC_MIN((size_t)s->stage_bytes, (size_t)(h.length - off));
+    for (uint32_t off = 0, n; !r && off < h.length; off += n) {
+        n = chunk_len(s, off, h.length);
         r = chain_read(&cr, s->stage, n);
         for (size_t p = 0; !r && p < n; p += piece) {
             chain_prefetch(&cr, p, piece);
