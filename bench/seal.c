@@ -1,18 +1,22 @@
 /* seal.c - `zc bench seal`: what sealing costs on a shared-memory channel.
  *
- * In one run, for 64 B, 4 KiB and 64 KiB messages:
+ * In one run, for 64 B, 4 KiB, 64 KiB and 1 MiB messages:
  *   sealed    a sealed channel through an honest broker, sender and receiver
  *             threads pinned to different cores (the receiver's read-once
  *             pass included), bytes delivered per second;
- *   raw AEAD  the same cipher through the same library on one core, one
- *             message after another (the ceiling for the sealed channel);
+ *   OpenSSL   raw AES-GCM (or the session's cipher) through OpenSSL's EVP on
+ *             one core, one message after another: the common yardstick;
+ *   cipher    the same, through the implementation the channel's keys use
+ *             (Intel's ipsec-mb where built in and the CPU has it): the
+ *             ceiling for the sealed channel;
  *   ring      the unsealed ring: the same threads copying plaintext in and
  *             out of the shared buffers.
- * and the round trip of a 64 B sealed message.  Each figure is the median
- * of --repeat runs; the JSON line carries them all and the ratios.  The
- * "per CPU-second" ratio divides bytes by the CPU time the busier sealed
- * thread (or the raw loop) actually got: on a loaded machine it shows what
- * the wall-clock ratio would be on a quiet one.
+ * and the round trip of a 64 B sealed message.  The peers take turns within
+ * each of --repeat rounds; each figure is the median, and each ratio is
+ * taken within a round and shown as min / median / max.  The "per
+ * CPU-second" ratio divides bytes by the CPU time the busier sealed thread
+ * (or the raw loop) actually got: on a loaded machine it shows what the
+ * wall-clock ratio would be on a quiet one.
  */
 #define _GNU_SOURCE
 #include "plot.h"
@@ -36,14 +40,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_MSG   (64u << 10)
-#define NSIZES    3
-#define MAX_REPS  9
+#define MAX_MSG   (1u << 20)
+#define NSIZES    4
+#define MAX_REPS  15
 #define TIMEOUT   (30ll * 1000000000)
 #define RTT_ITERS 20000
 
-static const size_t sizes[NSIZES] = {64, 4096, 65536};
-static const char *const size_names[NSIZES] = {"64B", "4KiB", "64KiB"};
+static const size_t sizes[NSIZES] = {64, 4096, 65536, MAX_MSG};
+static const char *const size_names[NSIZES] = {"64B", "4KiB", "64KiB", "1MiB"};
 
 /* Messages per measurement: 500k small ones, else about 128 MiB. */
 static uint64_t messages_for(size_t size, double scale)
@@ -74,13 +78,15 @@ static uint64_t thread_cpu_ns(void)
 /* ---- raw AEAD, one core ---- */
 
 /* Bytes a second of wall time; *per_cpu gets them per second of CPU time.
- * OpenSSL's code, the same as the channel's keys (src/seal/channel.c). */
-static double raw_aead_gbps(enum zc_cipher c, size_t size, uint64_t n, double *per_cpu)
+ * OpenSSL's code when openssl is set, else the library's choice, which is
+ * what the channel's keys get (src/seal/channel.c). */
+static double raw_aead_gbps(enum zc_cipher c, bool openssl, size_t size, uint64_t n,
+                            double *per_cpu)
 {
     uint8_t key[ZC_KEY_BYTES] = {1}, tag[ZC_TAG_BYTES];
     uint8_t *in = malloc(size), *out = malloc(size);
     struct zc_aead *a;
-    if (!in || !out || zc_aead_new_impl(&a, c, key, 0, true)) {
+    if (!in || !out || zc_aead_new_impl(&a, c, key, 0, openssl)) {
         free(in);
         free(out);
         return 0;
@@ -236,11 +242,13 @@ static void *echo_main(void *arg)
 {
     struct job *j = arg;
     pin_to_cpu(1);
-    uint8_t buf[MAX_MSG];
+    uint8_t *buf = malloc(MAX_MSG);
+    j->result = buf ? 0 : -ENOMEM;
     for (uint64_t i = 0; i < j->n && !j->result; i++) {
-        ssize_t n = zc_seal_recv(j->ch->s1, buf, sizeof(buf));
+        ssize_t n = zc_seal_recv(j->ch->s1, buf, MAX_MSG);
         j->result = n < 0 ? (int)n : zc_seal_send(j->ch->s1, buf, (size_t)n);
     }
+    free(buf);
     return NULL;
 }
 
@@ -363,17 +371,161 @@ static double ring_gbps(struct ring_pair *rp, size_t size, uint64_t n)
     return (double)(n * size) / (double)(rx.t_end - tx.t_start);
 }
 
+/* ---- rounds and their spread ---- */
+
+enum peer { PEER_SEALED, PEER_OPENSSL, PEER_CIPHER, PEER_RING, NPEERS };
+enum ratio { VS_OPENSSL, VS_CIPHER, VS_OPENSSL_CPU, VS_CIPHER_CPU, NRATIOS };
+
+/* One size in one round: GB/s of wall time per peer, and the sealed and
+ * raw figures per CPU-second. */
+struct round_figures {
+    double gbps[NPEERS], sealed_cpu, openssl_cpu, cipher_cpu;
+};
+
+struct spread {
+    double min, median, max;
+};
+
+/* One size over all rounds: median GB/s per peer, each ratio's spread. */
+struct size_summary {
+    double fig[NPEERS];
+    struct spread ratio[NRATIOS];
+};
+
+/* The implementation the channel's keys get: the library's choice. */
+static const char *channel_impl(enum zc_cipher c)
+{
+    uint8_t key[ZC_KEY_BYTES] = {1};
+    struct zc_aead *a;
+    if (zc_aead_new(&a, c, key, 0))
+        return "unknown";
+    const char *name = zc_aead_impl(a);
+    zc_aead_free(a);
+    return name;
+}
+
+static void measure_round(struct channel *ch, struct ring_pair *rp, enum zc_cipher cipher,
+                          size_t size, uint64_t n, struct round_figures *f)
+{
+    f->gbps[PEER_SEALED] = sealed_gbps(ch, size, n, &f->sealed_cpu);
+    f->gbps[PEER_OPENSSL] = raw_aead_gbps(cipher, true, size, n, &f->openssl_cpu);
+    f->gbps[PEER_CIPHER] = raw_aead_gbps(cipher, false, size, n, &f->cipher_cpu);
+    f->gbps[PEER_RING] = ring_gbps(rp, size, n);
+}
+
+static double ratio_of(double a, double b)
+{
+    return b > 0 ? a / b : 0;
+}
+
+static struct spread spread_of(double *v, size_t n)
+{
+    struct spread s = {v[0], zc_median(v, n), v[0]};
+    for (size_t i = 1; i < n; i++) {
+        s.min = v[i] < s.min ? v[i] : s.min;
+        s.max = v[i] > s.max ? v[i] : s.max;
+    }
+    return s;
+}
+
+static void summarize(struct round_figures f[][NSIZES], uint64_t reps, int s,
+                      struct size_summary *out)
+{
+    double v[MAX_REPS];
+    for (int p = 0; p < NPEERS; p++) {
+        for (uint64_t k = 0; k < reps; k++)
+            v[k] = f[k][s].gbps[p];
+        out->fig[p] = zc_median(v, reps);
+    }
+    for (int q = 0; q < NRATIOS; q++) {
+        for (uint64_t k = 0; k < reps; k++) {
+            const struct round_figures *r = &f[k][s];
+            double sealed = q < VS_OPENSSL_CPU ? r->gbps[PEER_SEALED] : r->sealed_cpu;
+            double raw = q == VS_OPENSSL       ? r->gbps[PEER_OPENSSL]
+                         : q == VS_CIPHER      ? r->gbps[PEER_CIPHER]
+                         : q == VS_OPENSSL_CPU ? r->openssl_cpu
+                                               : r->cipher_cpu;
+            v[k] = ratio_of(sealed, raw);
+        }
+        out->ratio[q] = spread_of(v, reps);
+    }
+}
+
+static void print_table(enum zc_cipher cipher, const char *impl, const struct size_summary *sum,
+                        uint64_t reps)
+{
+    static const char *const ratio_names[NRATIOS] = {"sealed/OpenSSL", "sealed/cipher",
+                                                     "per CPU-s/OpenSSL", "per CPU-s/cipher"};
+    printf("sealed channel (%s, keys on %s), GB/s, median of %llu rounds; sender and receiver "
+           "on different cores\n",
+           zc_cipher_name(cipher), impl, (unsigned long long)reps);
+    printf("%-8s %10s %10s %10s %10s\n", "size", "sealed", "OpenSSL", impl, "ring");
+    for (int s = 0; s < NSIZES; s++)
+        printf("%-8s %10.3f %10.3f %10.3f %10.3f\n", size_names[s], sum[s].fig[PEER_SEALED],
+               sum[s].fig[PEER_OPENSSL], sum[s].fig[PEER_CIPHER], sum[s].fig[PEER_RING]);
+    printf("ratios per round, min / median / max (cipher: %s)\n", impl);
+    printf("%-8s", "size");
+    for (int q = 0; q < NRATIOS; q++)
+        printf(" %20s", ratio_names[q]);
+    printf("\n");
+    for (int s = 0; s < NSIZES; s++) {
+        printf("%-8s", size_names[s]);
+        for (int q = 0; q < NRATIOS; q++) {
+            const struct spread *r = &sum[s].ratio[q];
+            printf("   %5.2f /%5.2f /%5.2f", r->min, r->median, r->max);
+        }
+        printf("\n");
+    }
+}
+
+static void json_spread(struct zc_json *j, const char *name, const char *size,
+                        const struct spread *r)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "%s_%s", name, size);
+    zc_json_num(j, key, r->median);
+    snprintf(key, sizeof(key), "%s_%s_min", name, size);
+    zc_json_num(j, key, r->min);
+    snprintf(key, sizeof(key), "%s_%s_max", name, size);
+    zc_json_num(j, key, r->max);
+}
+
+static void print_json(enum zc_cipher cipher, const char *impl, const struct size_summary *sum,
+                       double rtt, uint64_t reps)
+{
+    static const char *const peer_keys[NPEERS] = {"sealed", "raw_aead", "raw_cipher", "ring"};
+    static const char *const ratio_keys[NRATIOS] = {
+        "sealed_over_raw", "sealed_over_cipher", "sealed_over_raw_cpu", "sealed_over_cipher_cpu"};
+    struct zc_json j;
+    char key[64];
+    zc_json_begin(&j, stdout);
+    zc_json_str(&j, "cipher", zc_cipher_name(cipher));
+    zc_json_str(&j, "cipher_impl", impl);
+    for (int s = 0; s < NSIZES; s++) {
+        for (int p = 0; p < NPEERS; p++) {
+            snprintf(key, sizeof(key), "%s_%s_GBps", peer_keys[p], size_names[s]);
+            zc_json_num(&j, key, sum[s].fig[p]);
+        }
+        for (int q = 0; q < NRATIOS; q++)
+            json_spread(&j, ratio_keys[q], size_names[s], &sum[s].ratio[q]);
+    }
+    zc_json_num(&j, "sealed_rtt_64B_us", rtt);
+    zc_json_u64(&j, "repeat", reps);
+    zc_json_end(&j);
+}
+
 /* ---- the picture ---- */
 
-/* Grouped bars (gnuplot, PNG): GB/s of the three peers at each size, log
+/* Grouped bars (gnuplot, PNG): GB/s of the four peers at each size, log
  * scale, drawn into plot (opened before the measurement).  0 or -errno. */
-static int plot_bars(struct bench_plot *plot, enum zc_cipher cipher, const double *sealed,
-                     const double *raw, const double *ring)
+static int plot_bars(struct bench_plot *plot, enum zc_cipher cipher, const char *impl,
+                     const struct size_summary *sum)
 {
     FILE *g = plot->script;
     fprintf(g, "$d << EOD\n");
     for (int s = 0; s < NSIZES; s++)
-        fprintf(g, "%s %.4f %.4f %.4f\n", size_names[s], sealed[s], raw[s], ring[s]);
+        fprintf(g, "%s %.4f %.4f %.4f %.4f\n", size_names[s], sum[s].fig[PEER_SEALED],
+                sum[s].fig[PEER_OPENSSL], sum[s].fig[PEER_CIPHER], sum[s].fig[PEER_RING]);
     fprintf(g,
             "EOD\n"
             "set terminal pngcairo size 900,540 font ',11'\n"
@@ -383,8 +535,9 @@ static int plot_bars(struct bench_plot *plot, enum zc_cipher cipher, const doubl
             "set xlabel 'message size'\nset ylabel 'GB/s (log scale)'\n"
             "set title 'zc seal (%s): sealed channel vs raw AEAD on one core vs unsealed ring'\n"
             "plot $d using 2:xtic(1) title 'sealed channel (2 threads, 2 cores)', "
-            "'' using 3 title 'raw AEAD, one core', '' using 4 title 'unsealed ring'\n",
-            zc_cipher_name(cipher));
+            "'' using 3 title 'raw OpenSSL, one core', '' using 4 title 'raw %s, one core', "
+            "'' using 5 title 'unsealed ring'\n",
+            zc_cipher_name(cipher), impl);
     return bench_plot_draw(plot);
 }
 
@@ -401,11 +554,13 @@ static int give_up(struct bench_plot *plot)
 static void bench_usage(FILE *f)
 {
     fprintf(f, "usage: zc bench seal [--json] [--plot FILE.png] [--repeat N] [--scale X]\n\n"
-               "Sealed-channel throughput (64 B, 4 KiB, 64 KiB) and 64 B round trip, against\n"
-               "the raw AEAD of the same cipher on one core and the unsealed ring, in one run.\n\n"
+               "Sealed-channel throughput (64 B, 4 KiB, 64 KiB, 1 MiB) and 64 B round trip,\n"
+               "against the raw AEAD of the same cipher on one core (OpenSSL's, and the one\n"
+               "the channel's keys use) and the unsealed ring, in one run.\n\n"
                "      --json        print every figure as one JSON object (last line)\n"
                "      --plot FILE   draw the throughput bars as a PNG (gnuplot)\n"
-               "      --repeat N    runs per figure, the median is kept (default 3, max 9)\n"
+               "      --repeat N    rounds, each running every peer in turn; medians and each\n"
+               "                    ratio's min / median / max are shown (default 5, max 15)\n"
                "      --scale X     multiply the work per run (default 1: ~128 MiB a figure)\n"
                "  -h, --help        this text\n");
 }
@@ -419,7 +574,7 @@ int cmd_bench_seal(int argc, char **argv)
     };
     bool json = false;
     const char *plot_path = NULL;
-    uint64_t reps = 3;
+    uint64_t reps = 5;
     double scale = 1;
     int c;
     optind = 1;
@@ -471,56 +626,47 @@ int cmd_bench_seal(int argc, char **argv)
         return give_up(plot_path ? &plot : NULL);
     }
     enum zc_cipher cipher = zc_seal_cipher(ch.s0);
+    const char *impl = channel_impl(cipher);
     bool tty = isatty(STDERR_FILENO);
     /* Touch every shared buffer once, so that no figure pays the page
      * faults of first use. */
     double warm;
     sealed_gbps(&ch, MAX_MSG, 256, &warm);
     ring_gbps(&rp, MAX_MSG, 256);
-    /* The peers take turns within each repetition, so that a change in
-     * the machine's load hits all three alike. */
-    double sealed[NSIZES], raw[NSIZES], ring[NSIZES], sealed_cpu[NSIZES], raw_cpu[NSIZES];
-    double vs[MAX_REPS], vr[MAX_REPS], vg[MAX_REPS], vsc[MAX_REPS], vrc[MAX_REPS], v[MAX_REPS];
-    for (int s = 0; s < NSIZES; s++) {
-        uint64_t n = messages_for(sizes[s], scale);
-        for (uint64_t k = 0; k < reps; k++) {
+    /* Every round runs every size and every peer in turn, so that a change
+     * in the machine's load hits them all alike. */
+    struct round_figures f[MAX_REPS][NSIZES];
+    for (uint64_t k = 0; k < reps; k++)
+        for (int s = 0; s < NSIZES; s++) {
             if (tty)
-                fprintf(stderr, "\r%-6s run %llu/%llu ", size_names[s], (unsigned long long)k + 1,
-                        (unsigned long long)reps);
-            vs[k] = sealed_gbps(&ch, sizes[s], n, &vsc[k]);
-            vr[k] = raw_aead_gbps(cipher, sizes[s], n, &vrc[k]);
-            vg[k] = ring_gbps(&rp, sizes[s], n);
+                fprintf(stderr, "\rround %llu/%llu %-6s ", (unsigned long long)k + 1,
+                        (unsigned long long)reps, size_names[s]);
+            measure_round(&ch, &rp, cipher, sizes[s], messages_for(sizes[s], scale), &f[k][s]);
         }
-        sealed[s] = zc_median(vs, reps);
-        raw[s] = zc_median(vr, reps);
-        ring[s] = zc_median(vg, reps);
-        sealed_cpu[s] = zc_median(vsc, reps);
-        raw_cpu[s] = zc_median(vrc, reps);
-    }
+    double v[MAX_REPS];
     for (uint64_t k = 0; k < reps; k++)
         v[k] = sealed_rtt_us(&ch, (uint64_t)(RTT_ITERS * scale) + 1);
     double rtt = zc_median(v, reps);
     if (tty)
-        fprintf(stderr, "\r%20s\r", "");
+        fprintf(stderr, "\r%30s\r", "");
     zc_ring_destroy(rp.drv);
     zc_ring_destroy(rp.dev);
     channel_close(&ch);
-    if (sealed[NSIZES - 1] == 0 || rtt == 0) {
+    struct size_summary sum[NSIZES];
+    bool failed = rtt == 0;
+    for (int s = 0; s < NSIZES; s++) {
+        summarize(f, reps, s, &sum[s]);
+        for (uint64_t k = 0; k < reps; k++)
+            failed |= f[k][s].gbps[PEER_SEALED] == 0;
+    }
+    if (failed) {
         cli_fail(-EIO, "a sealed run failed; no figures");
         return give_up(plot_path ? &plot : NULL);
     }
-
-    printf("sealed channel (%s), GB/s; sender and receiver on different cores\n",
-           zc_cipher_name(cipher));
-    printf("%-8s %10s %10s %10s %12s %16s\n", "size", "sealed", "raw AEAD", "ring", "sealed/raw",
-           "per CPU-second");
-    for (int s = 0; s < NSIZES; s++)
-        printf("%-8s %10.3f %10.3f %10.3f %12.2f %16.2f\n", size_names[s], sealed[s], raw[s],
-               ring[s], raw[s] > 0 ? sealed[s] / raw[s] : 0,
-               raw_cpu[s] > 0 ? sealed_cpu[s] / raw_cpu[s] : 0);
+    print_table(cipher, impl, sum, reps);
     printf("64 B sealed round trip: %.2f us (median)\n", rtt);
     if (plot_path) {
-        r = plot_bars(&plot, cipher, sealed, raw, ring);
+        r = plot_bars(&plot, cipher, impl, sum);
         if (r) {
             cli_fail(r, "cannot write the plot %s: %s%s%s", plot_path, zc_strerror(r),
                      *plot.why ? "; gnuplot: " : "", plot.why);
@@ -528,26 +674,7 @@ int cmd_bench_seal(int argc, char **argv)
         }
         printf("plot: %s\n", plot_path);
     }
-    if (json) {
-        struct zc_json j;
-        char key[48];
-        zc_json_begin(&j, stdout);
-        zc_json_str(&j, "cipher", zc_cipher_name(cipher));
-        for (int s = 0; s < NSIZES; s++) {
-            snprintf(key, sizeof(key), "sealed_%s_GBps", size_names[s]);
-            zc_json_num(&j, key, sealed[s]);
-            snprintf(key, sizeof(key), "raw_aead_%s_GBps", size_names[s]);
-            zc_json_num(&j, key, raw[s]);
-            snprintf(key, sizeof(key), "ring_%s_GBps", size_names[s]);
-            zc_json_num(&j, key, ring[s]);
-            snprintf(key, sizeof(key), "sealed_over_raw_%s", size_names[s]);
-            zc_json_num(&j, key, raw[s] > 0 ? sealed[s] / raw[s] : 0);
-            snprintf(key, sizeof(key), "sealed_over_raw_cpu_%s", size_names[s]);
-            zc_json_num(&j, key, raw_cpu[s] > 0 ? sealed_cpu[s] / raw_cpu[s] : 0);
-        }
-        zc_json_num(&j, "sealed_rtt_64B_us", rtt);
-        zc_json_u64(&j, "repeat", reps);
-        zc_json_end(&j);
-    }
+    if (json)
+        print_json(cipher, impl, sum, rtt, reps);
     return ZC_EXIT_OK;
 }

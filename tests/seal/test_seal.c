@@ -47,17 +47,18 @@ struct sender {
     int sock;
     const struct zc_keypair *self;
     const struct zc_pubkey *peer;
-    unsigned count; /* messages to send */
-    size_t size;    /* bytes each (0: varying) */
-    uint64_t rekey; /* 0: default */
+    unsigned count;     /* messages to send */
+    size_t size;        /* bytes each (0: varying) */
+    const size_t *lens; /* else message i has lens[i] bytes, when set */
+    uint64_t rekey;     /* 0: default */
     int connect_result, send_result;
     unsigned sent;
 };
 
 /* The content of message i: a marker, the number, then a pattern. */
-static size_t message(unsigned i, size_t size, size_t max, uint8_t *out)
+static size_t message(unsigned i, size_t size, const size_t *lens, size_t max, uint8_t *out)
 {
-    size_t len = size ? size : 1 + (i * 977) % max;
+    size_t len = lens ? lens[i] : size ? size : 1 + (i * 977) % max;
     for (size_t k = 0; k < len; k++)
         out[k] = (uint8_t)(i * 31 + k * 7);
     char head[48];
@@ -83,7 +84,7 @@ static void *sender_main(void *arg)
     /* Too large: refused, and the channel goes on. */
     CHECK_EQ(zc_seal_send(s, buf, max + 1), -EMSGSIZE);
     for (unsigned i = 0; i < sd->count && !sd->send_result; i++) {
-        size_t len = message(i, sd->size, max, buf);
+        size_t len = message(i, sd->size, sd->lens, max, buf);
         sd->send_result = zc_seal_send(s, buf, len);
         sd->sent += !sd->send_result;
     }
@@ -112,6 +113,7 @@ struct options {
     unsigned count, slots;
     uint32_t max_msg;
     size_t size;
+    const size_t *lens;       /* count lengths, one a message, when set */
     uint64_t rekey, rekey_rx; /* key ratchet intervals of side 0 and side 1 (0: default) */
     const struct zc_keypair *sender_key;
     const struct zc_pubkey *receiver_accepts;
@@ -155,6 +157,7 @@ static struct outcome run(const struct options *o)
                         .peer = &pub1,
                         .count = o->count,
                         .size = o->size,
+                        .lens = o->lens,
                         .rekey = o->rekey};
     CHECK(pthread_create(&st, NULL, sender_main, &sd) == 0);
 
@@ -180,7 +183,7 @@ static struct outcome run(const struct options *o)
                     out.clean_buffer &= buf[k] == 0 || buf[k] == 0xAA;
                 break;
             }
-            size_t len = message(out.delivered, o->size, max, want);
+            size_t len = message(out.delivered, o->size, o->lens, max, want);
             CHECK_EQ(n, len);
             CHECK(memcmp(buf, want, len) == 0);
             out.delivered++;
@@ -222,6 +225,48 @@ static void test_honest(void)
     CHECK_EQ(r.delivered, 300);
     CHECK_EQ(r.end, -ESHUTDOWN);
     CHECK_OK(r.sender_result);
+}
+
+/* Every length around the edges of the staging chunks and of the pieces
+ * decrypted at a time, for both chunk sizes (OpenSSL's 6144, ipsec-mb's
+ * 8192): chunks end on multiples of the chunk size within the buffer, 16
+ * header bytes before the payload's, and pieces halve a chunk. */
+static size_t chunk_edge_lengths(size_t *lens, size_t cap, size_t max)
+{
+    static const size_t chunks[] = {6144, 8192};
+    size_t n = 0;
+    lens[n++] = 1;
+    lens[n++] = 96; /* one of OpenSSL's groups */
+    for (size_t c = 0; c < ZC_ARRAY_SIZE(chunks); c++)
+        for (size_t k = 1; k <= 3; k++) {
+            size_t end = k * chunks[c] - 16, start = k == 1 ? 0 : end - chunks[c];
+            size_t edges[] = {start + chunks[c] / 2, end};
+            for (size_t e = 0; e < 2; e++)
+                for (size_t d = 0; d < 3 && n < cap && edges[e] + 1 <= max; d++)
+                    lens[n++] = edges[e] + d - 1;
+        }
+    if (n < cap)
+        lens[n++] = max;
+    return n;
+}
+
+static void test_chunk_edges(void)
+{
+    size_t lens[48];
+    size_t n = chunk_edge_lengths(lens, ZC_ARRAY_SIZE(lens), 40000);
+    CHECK(n > 30);
+    for (int chacha = 0; chacha < 2; chacha++) {
+        if (chacha)
+            setenv("ZC_CIPHER", "chacha", 1);
+        struct options o = {
+            .count = (unsigned)n, .lens = lens, .max_msg = 40000, .check_view = true};
+        struct outcome r = run(&o);
+        unsetenv("ZC_CIPHER");
+        CHECK_OK(r.connect_result);
+        CHECK_EQ(r.delivered, n);
+        CHECK_EQ(r.end, -ESHUTDOWN);
+        CHECK_OK(r.sender_result);
+    }
 }
 
 static void test_chacha(void)
@@ -287,9 +332,15 @@ static void test_race(void)
     /* A broker that keeps rewriting delivered buffers while side 1 reads
      * them: every delivered message is exact, whatever the timing. */
     unsigned caught = 0, total = 0;
-    for (int round = 0; round < 4; round++) {
-        struct options o = {
-            .evil = true, .mode = EVIL_RACE, .count = 400, .size = 2048, .slots = 4};
+    for (int round = 0; round < 6; round++) {
+        /* The last rounds' messages span several staging chunks. */
+        bool long_msgs = round >= 4;
+        struct options o = {.evil = true,
+                            .mode = EVIL_RACE,
+                            .count = long_msgs ? 100 : 400,
+                            .size = long_msgs ? 20000 : 2048,
+                            .max_msg = long_msgs ? 32768 : 0,
+                            .slots = 4};
         struct outcome r = run(&o);
         CHECK_OK(r.connect_result);
         CHECK(r.end == -ESHUTDOWN || r.end == -EBADMSG || r.end == -EPROTO);
@@ -427,6 +478,7 @@ int main(int argc, char **argv)
     RUN(test_names_and_limits);
     RUN(test_bad_broker);
     RUN(test_honest);
+    RUN(test_chunk_edges);
     RUN(test_chacha);
     RUN(test_relay_view);
     RUN(test_rekey_mismatch);
