@@ -17,12 +17,19 @@
  *             and rays are clipped to the box around the cells not empty
  *
  * Each ray is clipped to the volume's box and marched front to back at a
- * fixed step: trilinear sample (voxel type and scaling applied here, on the
- * mapped voxels), lookup, shading from the gradient of the trilinear
- * interpolant (the same eight voxels, no extra reads), "over" compositing,
- * and an early exit once the ray is 98% opaque.  Threads take image tiles
- * (the framebuffer's tiles) from a shared counter and write each tile in
- * place through the framebuffer, journaled if the caller opened a frame.
+ * fixed step from a start jittered by a fixed hash of its pixel (so that
+ * neighbouring rays do not sample at the same depths, which draws
+ * wood-grain rings): trilinear sample (voxel type and scaling applied here,
+ * on the mapped voxels), lookup, shading from central differences
+ * interpolated across the cell (the gradient of the trilinear interpolant
+ * itself jumps at each voxel face, which bands every voxel layer a skin
+ * crosses), "over" compositing, and an early exit once the ray is 98%
+ * opaque.  Where a ray first meets something after clear space, the step
+ * before is looked at again in quarter steps: where a sharp surface begins
+ * is then known to a quarter of a step, which takes a third of the jitter's
+ * noise off a scan's skin.  Threads take image tiles (the framebuffer's
+ * tiles) from a shared counter and write each tile in place through the
+ * framebuffer, journaled if the caller opened a frame.
  * The voxel type is a compile-time constant inside each copy of the ray
  * loop (one per type), so the sampler's switch costs nothing.
  */
@@ -118,10 +125,9 @@ static inline __attribute__((always_inline)) float fetch(const void *vox, size_t
  * slices fold into one row a j (rowlo, rowhi: n[0] floats each), each row
  * into the cell rows cy it borders (collo, colhi: n[0] floats a cy), and
  * those last into cells, nine voxels apart. */
-static inline __attribute__((always_inline)) void cell_slab(struct dvr *d, unsigned cz,
-                                                            float *rowlo, float *rowhi,
-                                                            float *collo, float *colhi,
-                                                            enum zc_vol_type t)
+static inline __attribute__((always_inline)) void
+cell_slab(struct dvr *d, unsigned cz, float *restrict rowlo, float *restrict rowhi,
+          float *restrict collo, float *restrict colhi, enum zc_vol_type t)
 {
     const struct zc_vol *v = d->v;
     const unsigned *n = v->dims;
@@ -148,7 +154,7 @@ static inline __attribute__((always_inline)) void cell_slab(struct dvr *d, unsig
         unsigned cy1 = ZC_MIN(j / CELL, cy_n - 1);
         unsigned cy0 = j % CELL == 0 && j > 0 ? j / CELL - 1 : cy1;
         for (unsigned cy = cy0; cy <= cy1; cy++) {
-            float *lo = collo + cy * nx, *hi = colhi + cy * nx;
+            float *restrict lo = collo + cy * nx, *restrict hi = colhi + cy * nx;
             for (size_t i = 0; i < nx; i++) {
                 lo[i] = rowlo[i] < lo[i] ? rowlo[i] : lo[i];
                 hi[i] = rowhi[i] > hi[i] ? rowhi[i] : hi[i];
@@ -360,8 +366,7 @@ static inline size_t cell_base(const unsigned *n, const unsigned ix[3])
  * box, tr where the sample was not clear) looks again at the step before
  * that sample, REFINE times finer: where a surface begins is then known to
  * a quarter step, not a whole one, and the jitter's noise on a sharp
- * surface (the skin of a scan) is a quarter as deep.  Returns the samples
- * taken. */
+ * surface (the skin of a scan) is less.  Returns the samples taken. */
 static inline __attribute__((always_inline)) unsigned
 refine_entry(const struct dvr *d, const float org[3], const float dir[3], float t0, float tr,
              const int last[3], float acc[4], enum zc_vol_type t)
