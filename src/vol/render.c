@@ -11,10 +11,13 @@
  *             corner voxels, so a trilinear sample never reaches out of its
  *             cell); a property of the volume, made by the first render and
  *             kept with it
- *   empty[]   one byte a macrocell: 1 when the transfer function is clear
- *             over the cell's [min, max], and a ray then jumps to the cell's
- *             far side; a second level marks blocks of 4x4x4 empty cells,
- *             and rays are clipped to the box around the cells not empty
+ *   dist[]    one byte a macrocell: 0 where the transfer function is not
+ *             clear over the cell's [min, max], else the chessboard
+ *             distance (in cells) to the nearest such cell: a ray in a
+ *             cell at distance k is inside an empty cube of 2k - 1 cells
+ *             a side and jumps to that cube's far side (a few jumps cross
+ *             the empty space around a head); rays are clipped to the box
+ *             around the cells not empty
  *
  * Each ray is clipped to the volume's box and marched front to back at a
  * fixed step from a start jittered by a fixed hash of its pixel (so that
@@ -45,7 +48,6 @@
 
 #define LUT_SIZE   1024
 #define CELL       8
-#define BLOCK      4     /* macrocells a block edge: empty blocks are skipped whole */
 #define OPAQUE     0.98f /* early termination: 2% left to see, as VTK's ray casters */
 #define REFINE     4     /* finer steps where a ray first meets something */
 #define MAX_THREAD 64
@@ -56,14 +58,13 @@ struct dvr {
     struct view view;
     float lut[LUT_SIZE][4];
     float idx_scale, idx_bias; /* unscaled voxel value -> lut index */
-    unsigned cdims[3], bdims[3];
-    uint8_t *empty;       /* per macrocell */
-    uint8_t *block_empty; /* per block of BLOCK^3 macrocells */
-    float lo[3], hi[3];   /* box around the cells that are not empty */
-    float dt;             /* step, world units */
-    float inv_sp[3];      /* world -> voxel */
-    float light[3];       /* towards the viewer */
-    float pixel_step[3];  /* orthographic: world distance between pixels of a row */
+    unsigned cdims[3];
+    uint8_t *dist;       /* per macrocell: 0 not empty, else distance to one that is not */
+    float lo[3], hi[3];  /* box around the cells that are not empty */
+    float dt;            /* step, world units */
+    float inv_sp[3];     /* world -> voxel */
+    float light[3];      /* towards the viewer */
+    float pixel_step[3]; /* orthographic: world distance between pixels of a row */
     bool shade;
     float bg[4];
     const unsigned *nonzero_prefix; /* lut entries with opacity, cumulative */
@@ -177,7 +178,8 @@ cell_slab(struct dvr *d, unsigned cz, float *restrict rowlo, float *restrict row
         }
 }
 
-/* A macrocell is empty when the table is clear over its [min, max]. */
+/* A macrocell is empty when the table is clear over its [min, max]: its
+ * dist starts at 255 (0 when not empty), made exact by cell_distances. */
 static void mark_empty(struct dvr *d, size_t ncells)
 {
     for (size_t c = 0; c < ncells; c++) {
@@ -189,25 +191,26 @@ static void mark_empty(struct dvr *d, size_t ncells)
             int i1 = (int)ceilf(ZC_MAX(ZC_MIN(ZC_MAX(a, b), LUT_SIZE - 1.0f), 0.0f));
             empty = d->nonzero_prefix[i1 + 1] == d->nonzero_prefix[i0];
         }
-        d->empty[c] = empty;
+        d->dist[c] = empty ? UINT8_MAX : 0;
     }
 }
 
 /* ---- ray casting ---- */
 
-/* Distance along the ray to where it leaves the cube of edge size (voxels,
- * aligned to multiples of size) that holds p; inv is 1 / dir. */
-static inline float cube_exit(const float p[3], const float inv[3], float t, float size)
+/* Distance along the ray to where it leaves the empty cube around cell c
+ * (cells within k - 1 of it on every axis) from p; inv is 1 / dir.  Never
+ * behind p, even where p was clamped into the cell. */
+static inline float empty_exit(const float p[3], const float inv[3], const unsigned c[3],
+                               unsigned k)
 {
     float exit = INFINITY;
     for (int a = 0; a < 3; a++) {
         if (!isfinite(inv[a]))
             continue;
-        float c = (float)(int)(p[a] * (1.0f / size)); /* p >= 0: truncation is floor */
-        float wall = (inv[a] > 0 ? c + 1 : c) * size;
+        float wall = inv[a] > 0 ? (float)(c[a] + k) * CELL : ((float)c[a] - (float)k + 1) * CELL;
         exit = ZC_MIN(exit, (wall - p[a]) * inv[a]);
     }
-    return t + exit;
+    return ZC_MAX(exit, 0.0f);
 }
 
 /* A fixed offset in [0, 1) a pixel, so that neighbouring rays do not sample
@@ -417,19 +420,15 @@ static inline __attribute__((always_inline)) uint32_t cast(struct dvr *d, const 
         unsigned ix[3];
         float f[3];
         locate(org, dir, tr, last, ix, f);
-        unsigned cx = ix[0] / CELL, cy = ix[1] / CELL, cz = ix[2] / CELL;
-        size_t cell = ((size_t)cz * d->cdims[1] + cy) * d->cdims[0] + cx;
+        const unsigned c[3] = {ix[0] / CELL, ix[1] / CELL, ix[2] / CELL};
+        size_t cell = ((size_t)c[2] * d->cdims[1] + c[1]) * d->cdims[0] + c[0];
         if (cell != full_cell) { /* else still in the cell last found not empty */
-            size_t block =
-                ((size_t)(cz / BLOCK) * d->bdims[1] + cy / BLOCK) * d->bdims[0] + cx / BLOCK;
-            if (d->block_empty[block] || d->empty[cell]) {
+            if (d->dist[cell]) {
                 float p[3] = {org[0] + tr * dir[0], org[1] + tr * dir[1], org[2] + tr * dir[2]};
-                float size = d->block_empty[block] ? CELL * BLOCK : CELL;
-                float te = cube_exit(p, inv, tr, size);
-                /* Whole steps to the far side (te > tr), at most what an
-                 * int holds: a thin axis can make it 1e10; the rest of the
-                 * cell is then skipped on the next sample. */
-                float steps = ZC_MIN((te - tr) / dt, 1e9f);
+                /* Whole steps to the far side, at most what an int holds:
+                 * a thin axis can make it 1e10; the rest of the cube is
+                 * then skipped on the next sample. */
+                float steps = ZC_MIN(empty_exit(p, inv, c, d->dist[cell]) / dt, 1e9f);
                 tr += (float)(int)steps * dt;
                 clear = true;
                 continue;
@@ -523,19 +522,45 @@ static tile_fn *tile_loop(enum zc_vol_type type)
     return tiles[type];
 }
 
-/* Blocks of macrocells, and the box around everything not empty (rays are
- * clipped to it; an empty volume gives an empty box and no samples). */
+/* The chessboard distance transform of the cells (two raster passes over
+ * the 26 neighbours, exact for this metric), capped at 255. */
+static void cell_distances(struct dvr *d)
+{
+    const unsigned *cd = d->cdims;
+    const size_t ncells = (size_t)cd[0] * cd[1] * cd[2];
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t n = 0; n < ncells; n++) {
+            size_t i = pass == 0 ? n : ncells - 1 - n;
+            if (!d->dist[i])
+                continue;
+            const unsigned c[3] = {i % cd[0], i / cd[0] % cd[1], i / ((size_t)cd[0] * cd[1])};
+            unsigned best = d->dist[i];
+            for (int dz = -1; dz <= 1; dz++)
+                for (int dy = -1; dy <= 1; dy++)
+                    for (int dx = -1; dx <= 1; dx++) {
+                        /* The neighbours this pass has already been to. */
+                        int order = dz * 9 + dy * 3 + dx;
+                        if (pass == 0 ? order >= 0 : order <= 0)
+                            continue;
+                        long x = (long)c[0] + dx, y = (long)c[1] + dy, z = (long)c[2] + dz;
+                        if (x < 0 || y < 0 || z < 0 || x >= cd[0] || y >= cd[1] || z >= cd[2])
+                            continue;
+                        best = ZC_MIN(best, d->dist[((size_t)z * cd[1] + y) * cd[0] + x] + 1u);
+                    }
+            d->dist[i] = (uint8_t)best;
+        }
+}
+
+/* The box around everything not empty (rays are clipped to it; an empty
+ * volume gives an empty box and no samples). */
 static void summarize_cells(struct dvr *d)
 {
-    memset(d->block_empty, 1, (size_t)d->bdims[0] * d->bdims[1] * d->bdims[2]);
     unsigned lo[3] = {UINT32_MAX, UINT32_MAX, UINT32_MAX}, hi[3] = {0, 0, 0};
     for (unsigned cz = 0; cz < d->cdims[2]; cz++)
         for (unsigned cy = 0; cy < d->cdims[1]; cy++)
             for (unsigned cx = 0; cx < d->cdims[0]; cx++) {
-                if (d->empty[((size_t)cz * d->cdims[1] + cy) * d->cdims[0] + cx])
+                if (d->dist[((size_t)cz * d->cdims[1] + cy) * d->cdims[0] + cx])
                     continue;
-                d->block_empty[((size_t)(cz / BLOCK) * d->bdims[1] + cy / BLOCK) * d->bdims[0] +
-                               cx / BLOCK] = 0;
                 const unsigned c[3] = {cx, cy, cz};
                 for (int a = 0; a < 3; a++) {
                     lo[a] = ZC_MIN(lo[a], c[a]);
@@ -645,7 +670,6 @@ int zc_vol_render(struct zc_vol *v, struct zc_fb *fb, const struct zc_render_opt
         d->inv_sp[a] = 1.0f / v->spacing[a];
         minsp = ZC_MIN(minsp, v->spacing[a]);
         d->cdims[a] = (v->dims[a] - 2) / CELL + 1;
-        d->bdims[a] = (d->cdims[a] - 1) / BLOCK + 1;
     }
     view_setup(&d->view, &opts->camera, extent, zc_fb_width(fb), zc_fb_height(fb));
     for (int a = 0; a < 3; a++) {
@@ -669,12 +693,10 @@ int zc_vol_render(struct zc_vol *v, struct zc_fb *fb, const struct zc_render_opt
     d->idx_bias = (v->inter - lo) * per_value;
 
     size_t ncells = (size_t)d->cdims[0] * d->cdims[1] * d->cdims[2];
-    size_t nblocks = (size_t)d->bdims[0] * d->bdims[1] * d->bdims[2];
     unsigned *prefix = malloc((LUT_SIZE + 1) * sizeof(unsigned));
-    d->empty = malloc(ncells);
-    d->block_empty = malloc(nblocks);
+    d->dist = malloc(ncells);
     int err = 0;
-    if (!prefix || !d->empty || !d->block_empty) {
+    if (!prefix || !d->dist) {
         err = -ENOMEM;
         goto out;
     }
@@ -704,17 +726,17 @@ int zc_vol_render(struct zc_vol *v, struct zc_fb *fb, const struct zc_render_opt
     d->minmax = v->cells;
     mark_empty(d, ncells);
     summarize_cells(d);
+    cell_distances(d);
     run_parallel(tiles_worker, d, nthreads);
     err = atomic_load(&d->err);
     if (stats) {
-        stats->extra_bytes = sizeof(*d) + ncells + nblocks + (LUT_SIZE + 1) * sizeof(unsigned) +
+        stats->extra_bytes = sizeof(*d) + ncells + (LUT_SIZE + 1) * sizeof(unsigned) +
                              nthreads * slab_scratch_bytes(d) + v->cells_bytes;
         stats->samples = atomic_load(&d->samples);
     }
 out:
     free(prefix);
-    free(d->empty);
-    free(d->block_empty);
+    free(d->dist);
     free(d);
     return err;
 }
