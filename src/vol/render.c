@@ -505,25 +505,25 @@ static inline __attribute__((always_inline)) uint32_t cast(struct dvr *d, const 
     const float dt = d->dt;
     uint64_t taken = 0;
     const int last[3] = {(int)n[0] - 2, (int)n[1] - 2, (int)n[2] - 2};
-    size_t full_cell = SIZE_MAX;
-    bool clear = true; /* the step before this sample saw nothing */
+    float cell_end = -INFINITY; /* samples before it are in the cell last found not empty */
+    bool clear = true;          /* the step before this sample saw nothing */
     for (float tr = t0 + start * dt; tr <= t1; tr = advance(tr, dt)) {
         struct probe p;
         locate(org, dir, tr, last, p.ix, p.f);
-        const unsigned c[3] = {p.ix[0] / CELL, p.ix[1] / CELL, p.ix[2] / CELL};
-        size_t cell = ((size_t)c[2] * d->cdims[1] + c[1]) * d->cdims[0] + c[0];
-        if (cell != full_cell) { /* else still in the cell last found not empty */
-            if (d->dist[cell]) {
-                float at[3] = {org[0] + tr * dir[0], org[1] + tr * dir[1], org[2] + tr * dir[2]};
+        if (tr >= cell_end) {
+            const unsigned c[3] = {p.ix[0] / CELL, p.ix[1] / CELL, p.ix[2] / CELL};
+            const unsigned k = d->dist[((size_t)c[2] * d->cdims[1] + c[1]) * d->cdims[0] + c[0]];
+            float at[3] = {org[0] + tr * dir[0], org[1] + tr * dir[1], org[2] + tr * dir[2]};
+            if (k) {
                 /* Whole steps to the far side, at most what an int holds:
                  * a thin axis can make it 1e10; the rest of the cube is
                  * then skipped on the next sample. */
-                float steps = ZC_MIN(empty_exit(at, inv, c, d->dist[cell]) / dt, 1e9f);
+                float steps = ZC_MIN(empty_exit(at, inv, c, k) / dt, 1e9f);
                 tr += (float)(int)steps * dt;
                 clear = true;
                 continue;
             }
-            full_cell = cell;
+            cell_end = tr + empty_exit(at, inv, c, 1);
         }
         const float *e = classify(d, probe_value(d, &p, t));
         taken++;
