@@ -18,7 +18,9 @@ again under xvfb-run.  Debian's Python packages are visible to
 /usr/bin/python3 only, so run it with that.
 
   /usr/bin/python3 bench/vol_peers.py [--zc build/zc] [--volume V.nii[.gz]]
-                   [--repeat 5] [--threads 2] [--out DIR] [--json]
+                   [--repeat 5] [--threads 2] [--out DIR] [--json] [--quick]
+
+--quick runs the DVR comparison alone, at 512x512 (about 10 s).
 """
 import argparse
 import gzip
@@ -169,12 +171,16 @@ def vtk_dvr(nii, size, threads, frames, png):
     return first, statistics.median(times)
 
 
+def spread(xs):
+    return {"min": min(xs), "median": statistics.median(xs), "max": max(xs)}
+
+
 def dvr_peers(args, nii, out):
     """Rounds that alternate zc and VTK, so that both see the same load:
     each round a fresh zc process (load, first frame, 4 more frames) and a
     freshly set up VTK pipeline (first frame, 4 more)."""
     rows = []
-    for size in (512, 1024):
+    for size in (512,) if args.quick else (512, 1024):
         png = os.path.join(out, f"vol_dvr_{size}.png")
         zc_first, zc_frame, vtk_first, vtk_frame = [], [], [], []
         for r in range(args.repeat):
@@ -191,7 +197,11 @@ def dvr_peers(args, nii, out):
                      "zc_frame_s": statistics.median(zc_frame),
                      "zc_extra_bytes": j["extra_bytes"], "volume_bytes": j["volume_bytes"],
                      "vtk_first_s": statistics.median(vtk_first),
-                     "vtk_frame_s": statistics.median(vtk_frame)})
+                     "vtk_frame_s": statistics.median(vtk_frame),
+                     "zc_first": spread(zc_first), "vtk_first": spread(vtk_first),
+                     "first_ratio": spread([z / v for z, v in zip(zc_first, vtk_first)]),
+                     "zc_frame": spread(zc_frame), "vtk_frame": spread(vtk_frame),
+                     "frame_ratio": spread([z / v for z, v in zip(zc_frame, vtk_frame)])})
     return rows
 
 
@@ -203,13 +213,14 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=None, help="keep pictures and meshes here")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="DVR at 512x512 only")
     args = ap.parse_args()
     if not os.environ.get("DISPLAY") and not os.environ.get("ZC_BENCH_XVFB"):
         if not shutil.which("xvfb-run"):
             sys.exit("vol_peers: VTK's ray caster needs an X display: install xvfb")
         os.environ["ZC_BENCH_XVFB"] = "1"
         os.execvp("xvfb-run", ["xvfb-run", "-a", sys.executable] + sys.argv)
-    for mod in ("vtk", "skimage"):
+    for mod in ("vtk",) if args.quick else ("vtk", "skimage"):
         if importlib.util.find_spec(mod) is None:
             sys.exit(f"vol_peers: {mod} is missing: run it with /usr/bin/python3 after"
                      " scripts/deps bench (python3-vtk9, python3-skimage)")
@@ -224,10 +235,19 @@ def main():
             nii = os.path.join(tmp, "volume.nii")
             with gzip.open(args.volume, "rb") as src, open(nii, "wb") as dst:
                 shutil.copyfileobj(src, dst)
-        mc = mc_peers(args, nii, tmp)
+        mc = [] if args.quick else mc_peers(args, nii, tmp)
         dvr = dvr_peers(args, nii, out)
     finally:
         shutil.rmtree(tmp)
+    print_mc(args, mc)
+    print_dvr(args, dvr)
+    if args.json:
+        print(json.dumps({"marching_cubes": mc, "dvr": dvr}))
+
+
+def print_mc(args, mc):
+    if not mc:
+        return
     print(f"marching cubes on {os.path.basename(args.volume)} (median of {args.repeat})")
     print(f"{'iso':>6} {'zc s':>7} {'vtkMC s':>8} {'vtkFE s':>8} {'skimage s':>9}"
           f" {'zc/MC':>6} {'zc tris':>9} {'MC tris':>9} {'diff %':>7}")
@@ -236,8 +256,11 @@ def main():
         print(f"{r['iso']:>6} {r['zc_s']:7.3f} {r['vtk_mc_s']:8.3f} {r['vtk_fe_s']:8.3f}"
               f" {r['skimage_s']:9.3f} {r['zc_s'] / r['vtk_mc_s']:6.2f}"
               f" {r['zc_triangles']:9d} {r['vtk_mc_triangles']:9d} {diff:7.3f}")
+
+
+def print_dvr(args, dvr):
     print(f"\nDVR, {args.threads} threads (VTK: vtkFixedPointVolumeRayCastMapper);"
-          " first frame after load, and steady frames")
+          f" first frame after load, and steady frames (median of {args.repeat})")
     print(f"{'size':>5} {'zc 1st':>7} {'vtk 1st':>8} {'ratio':>6} {'zc frame':>9}"
           f" {'vtk frame':>9} {'ratio':>6} {'extra/volume %':>14}")
     for r in dvr:
@@ -245,8 +268,13 @@ def main():
               f" {r['zc_render_s'] / r['vtk_first_s']:6.2f} {r['zc_frame_s']:9.3f}"
               f" {r['vtk_frame_s']:9.3f} {r['zc_frame_s'] / r['vtk_frame_s']:6.2f}"
               f" {100.0 * r['zc_extra_bytes'] / r['volume_bytes']:14.2f}")
-    if args.json:
-        print(json.dumps({"marching_cubes": mc, "dvr": dvr}))
+    print(f"\n{'size':>5} {'figure':<12} {'min':>7} {'median':>7} {'max':>7}")
+    for r in dvr:
+        for key in ("zc_first", "vtk_first", "first_ratio", "zc_frame", "vtk_frame",
+                    "frame_ratio"):
+            s = r[key]
+            print(f"{r['size']:>5} {key:<12} {s['min']:7.3f} {s['median']:7.3f}"
+                  f" {s['max']:7.3f}")
 
 
 if __name__ == "__main__":
