@@ -29,6 +29,7 @@ struct pool_slot {
 struct zc_ring_pool {
     struct zc_ring *ring;
     struct zc_ring_pool *next; /* the next pool over the same ring */
+    uint8_t *base; /* slot 0's bytes in this process */
     uint64_t off, slot_size;
     uint32_t nslots, nfree, in_flight;
     uint32_t *free_stack;
@@ -53,6 +54,7 @@ int zc_ring_pool_create(struct zc_ring_pool **poolp, struct zc_ring *r, uint64_t
     }
     *p = (struct zc_ring_pool){.ring = r,
                                .next = r->pools,
+                               .base = (uint8_t *)zc_ring_buf_base(r) + off,
                                .off = off,
                                .slot_size = slot_size,
                                .nslots = nslots,
@@ -113,7 +115,7 @@ void *zc_ring_pool_ptr(const struct zc_ring_pool *p, uint32_t slot)
 {
     if (slot >= p->nslots)
         return NULL;
-    return (uint8_t *)zc_ring_buf_base(p->ring) + zc_ring_pool_off(p, slot);
+    return p->base + (uint64_t)slot * p->slot_size;
 }
 
 uint64_t zc_ring_pool_off(const struct zc_ring_pool *p, uint32_t slot)
@@ -183,9 +185,12 @@ static struct zc_ring_pool *token_pool(const struct zc_ring *r, const void *toke
 }
 
 /* Frees the slot a used entry names, in whichever pool posted it. */
-static int reclaim_one(struct zc_ring *r, const struct zc_ring_used *u)
+static int reclaim_one(struct zc_ring_pool *p, const struct zc_ring_used *u)
 {
-    struct zc_ring_pool *owner = token_pool(r, u->token);
+    /* Most completions are the reclaiming pool's own: test it first. */
+    uintptr_t t = (uintptr_t)u->token, lo = (uintptr_t)p->slot;
+    bool own = t >= lo && t < (uintptr_t)(p->slot + p->nslots) && (t - lo) % sizeof(*p->slot) == 0;
+    struct zc_ring_pool *owner = own ? p : token_pool(p->ring, u->token);
     if (!owner)
         return -EPROTO;
     const struct pool_slot *s = u->token;
@@ -204,7 +209,7 @@ int zc_ring_pool_reclaim(struct zc_ring_pool *p)
         if (n < 0)
             return n;
         for (int i = 0; i < n; i++) {
-            int err = reclaim_one(p->ring, &used[i]);
+            int err = reclaim_one(p, &used[i]);
             if (err)
                 return err;
         }
