@@ -103,28 +103,6 @@ static void usage(FILE *f)
                "  -h, --help            this text\n");
 }
 
-/* One line on stderr and, with --json, {"error","errno"} as the last line
- * of stdout: a failure scripts can read.  err is a negative errno. */
-static int bench_fail(bool json, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int bench_fail(bool json, int err, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    zc_error("%s", msg);
-    if (json) {
-        struct zc_json j;
-        zc_json_begin(&j, stdout);
-        zc_json_str(&j, "error", msg);
-        zc_json_u64(&j, "errno", (uint64_t)-err);
-        zc_json_end(&j);
-    }
-    return ZC_EXIT_FAIL;
-}
-
 static size_t l3_size(void)
 {
     FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "re");
@@ -215,8 +193,8 @@ int cmd_bench_stream(int argc, char **argv)
     unsigned char *region = mmap(NULL, 2 * REGION_BYTES, PROT_READ | PROT_WRITE,
                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (region == MAP_FAILED)
-        return bench_fail(json, -errno, "cannot map %zu MiB: %s", 2 * REGION_BYTES >> 20,
-                          zc_strerror(errno));
+        return cli_job_failed(json, -errno, "cannot map %zu MiB: %s", 2 * REGION_BYTES >> 20,
+                              zc_strerror(errno));
     m.src = region;
     m.dst = region + REGION_BYTES;
     memset(m.src, 0x5a, REGION_BYTES);

@@ -100,6 +100,17 @@ void cli_json_failures(bool on)
     failure.json = on;
 }
 
+int cli_job_failed(bool json, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    record(err, true, fmt, ap);
+    va_end(ap);
+    if (json)
+        cli_json_failures(true);
+    return ZC_EXIT_FAIL;
+}
+
 int cli_exit(int rc)
 {
     if (rc != ZC_EXIT_FAIL || !failure.json)

@@ -43,6 +43,10 @@ int cli_fail_said(int err, const char *fmt, ...) __attribute__((format(printf, 2
 /* The command was asked for --json: a failed job ends with the object. */
 void cli_json_failures(bool on);
 
+/* A failed job in one call: cli_json_failures(json) and cli_fail(err, ...);
+ * returns ZC_EXIT_FAIL. */
+int cli_job_failed(bool json, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* What main returns: rc, after the --json failure object when rc is
  * ZC_EXIT_FAIL and the command asked for it. */
 int cli_exit(int rc);

@@ -224,28 +224,6 @@ static int parse_opts(int argc, char **argv, struct ingest_opts *o)
     return 0;
 }
 
-/* One line on stderr and, with --json, {"error","errno"} as the last line
- * of stdout, so that scripts read failures too.  err is a negative errno. */
-static int ingest_fail(const struct ingest_opts *o, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int ingest_fail(const struct ingest_opts *o, int err, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    zc_error("%s", msg);
-    if (o->json) {
-        struct zc_json j;
-        zc_json_begin(&j, stdout);
-        zc_json_str(&j, "error", msg);
-        zc_json_u64(&j, "errno", (uint64_t)-err);
-        zc_json_end(&j);
-    }
-    return ZC_EXIT_FAIL;
-}
-
 /* Bytes a second the sensors delivered; NAN (JSON null) when they never ran. */
 static double achieved_rate(const struct zc_ingest_stats *st)
 {
@@ -312,11 +290,11 @@ static uint64_t cached_bytes(const struct zc_ingest *in)
 static int verdict(const struct ingest_opts *o, const struct zc_ingest_stats *st)
 {
     if (st->bad_frames)
-        return ingest_fail(o, -EBADMSG, "%llu frames failed the consumer's checks",
-                           (unsigned long long)st->bad_frames);
+        return cli_job_failed(o->json, -EBADMSG, "%llu frames failed the consumer's checks",
+                              (unsigned long long)st->bad_frames);
     if (st->persist_errors)
-        return ingest_fail(o, -EIO, "%llu frames could not be written to the recording",
-                           (unsigned long long)st->persist_errors);
+        return cli_job_failed(o->json, -EIO, "%llu frames could not be written to the recording",
+                              (unsigned long long)st->persist_errors);
     return ZC_EXIT_OK;
 }
 
@@ -345,7 +323,7 @@ static int ingest_only(const struct ingest_opts *o, struct zc_ingest *in)
     }
     zc_progress_finish(&pr);
     if (rc < 0)
-        return ingest_fail(o, rc, "ingest failed: %s", zc_strerror(rc));
+        return cli_job_failed(o->json, rc, "ingest failed: %s", zc_strerror(rc));
     uint64_t cached = cached_bytes(in);
     print_stats(o, &st, cached);
     if (o->json) {
@@ -473,11 +451,11 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
     struct zc_corunner *cr;
     int rc = zc_corunner_start(&cr, cpu, o->table_bytes, o->duration * 2 + 10);
     if (rc < 0)
-        return ingest_fail(o, rc, "cannot start the co-runner: %s", zc_strerror(rc));
+        return cli_job_failed(o->json, rc, "cannot start the co-runner: %s", zc_strerror(rc));
     struct phase *ph = calloc(rounds * PHASE_KINDS, sizeof(*ph));
     if (!ph) {
         zc_corunner_destroy(cr);
-        return ingest_fail(o, -ENOMEM, "out of memory");
+        return cli_job_failed(o->json, -ENOMEM, "out of memory");
     }
     struct zc_ingest_stats st[PHASE_KINDS] = {0};
     struct zc_progress pr;
@@ -511,7 +489,7 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
     free(ph);
     zc_corunner_destroy(cr);
     if (rc < 0)
-        return ingest_fail(o, rc, "co-runner measurement failed: %s", zc_strerror(rc));
+        return cli_job_failed(o->json, rc, "co-runner measurement failed: %s", zc_strerror(rc));
     struct zc_ingest_stats all = st[PHASE_REGULAR];
     all.frames += st[PHASE_NT].frames;
     all.bytes += st[PHASE_NT].bytes;
@@ -558,16 +536,16 @@ int cmd_ingest(int argc, char **argv)
     /* Before pinning, which narrows what sched_getaffinity() reports. */
     o.corunner_cpu = next_allowed_cpu(o.cfg.cpu);
     if (o.cfg.cpu >= 0 && (rc = zc_stream_pin_cpu(o.cfg.cpu)) < 0)
-        return ingest_fail(&o, rc, "cannot run on cpu %d: %s", o.cfg.cpu, zc_strerror(rc));
+        return cli_job_failed(o.json, rc, "cannot run on cpu %d: %s", o.cfg.cpu, zc_strerror(rc));
     struct zc_ingest *in;
     /* Measuring, the producer's core spins in every phase, ingest or not. */
     o.cfg.spin = o.corunner;
     rc = zc_ingest_create(&in, &o.cfg);
     if (rc < 0 && o.cfg.persist_path)
-        return ingest_fail(&o, rc, "cannot set up the frame pool and the recording %s: %s",
-                           o.cfg.persist_path, zc_strerror(rc));
+        return cli_job_failed(o.json, rc, "cannot set up the frame pool and the recording %s: %s",
+                              o.cfg.persist_path, zc_strerror(rc));
     if (rc < 0)
-        return ingest_fail(&o, rc, "cannot set up the frame pool: %s", zc_strerror(rc));
+        return cli_job_failed(o.json, rc, "cannot set up the frame pool: %s", zc_strerror(rc));
     rc = o.corunner ? ingest_corunner(&o, in) : ingest_only(&o, in);
     zc_ingest_destroy(in);
     return rc;

@@ -45,28 +45,6 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
-/* A failed job: one line on stderr and, when json (--json), a last line
- * {"error": the same text, "errno": positive errno} on stdout, so that
- * scripts read failures too; returns ZC_EXIT_FAIL. */
-static int __attribute__((format(printf, 3, 4)))
-job_failed(bool json, int err, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    zc_error("%s", line);
-    if (json) {
-        struct zc_json j;
-        zc_json_begin(&j, stdout);
-        zc_json_str(&j, "error", line);
-        zc_json_u64(&j, "errno", (uint64_t)(err < 0 ? -err : err));
-        zc_json_end(&j);
-    }
-    return ZC_EXIT_FAIL;
-}
-
 /* Loads our private key; a failure says what is wrong with the file and
  * how to fix it. */
 static int load_keypair(bool json, const char *path, struct zc_keypair *kp)
@@ -76,14 +54,14 @@ static int load_keypair(bool json, const char *path, struct zc_keypair *kp)
     if (!r)
         return 0;
     if (!zc_pubkey_load(path, &pk))
-        job_failed(json, r, "%s is a public key: give the .key", path);
+        cli_job_failed(json, r, "%s is a public key: give the .key", path);
     else if (r == -EPERM)
-        job_failed(json, r, "%s is readable by others: chmod 600 %s", path, path);
+        cli_job_failed(json, r, "%s is readable by others: chmod 600 %s", path, path);
     else if (r == -EINVAL)
-        job_failed(json, r, "%s is not a zc key file (expected a line 'zc-x25519-private ...')",
-                   path);
+        cli_job_failed(json, r, "%s is not a zc key file (expected a line 'zc-x25519-private ...')",
+                       path);
     else
-        job_failed(json, r, "cannot load the key %s: %s", path, zc_strerror(r));
+        cli_job_failed(json, r, "cannot load the key %s: %s", path, zc_strerror(r));
     return r;
 }
 
@@ -405,24 +383,24 @@ static int connect_failed(const struct client_opts *o, const char *host, uint16_
     switch (r) {
     case -EKEYREJECTED:
     case -EBADMSG:
-        return job_failed(o->json, r,
-                          "the server did not prove it holds %s's key (is --server-pub this "
-                          "server's key?)",
-                          o->serverfile);
+        return cli_job_failed(o->json, r,
+                              "the server did not prove it holds %s's key (is --server-pub this "
+                              "server's key?)",
+                              o->serverfile);
     case -EACCES:
-        return job_failed(o->json, r,
-                          "the server refused our key: add %s's line to the server's "
-                          "--authorized file",
-                          pub_of(o->keyfile, pub, sizeof(pub)));
+        return cli_job_failed(o->json, r,
+                              "the server refused our key: add %s's line to the server's "
+                              "--authorized file",
+                              pub_of(o->keyfile, pub, sizeof(pub)));
     case -EBUSY:
-        return job_failed(o->json, r, "the server is at its session limit; try again later");
+        return cli_job_failed(o->json, r, "the server is at its session limit; try again later");
     case -ESTALE:
-        return job_failed(o->json, r,
-                          "the server saw a newer handshake from our key: is this machine's "
-                          "clock set back?");
+        return cli_job_failed(o->json, r,
+                              "the server saw a newer handshake from our key: is this machine's "
+                              "clock set back?");
     default:
-        return job_failed(o->json, r, "cannot open a session with %s:%u: %s", host, port,
-                          zc_strerror(r));
+        return cli_job_failed(o->json, r, "cannot open a session with %s:%u: %s", host, port,
+                              zc_strerror(r));
     }
 }
 
@@ -434,12 +412,14 @@ static int load_server_pub(const struct client_opts *o, struct zc_pubkey *server
         return 0;
     if (!zc_keypair_load(o->serverfile, &kp)) {
         zc_wipe(&kp, sizeof(kp));
-        job_failed(o->json, r, "%s is a private key: give the server's .pub", o->serverfile);
+        cli_job_failed(o->json, r, "%s is a private key: give the server's .pub", o->serverfile);
     } else if (r == -EINVAL) {
-        job_failed(o->json, r, "%s is not a zc public key file (expected a line 'zc-x25519 ...')",
-                   o->serverfile);
+        cli_job_failed(o->json, r,
+                       "%s is not a zc public key file (expected a line 'zc-x25519 ...')",
+                       o->serverfile);
     } else {
-        job_failed(o->json, r, "cannot load the server key %s: %s", o->serverfile, zc_strerror(r));
+        cli_job_failed(o->json, r, "cannot load the server key %s: %s", o->serverfile,
+                       zc_strerror(r));
     }
     return r;
 }
@@ -517,9 +497,9 @@ static int report_failure(const struct client_opts *o, struct zc_place_client *c
                        : r == -EDQUOT ? "; see --max-files and --max-bytes"
                                       : "";
     if (msg[0] || hint[0])
-        return job_failed(o->json, r, "%s: %s (%s%s)", what, zc_strerror(r), msg,
-                          msg[0] ? hint : hint + 2);
-    return job_failed(o->json, r, "%s: %s", what, zc_strerror(r));
+        return cli_job_failed(o->json, r, "%s: %s (%s%s)", what, zc_strerror(r), msg,
+                              msg[0] ? hint : hint + 2);
+    return cli_job_failed(o->json, r, "%s: %s", what, zc_strerror(r));
 }
 
 static void print_summary(const struct client_opts *o, struct zc_place_client *c, uint64_t t0)
@@ -640,7 +620,7 @@ int cmd_put(int argc, char **argv)
     sum_size_bytes = 0;
     for (int i = 0; i < nsrc; i++)
         if (nftw(srcs[i], sum_size, 32, FTW_PHYS))
-            return job_failed(o.json, -errno, "%s: %s", srcs[i], strerror(errno));
+            return cli_job_failed(o.json, -errno, "%s: %s", srcs[i], strerror(errno));
     catch_interrupts(&o);
     struct zc_progress progress;
     zc_progress_start(&progress, "put", sum_size_bytes, o.quiet);
@@ -653,7 +633,7 @@ int cmd_put(int argc, char **argv)
         const char *name = src_name(srcs[i], namebuf, sizeof(namebuf));
         if (!name) {
             r = -EINVAL;
-            job_failed(o.json, r, "%s: cannot tell what to name it on the server", srcs[i]);
+            cli_job_failed(o.json, r, "%s: cannot tell what to name it on the server", srcs[i]);
             break;
         }
         if (!dest[0])
@@ -727,7 +707,7 @@ int cmd_get(int argc, char **argv)
     }
     struct stat st;
     if (stat(localdir, &st) || !S_ISDIR(st.st_mode))
-        return job_failed(o.json, -ENOTDIR, "%s: not a directory", localdir);
+        return cli_job_failed(o.json, -ENOTDIR, "%s: not a directory", localdir);
     catch_interrupts(&o);
     struct zc_progress progress;
     zc_progress_start(&progress, "get", 0, o.quiet);
