@@ -29,7 +29,7 @@ struct pool_slot {
 struct zc_ring_pool {
     struct zc_ring *ring;
     struct zc_ring_pool *next; /* the next pool over the same ring */
-    uint8_t *base; /* slot 0's bytes in this process */
+    uint8_t *base;             /* slot 0's bytes in this process */
     uint64_t off, slot_size;
     uint32_t nslots, nfree, in_flight;
     uint32_t *free_stack;
