@@ -99,6 +99,33 @@ static inline uint64_t zc_get_le64(const uint8_t *p)
     return le64toh(v);
 }
 
+/* ---- geometry ---- */
+/* The ray o + t dir against the box [lo, hi]: true with [*t0, *t1] the
+ * parameter interval inside it (slab method), false when it misses. */
+static inline bool zc_ray_box(const double o[3], const double dir[3], const double lo[3],
+                              const double hi[3], double *t0, double *t1)
+{
+    double a = -__builtin_inf(), b = __builtin_inf();
+    for (int d = 0; d < 3; d++) {
+        if (dir[d] == 0) {
+            if (o[d] < lo[d] || o[d] > hi[d])
+                return false;
+            continue;
+        }
+        double ta = (lo[d] - o[d]) / dir[d], tb = (hi[d] - o[d]) / dir[d];
+        if (ta > tb) {
+            double tmp = ta;
+            ta = tb;
+            tb = tmp;
+        }
+        a = ta > a ? ta : a;
+        b = tb < b ? tb : b;
+    }
+    *t0 = a;
+    *t1 = b;
+    return a <= b;
+}
+
 /* ---- time ---- */
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t zc_now_ns(void);

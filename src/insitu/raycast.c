@@ -10,6 +10,7 @@
  * visibility order is the whole render.
  */
 #include "insitu_internal.h"
+#include "zc/base.h"
 
 #include <errno.h>
 #include <math.h>
@@ -129,33 +130,13 @@ static float sample(const struct zc_insitu_field *f, const struct axis a[3])
     return c0 + a[2].w * (c1 - c0);
 }
 
-/* Ray parameter interval [t0, t1] inside box [lo, hi]; false if missed. */
-static bool slab(const double o[3], const double dir[3], const double lo[3], const double hi[3],
-                 double *t0, double *t1)
-{
-    double a = -INFINITY, b = INFINITY;
-    for (int d = 0; d < 3; d++) {
-        if (dir[d] == 0) {
-            if (o[d] < lo[d] || o[d] > hi[d])
-                return false;
-            continue;
-        }
-        double ta = (lo[d] - o[d]) / dir[d], tb = (hi[d] - o[d]) / dir[d];
-        a = fmax(a, fmin(ta, tb));
-        b = fmin(b, fmax(ta, tb));
-    }
-    *t0 = a;
-    *t1 = b;
-    return a <= b;
-}
-
 /* One ray through the brick, front to back, into acc (premultiplied). */
 static void cast_ray(const struct zc_insitu_config *cfg, const struct zc_insitu_field *f,
                      const double o[3], const double dir[3], const double lo[3], const double hi[3],
                      float step, float acc[4])
 {
     double t0, t1;
-    if (!slab(o, dir, lo, hi, &t0, &t1))
+    if (!zc_ray_box(o, dir, lo, hi, &t0, &t1))
         return;
     long s0 = (long)floor(t0 / cfg->step) - 1, s1 = (long)ceil(t1 / cfg->step) + 1;
     for (long s = s0 < 0 ? 0 : s0; s <= s1 && acc[3] < 0.999f; s++) {

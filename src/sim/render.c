@@ -238,31 +238,6 @@ static bool skip_sample(const struct skip_table *t, const double q[3])
     return t->empty[(b[2] * t->nb[1] + b[1]) * t->nb[0] + b[0]];
 }
 
-/* Ray parameter interval [t0, t1] inside box [lo, hi]; false if missed. */
-static bool slab(const double o[3], const double dir[3], const double lo[3], const double hi[3],
-                 double *t0, double *t1)
-{
-    double a = -INFINITY, b = INFINITY;
-    for (int d = 0; d < 3; d++) {
-        if (dir[d] == 0) {
-            if (o[d] < lo[d] || o[d] > hi[d])
-                return false;
-            continue;
-        }
-        double ta = (lo[d] - o[d]) / dir[d], tb = (hi[d] - o[d]) / dir[d];
-        if (ta > tb) {
-            double tmp = ta;
-            ta = tb;
-            tb = tmp;
-        }
-        a = ta > a ? ta : a;
-        b = tb < b ? tb : b;
-    }
-    *t0 = a;
-    *t1 = b;
-    return a <= b;
-}
-
 int zc_sim_render(const struct zc_sim *s, const struct zc_sim_view *v, float *rgba)
 {
     if (v->width == 0 || v->height == 0 || v->width > 65536 || v->height > 65536 ||
@@ -293,7 +268,7 @@ int zc_sim_render(const struct zc_sim *s, const struct zc_sim_view *v, float *rg
             for (int d = 0; d < 3; d++)
                 o[d] = centre + pu * right[d] + pv * up[d] - reach * dir[d];
             double t0, t1;
-            if (!slab(o, dir, lo, hi, &t0, &t1))
+            if (!zc_ray_box(o, dir, lo, hi, &t0, &t1))
                 continue;
             long s0 = (long)floor(t0 / v->step) - 1, s1 = (long)ceil(t1 / v->step) + 1;
             float acc[4] = {0, 0, 0, 0};
