@@ -54,9 +54,9 @@ struct zc_corunner;
 
 /* Starts the co-runner on cpu (-1: wherever the scheduler puts it) with a
  * table of table_bytes (0: the largest table, up to the L3, whose lookups
- * still run from cache here, found by timing growing prefixes), logging up
+ * run at least 4 times as fast as from DRAM here, found by sweeping sizes), logging up
  * to max_seconds of samples; returns once the thread has measured its
- * reference rate (zc_corunner_reference_rate()).  0 on success (*cp set),
+ * rate from DRAM (zc_corunner_far_rate()).  0 on success (*cp set),
  * -EINVAL, -ENOMEM, -errno from pthread_create. */
 int zc_corunner_start(struct zc_corunner **cp, int cpu, size_t table_bytes, double max_seconds);
 
@@ -69,13 +69,14 @@ void zc_corunner_stop(struct zc_corunner *c);
  * -EBUSY before zc_corunner_stop(). */
 int zc_corunner_rate(const struct zc_corunner *c, uint64_t t0, uint64_t t1, double *rate);
 
-/* Lookups per second of CPU time in the first eighth of the table (at least
- * twice the L2, at most all of it), measured on the co-runner's core before
- * zc_corunner_start() returned (about 50 ms): what the whole table would
- * give if it sat in the L3.  An alone rate far below it means the table is
- * not in the L3 (other programs, or other guests of a shared host, hold it),
- * and ingest has little left to evict. */
-double zc_corunner_reference_rate(const struct zc_corunner *c);
+/* Lookups per second of CPU time in a table far larger than the L3 (eight
+ * times it, 64 MiB to 1 GiB), measured on the co-runner's core before
+ * zc_corunner_start() returned: the rate from DRAM.  A table that lives in
+ * cache runs several times faster; an alone rate close to this one means
+ * the machine gives the co-runner no cache of its own (shared L3, other
+ * guests), and ingest has nothing left to evict.  0 when the large table
+ * could not be allocated. */
+double zc_corunner_far_rate(const struct zc_corunner *c);
 
 /* The table's size in bytes. */
 size_t zc_corunner_table_bytes(const struct zc_corunner *c);

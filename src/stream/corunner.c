@@ -30,9 +30,16 @@
 /* Lookups between two looks at the clock and the stop flag. */
 #define LOOKUP_BATCH 2048
 #define SAMPLE_NS    1000000ull
-/* The reference measurement at start: warm-up and measurement, CPU time. */
+/* One rate measurement: warm-up and measurement, CPU time. */
 #define REF_WARM_NS    10000000ull
 #define REF_MEASURE_NS 40000000ull
+/* The table that runs from DRAM: FAR_FACTOR times the L3, within bounds. */
+#define FAR_FACTOR    8
+#define FAR_MIN_BYTES ((size_t)64 << 20)
+#define FAR_MAX_BYTES ((size_t)1 << 30)
+/* A table size is kept when its lookups run this many times as fast as
+ * from DRAM: a margin over the check zc ingest applies (3x by default). */
+#define CALIBRATE_RATIO 4
 
 struct sample {
     uint64_t t_ns;   /* monotonic clock */
@@ -51,8 +58,8 @@ struct zc_corunner {
     size_t max_samples;
     size_t nsamples; /* written by the thread, read after join */
     int stop;        /* atomic: set by zc_corunner_stop() */
-    int ready;       /* atomic: set once ref_rate is measured */
-    double ref_rate; /* lookups per CPU second in the table's first eighth */
+    int ready;       /* atomic: set once far_rate is measured */
+    double far_rate; /* lookups per CPU second in a table far larger than the L3 */
     uint64_t x, v;   /* the lookup chain (the thread's) */
 };
 
@@ -131,15 +138,8 @@ static double lookup_rate(struct zc_corunner *c, uint64_t entries)
     return (double)n / zc_ns_to_s(t1 - t0);
 }
 
-/* The table the caches really hold.  The L3 a CPU reports may be shared
- * with other cores, other guests or a hypervisor, and a table bigger than
- * what is left runs from DRAM whatever ingest does.  So time the lookups in
- * the whole table (as big as the L3 claims to be) and in growing prefixes
- * of it, from twice the L2 upwards (best of three, as interference only
- * ever slows a measurement), and keep the largest prefix that still runs at
- * least twice as fast as the whole: the largest working set that lives in
- * cache, the one ingest can hurt.  When no prefix is clearly faster, the
- * whole table lives in one place and is kept. */
+/* Lookups per CPU second, the best of three: interference only ever slows a
+ * measurement down. */
 static double best_lookup_rate(struct zc_corunner *c, uint64_t entries)
 {
     double best = 0;
@@ -148,21 +148,47 @@ static double best_lookup_rate(struct zc_corunner *c, uint64_t entries)
     return best;
 }
 
+/* The rate from DRAM: the same lookups in a table FAR_FACTOR times the L3
+ * (64 MiB to 1 GiB), allocated for this and freed.  Its pages are touched
+ * (untouched ones would all read the one zero page, from cache); the values
+ * do not matter, since each address depends on the value read before it
+ * whatever that value is.  0 when the memory cannot be had. */
+static double far_lookup_rate(struct zc_corunner *c)
+{
+    size_t bytes = ZC_MIN(ZC_MAX(FAR_FACTOR * max_table_bytes(), FAR_MIN_BYTES), FAR_MAX_BYTES);
+    uint64_t *far = aligned_alloc(4096, bytes);
+    if (!far)
+        return 0;
+    for (size_t i = 0; i < bytes / sizeof(uint64_t); i += 4096 / sizeof(uint64_t))
+        far[i] = i;
+    uint64_t *own = c->table;
+    c->table = far;
+    double r = best_lookup_rate(c, bytes / sizeof(uint64_t));
+    c->table = own;
+    free(far);
+    return r;
+}
+
+/* The table the caches really hold.  The L3 a CPU reports may be shared
+ * with other cores, other guests or a hypervisor, and a table bigger than
+ * what is left runs from DRAM whatever ingest does.  So sweep the sizes from
+ * twice the L2 up to the L3 and keep the largest whose lookups run at least
+ * CALIBRATE_RATIO times as fast as from DRAM (far_rate): the largest working
+ * set that lives in cache, the one ingest can hurt.  When none does, the
+ * smallest is kept, and the caller's check against far_rate says so. */
 static void calibrate_table(struct zc_corunner *c)
 {
-    double whole = best_lookup_rate(c, c->entries);
     uint64_t step = ZC_MAX(2 * cache_bytes(2), (size_t)1 << 20) / sizeof(uint64_t);
-    uint64_t best = 0;
-    for (uint64_t n = step; n < c->entries; n *= 2) {
+    uint64_t best = ZC_MIN(step, c->entries);
+    for (uint64_t n = step; n <= c->entries; n *= 2) {
         double r = best_lookup_rate(c, n);
-        zc_debug("co-runner: %.1f M lookups/s in %llu KiB (%.1f in the whole table)", r * 1e-6,
-                 (unsigned long long)(n * sizeof(uint64_t) >> 10), whole * 1e-6);
-        if (r < 2 * whole)
+        zc_debug("co-runner: %.1f M lookups/s in %llu KiB (%.1f from DRAM)", r * 1e-6,
+                 (unsigned long long)(n * sizeof(uint64_t) >> 10), c->far_rate * 1e-6);
+        if (r < CALIBRATE_RATIO * c->far_rate)
             break;
         best = n;
     }
-    if (best)
-        c->entries = best;
+    c->entries = best;
 }
 
 static void *corunner_main(void *arg)
@@ -170,13 +196,11 @@ static void *corunner_main(void *arg)
     struct zc_corunner *c = arg;
     if (c->cpu >= 0)
         zc_stream_pin_cpu(c->cpu);
+    c->far_rate = far_lookup_rate(c);
     if (c->calibrate)
         calibrate_table(c);
-    /* An eighth of the table, but no less than twice the L2: the reference
-     * must run from the L3, as the whole table would if it were left alone. */
-    uint64_t ref = ZC_MAX(c->entries / 8, 2 * cache_bytes(2) / sizeof(uint64_t));
-    c->ref_rate = lookup_rate(c, ZC_MIN(ref, c->entries));
-    /* Publishes ref_rate to zc_corunner_start(), which waits with an acquire load. */
+    /* Publishes far_rate and entries to zc_corunner_start(), which waits
+     * with an acquire load. */
     __atomic_store_n(&c->ready, 1, __ATOMIC_RELEASE);
     uint64_t lookups = 0, next_sample = 0;
     while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
@@ -224,7 +248,7 @@ int zc_corunner_start(struct zc_corunner **cp, int cpu, size_t table_bytes, doub
         return -rc;
     }
     c->running = true;
-    /* Pairs with the release store after the reference measurement. */
+    /* Pairs with the release store after the measurements at start. */
     while (!__atomic_load_n(&c->ready, __ATOMIC_ACQUIRE)) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
@@ -262,9 +286,9 @@ int zc_corunner_rate(const struct zc_corunner *c, uint64_t t0, uint64_t t1, doub
     return 0;
 }
 
-double zc_corunner_reference_rate(const struct zc_corunner *c)
+double zc_corunner_far_rate(const struct zc_corunner *c)
 {
-    return c->ref_rate;
+    return c->far_rate;
 }
 
 size_t zc_corunner_table_bytes(const struct zc_corunner *c)

@@ -72,6 +72,12 @@ static void test_usage(void)
         ZC_EXIT_USAGE);
     CHECK_EQ(run((const char *[]){"ingest", "--corunner", "--duration", "0.5", NULL}),
              ZC_EXIT_USAGE);
+    /* Fewer than five rounds of three phases: no spread to speak of. */
+    CHECK_EQ(
+        run((const char *[]){"ingest", "--corunner", "--duration", "1", "--phase", "0.1", NULL}),
+        ZC_EXIT_USAGE);
+    CHECK_EQ(run((const char *[]){"ingest", "--corunner", "--min-ratio", "0.5", NULL}),
+             ZC_EXIT_USAGE);
 }
 
 static void test_bad_recording(void)
@@ -98,12 +104,18 @@ static void test_json_run(void)
 
 static void test_json_corunner(void)
 {
-    CHECK_EQ(run((const char *[]){"ingest", "--rate", "128M", "--duration", "0.6", "--phase", "0.1",
-                                  "--table", "4M", "--corunner", "--json", NULL}),
+    CHECK_EQ(run((const char *[]){"ingest", "--rate", "128M", "--duration", "0.6", "--phase",
+                                  "0.04", "--table", "4M", "--corunner", "--json", NULL}),
              ZC_EXIT_OK);
     const char *j = last_line();
-    static const char *const keys[] = {"achieved_Bps", "dropped_frames", "corunner_loss_regular",
-                                       "corunner_loss_nt", "corunner_alone_Mlookups"};
+    static const char *const keys[] = {"achieved_Bps",
+                                       "dropped_frames",
+                                       "corunner_loss_regular",
+                                       "corunner_loss_nt",
+                                       "corunner_alone_Mlookups",
+                                       "corunner_loss_nt_min",
+                                       "corunner_loss_regular_max",
+                                       "corunner_far_Mlookups"};
     char v[64];
     for (size_t i = 0; i < ZC_ARRAY_SIZE(keys); i++)
         CHECK_OK(zc_test_json_field(j, keys[i], v, sizeof(v)));

@@ -152,7 +152,7 @@ def ingest_failure_json():
 def ingest_corunner_not_measurable():
     """With one CPU the co-runner shares the ingest's core: no loss figure."""
     cpu = min(os.sched_getaffinity(0))
-    rc, out, _ = run(["ingest", "--rate", "32M", "--duration", "0.6", "--phase", "0.1",
+    rc, out, _ = run(["ingest", "--rate", "32M", "--duration", "1.5", "--phase", "0.1",
                       "--table", "1M", "--corunner", "--json"],
                      preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
     check(rc == 0, "ingest --corunner exit %d" % rc)
@@ -166,8 +166,51 @@ def ingest_corunner_not_measurable():
     check(said and "not measurable here" in said[0], "text: %r" % said)
 
 
+LOSS_KEYS = ["corunner_loss_%s%s" % (kind, stat) for kind in ("regular", "nt")
+             for stat in ("", "_min", "_max")]
+
+
+def corunner_json(extra):
+    rc, out, _ = run(["ingest", "--rate", "64M", "--duration", "0.6", "--phase", "0.04",
+                      "--table", "1M", "--corunner", "--json"] + extra)
+    check(rc == 0, "ingest --corunner exit %d" % rc)
+    s = json_lines(out)[-1]
+    no_sentinel(s)
+    said = [line for line in out.splitlines() if line.startswith("co-runner losses")]
+    check(len(said) == 1, "text: %r" % said)
+    return s, said[0]
+
+
+def ingest_corunner_spread():
+    """Median, min and max of each loss over at least five rounds, or all
+    null with the reason: never a figure the run cannot stand behind."""
+    s, said = corunner_json([])
+    check(s["rounds"] >= 5, "rounds %r" % s["rounds"])
+    check(isinstance(s["corunner_measurable"], bool), "flag %r" % s.get("corunner_measurable"))
+    check(s["corunner_far_Mlookups"] > 0, "far rate %r" % s["corunner_far_Mlookups"])
+    if s["corunner_measurable"]:
+        for kind in ("regular", "nt"):
+            lo, med, hi = (s["corunner_loss_%s%s" % (kind, t)] for t in ("_min", "", "_max"))
+            check(lo <= med <= hi, "%s: %r %r %r" % (kind, lo, med, hi))
+        check("[" in said, "text: %r" % said)
+    else:
+        check(all(s[k] is None for k in LOSS_KEYS), "losses %r" % [s[k] for k in LOSS_KEYS])
+        check("not measurable here" in said, "text: %r" % said)
+
+
+def ingest_corunner_impossible_ratio():
+    """A co-runner asked to run 100000 times faster than from DRAM never
+    does: not measurable, in JSON (nulls and a note) and in the text."""
+    s, said = corunner_json(["--min-ratio", "1e5"])
+    check(s["corunner_measurable"] is False, "measurable at ratio 1e5")
+    check(all(s[k] is None for k in LOSS_KEYS), "losses %r" % [s[k] for k in LOSS_KEYS])
+    check("not measurable here" in s["corunner_note"], "note %r" % s.get("corunner_note"))
+    check("not measurable here" in said, "text: %r" % said)
+
+
 for test in (bench_stream_no_size_above_l3, bench_stream_one_size_above_l3,
              bench_stream_failure_json, ingest_rate_one, ingest_units_agree,
-             ingest_progress_at_most_100, ingest_failure_json, ingest_corunner_not_measurable):
+             ingest_progress_at_most_100, ingest_failure_json, ingest_corunner_not_measurable,
+             ingest_corunner_spread, ingest_corunner_impossible_ratio):
     print("  " + test.__name__, file=sys.stderr)
     test()

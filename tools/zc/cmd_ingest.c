@@ -6,10 +6,11 @@
  * ingest, streaming ingest, in a rotating order), compares each ingest phase
  * with the alone phase of its own round and takes the median over rounds,
  * so that a burst of unrelated load on the machine moves one round, not the
- * verdict.  Where the co-runner's table is not in the cache even alone
- * (other guests hold the L3), or it shares its core with the ingest, the
- * losses measure nothing and are reported as not measurable, never as a
- * figure.
+ * verdict; min and max over rounds show the spread.  Where the co-runner
+ * alone does not run several times faster than from DRAM (other guests
+ * hold the L3), where its alone rounds differ among themselves by more than
+ * the effect, or where it shares its core with the ingest, the losses
+ * measure nothing and are reported as not measurable, never as a figure.
  *
  * Rates are in binary units, as --rate reads them and the progress line
  * shows them (1G = 1 GiB/s); JSON gives bytes per second.
@@ -33,10 +34,11 @@
 /* The share of each phase left out of the co-runner's window while the
  * caches settle into the new phase. */
 #define SETTLE_FRACTION 0.2
+#define MIN_ROUNDS      5
 #define MAX_ROUNDS      1000
-/* Below this share of the reference rate (an eighth of the table, from the
- * L3) the co-runner's table is not in the L3 when alone: say so. */
-#define REF_FRACTION 0.5
+/* The co-runner alone must run this many times as fast as from DRAM
+ * (--min-ratio): otherwise its table is not in a cache it owns. */
+#define MIN_RATIO 3.0
 
 enum phase_kind { PHASE_ALONE, PHASE_REGULAR, PHASE_NT, PHASE_KINDS };
 static const char *const phase_name[PHASE_KINDS] = {"alone", "regular", "nt"};
@@ -49,6 +51,7 @@ struct ingest_opts {
     bool corunner;
     int corunner_cpu; /* -1: no second CPU allowed */
     uint64_t table_bytes;
+    double min_ratio;
     bool json;
 };
 
@@ -76,7 +79,11 @@ static void ingest_usage(FILE *f)
         "                      regular and under streaming ingest, phases interleaved\n"
         "      --table BYTES   the co-runner's table (default: the largest that runs from\n"
         "                      cache here, measured at start)\n"
-        "      --phase S       length of one measured phase (default 0.25)\n"
+        "      --phase S       length of one measured phase (default 0.25); --duration\n"
+        "                      must cover 5 rounds of 3 phases\n"
+        "      --min-ratio R   the losses are measurable only where the co-runner alone\n"
+        "                      runs R times as fast as on a table far larger than the\n"
+        "                      L3 (default 3)\n"
         "      --persist FILE  the consumer writes every frame to FILE, a loop recording\n"
         "      --persist-mode direct|buffered\n"
         "                      with O_DIRECT (default) or through the page cache\n"
@@ -98,6 +105,7 @@ static int parse_opts(int argc, char **argv, struct ingest_opts *o)
         OPT_CPU,
         OPT_TABLE,
         OPT_PHASE,
+        OPT_MIN_RATIO,
         OPT_PERSIST,
         OPT_PERSIST_MODE,
         OPT_PERSIST_MAX,
@@ -116,6 +124,7 @@ static int parse_opts(int argc, char **argv, struct ingest_opts *o)
         {"corunner", no_argument, NULL, 'c'},
         {"table", required_argument, NULL, OPT_TABLE},
         {"phase", required_argument, NULL, OPT_PHASE},
+        {"min-ratio", required_argument, NULL, OPT_MIN_RATIO},
         {"persist", required_argument, NULL, OPT_PERSIST},
         {"persist-mode", required_argument, NULL, OPT_PERSIST_MODE},
         {"persist-max", required_argument, NULL, OPT_PERSIST_MAX},
@@ -127,6 +136,7 @@ static int parse_opts(int argc, char **argv, struct ingest_opts *o)
         .cfg = {.sensors = {4, 1, 1}, .rate = 1ull << 30, .cpu = -1},
         .duration = 5,
         .phase = 0.25,
+        .min_ratio = MIN_RATIO,
         .store = ZC_STORE_NT,
     };
     uint64_t v;
@@ -184,6 +194,11 @@ static int parse_opts(int argc, char **argv, struct ingest_opts *o)
             if (zc_parse_double(optarg, &o->phase) < 0 || o->phase < 0.02 || o->phase > 60)
                 return zc_usage_error("ingest", "bad --phase '%s' (0.02 to 60 s)", optarg);
             break;
+        case OPT_MIN_RATIO:
+            if (zc_parse_double(optarg, &o->min_ratio) < 0 || !(o->min_ratio >= 1) ||
+                o->min_ratio > 1e9)
+                return zc_usage_error("ingest", "bad --min-ratio '%s' (1 to 1e9)", optarg);
+            break;
         case OPT_PERSIST:
             o->cfg.persist_path = optarg;
             break;
@@ -219,8 +234,11 @@ static int parse_opts(int argc, char **argv, struct ingest_opts *o)
         return zc_usage_error("ingest", "--persist-mode needs --persist FILE");
     if (!o->cfg.sensors[0] && !o->cfg.sensors[1] && !o->cfg.sensors[2])
         return zc_usage_error("ingest", "no sensors (--cameras, --lidars, --radars all 0)");
-    if (o->corunner && o->duration < 3 * o->phase)
-        return zc_usage_error("ingest", "--duration must cover three phases (3 x --phase)");
+    if (o->corunner && o->duration < MIN_ROUNDS * PHASE_KINDS * o->phase)
+        return zc_usage_error("ingest",
+                              "--duration must cover %d rounds of three phases "
+                              "(%d x --phase)",
+                              MIN_ROUNDS, MIN_ROUNDS * PHASE_KINDS);
     return 0;
 }
 
@@ -342,29 +360,46 @@ struct phase {
     uint64_t t0, t1;
 };
 
+/* Median, least and greatest of n values. */
+struct spread {
+    double med, min, max;
+};
+
+static struct spread spread_of(double *v, size_t n)
+{
+    struct spread sp = {zc_median(v, n), v[0], v[0]};
+    for (size_t i = 1; i < n; i++)
+        sp.min = ZC_MIN(sp.min, v[i]), sp.max = ZC_MAX(sp.max, v[i]);
+    return sp;
+}
+
 /* The co-runner's rate in each phase (rate[round * PHASE_KINDS + kind]),
- * the median rate of each kind into med[], and the median over rounds of each
- * kind's loss against the alone phase of the same round into loss[]: a
+ * the spread of each kind's rate over rounds into rate_sp[], and of each
+ * kind's loss against the alone phase of the same round into loss_sp[]: a
  * paired comparison, so that load that drifts over the run cancels out.
- * 0 or -ENODATA, -ENOMEM. */
+ * A phase in which the co-runner got no CPU time has no rate (NAN) and sets
+ * *starved.  0 or -ENOMEM. */
 static int phase_results(const struct zc_corunner *cr, const struct phase *ph, size_t rounds,
-                         double med[PHASE_KINDS], double loss[PHASE_KINDS])
+                         struct spread rate_sp[PHASE_KINDS], struct spread loss_sp[PHASE_KINDS],
+                         bool *starved)
 {
     double *rate = calloc(rounds * PHASE_KINDS, sizeof(*rate));
     double *v = calloc(rounds, sizeof(*v));
     int rc = rate && v ? 0 : -ENOMEM;
     for (size_t i = 0; rc == 0 && i < rounds * PHASE_KINDS; i++) {
         uint64_t settle = (uint64_t)((double)(ph[i].t1 - ph[i].t0) * SETTLE_FRACTION);
-        rc = zc_corunner_rate(cr, ph[i].t0 + settle, ph[i].t1,
-                              &rate[ph[i].round * PHASE_KINDS + ph[i].kind]);
+        double *r = &rate[ph[i].round * PHASE_KINDS + ph[i].kind];
+        rc = zc_corunner_rate(cr, ph[i].t0 + settle, ph[i].t1, r);
+        if (rc == -ENODATA)
+            *r = NAN, *starved = true, rc = 0;
     }
     for (int k = 0; rc == 0 && k < PHASE_KINDS; k++) {
         for (size_t r = 0; r < rounds; r++)
             v[r] = rate[r * PHASE_KINDS + k];
-        med[k] = zc_median(v, rounds);
+        rate_sp[k] = spread_of(v, rounds);
         for (size_t r = 0; r < rounds; r++)
             v[r] = 1 - rate[r * PHASE_KINDS + k] / rate[r * PHASE_KINDS + PHASE_ALONE];
-        loss[k] = zc_median(v, rounds);
+        loss_sp[k] = spread_of(v, rounds);
     }
     free(rate);
     free(v);
@@ -373,37 +408,57 @@ static int phase_results(const struct zc_corunner *cr, const struct phase *ph, s
 
 struct corunner_result {
     size_t table, rounds;
-    double ref;               /* lookups/s from a part of the table (zc_corunner_reference_rate) */
-    double med[PHASE_KINDS];  /* median lookups/s of each phase kind */
-    double loss[PHASE_KINDS]; /* median share lost against alone, paired per round */
-    bool shared_cpu;          /* the co-runner ran on the ingest's own core */
+    double far;                      /* lookups/s from DRAM (zc_corunner_far_rate) */
+    double min_ratio;                /* --min-ratio */
+    struct spread rate[PHASE_KINDS]; /* lookups/s of each phase kind over rounds */
+    struct spread loss[PHASE_KINDS]; /* share lost against alone, paired per round */
+    bool shared_cpu;                 /* the co-runner ran on the ingest's own core */
+    bool starved;                    /* some phase gave the co-runner no CPU time */
 };
 
+/* How far apart the alone rounds are, as a share of their median. */
+static double alone_spread(const struct corunner_result *r)
+{
+    const struct spread *a = &r->rate[PHASE_ALONE];
+    return (a->max - a->min) / a->med;
+}
+
 /* Why the losses measure nothing on this machine, or NULL when they do:
- * a co-runner on the ingest's core loses time, not cache; a table that is
- * not in the L3 even alone has nothing left for the ingest to evict. */
+ * a co-runner on the ingest's core loses time, not cache; one that alone
+ * runs little faster than from DRAM has no cache for the ingest to take;
+ * and alone rounds further apart than the larger loss drown the effect in
+ * the machine's own noise. */
 static const char *not_measurable(const struct corunner_result *r)
 {
     if (r->shared_cpu)
         return "the co-runner shares its core with the ingest: cache effects not measurable here";
-    if (!(r->med[PHASE_ALONE] >= REF_FRACTION * r->ref))
-        return "the co-runner's table was not in the L3 even alone (something else holds the "
-               "cache): cache effects not measurable here";
+    if (r->starved)
+        return "the co-runner got no CPU time in some phases: cache effects not measurable here";
+    if (!(r->rate[PHASE_ALONE].med >= r->min_ratio * r->far))
+        return "the co-runner alone runs less than --min-ratio times as fast as from DRAM (no "
+               "cache it owns here): cache effects not measurable here";
+    double effect = ZC_MAX(fabs(r->loss[PHASE_REGULAR].med), fabs(r->loss[PHASE_NT].med));
+    if (!(alone_spread(r) <= effect))
+        return "the co-runner's alone rounds differ more than the ingest changes them: cache "
+               "effects not measurable here";
     return NULL;
 }
 
 static void print_corunner(const struct corunner_result *r)
 {
-    printf("co-runner (%zu MiB table, %zu rounds): alone %.1f M lookups/s (%.1f on a part of "
-           "the table), regular ingest %.1f, nt ingest %.1f\n",
-           r->table >> 20, r->rounds, r->med[PHASE_ALONE] * 1e-6, r->ref * 1e-6,
-           r->med[PHASE_REGULAR] * 1e-6, r->med[PHASE_NT] * 1e-6);
+    printf("co-runner (%zu KiB table, %zu rounds): alone %.1f M lookups/s (%.1f from DRAM, "
+           "alone rounds %.1f%% apart), regular ingest %.1f, nt ingest %.1f\n",
+           r->table >> 10, r->rounds, r->rate[PHASE_ALONE].med * 1e-6, r->far * 1e-6,
+           alone_spread(r) * 100, r->rate[PHASE_REGULAR].med * 1e-6, r->rate[PHASE_NT].med * 1e-6);
     const char *why = not_measurable(r);
-    if (why)
+    if (why) {
         printf("co-runner losses: %s\n", why);
-    else
-        printf("co-runner losses: %.1f%% under regular ingest, %.1f%% under nt ingest\n",
-               r->loss[PHASE_REGULAR] * 100, r->loss[PHASE_NT] * 100);
+        return;
+    }
+    const struct spread *g = &r->loss[PHASE_REGULAR], *n = &r->loss[PHASE_NT];
+    printf("co-runner losses (median [min, max] over rounds): %.1f%% [%.1f, %.1f] under "
+           "regular ingest, %.1f%% [%.1f, %.1f] under nt ingest\n",
+           g->med * 100, g->min * 100, g->max * 100, n->med * 100, n->min * 100, n->max * 100);
 }
 
 /* The co-runner's figures; the losses null, with the reason, where they
@@ -412,16 +467,25 @@ static void json_corunner(struct zc_json *j, const struct corunner_result *r)
 {
     const char *why = not_measurable(r);
     zc_json_u64(j, "corunner_table_bytes", r->table);
-    zc_json_num(j, "corunner_ref_Mlookups", r->ref * 1e-6);
+    zc_json_num(j, "corunner_far_Mlookups", r->far * 1e-6);
+    zc_json_num(j, "corunner_min_ratio", r->min_ratio);
+    zc_json_num(j, "corunner_alone_spread", alone_spread(r));
     zc_json_u64(j, "rounds", r->rounds);
     for (int k = 0; k < PHASE_KINDS; k++) {
         char key[48];
         snprintf(key, sizeof(key), "corunner_%s_Mlookups", phase_name[k]);
-        zc_json_num(j, key, r->med[k] * 1e-6);
+        zc_json_num(j, key, r->rate[k].med * 1e-6);
     }
     zc_json_bool(j, "corunner_measurable", why == NULL);
-    zc_json_num(j, "corunner_loss_regular", why ? NAN : r->loss[PHASE_REGULAR]);
-    zc_json_num(j, "corunner_loss_nt", why ? NAN : r->loss[PHASE_NT]);
+    for (int k = PHASE_REGULAR; k < PHASE_KINDS; k++) {
+        static const char *const stat[] = {"", "_min", "_max"};
+        const double v[] = {r->loss[k].med, r->loss[k].min, r->loss[k].max};
+        for (int i = 0; i < 3; i++) {
+            char key[48];
+            snprintf(key, sizeof(key), "corunner_loss_%s%s", phase_name[k], stat[i]);
+            zc_json_num(j, key, why ? NAN : v[i]);
+        }
+    }
     if (why)
         zc_json_str(j, "corunner_note", why);
 }
@@ -445,7 +509,7 @@ static int next_allowed_cpu(int cpu)
 static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
 {
     size_t rounds = (size_t)(o->duration / (3 * o->phase));
-    rounds = ZC_MAX(rounds, 1);
+    rounds = ZC_MAX(rounds, MIN_ROUNDS);
     rounds = ZC_MIN(rounds, MAX_ROUNDS);
     int cpu = o->corunner_cpu;
     struct zc_corunner *cr;
@@ -481,11 +545,13 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
         }
     zc_progress_finish(&pr);
     zc_corunner_stop(cr);
-    double med[PHASE_KINDS] = {0}, loss[PHASE_KINDS] = {0};
+    struct corunner_result res = {.table = zc_corunner_table_bytes(cr),
+                                  .rounds = rounds,
+                                  .far = zc_corunner_far_rate(cr),
+                                  .min_ratio = o->min_ratio,
+                                  .shared_cpu = cpu < 0};
     if (rc == 0)
-        rc = phase_results(cr, ph, rounds, med, loss);
-    size_t table = zc_corunner_table_bytes(cr);
-    double ref = zc_corunner_reference_rate(cr);
+        rc = phase_results(cr, ph, rounds, res.rate, res.loss, &res.starved);
     free(ph);
     zc_corunner_destroy(cr);
     if (rc < 0)
@@ -502,12 +568,6 @@ static int ingest_corunner(const struct ingest_opts *o, struct zc_ingest *in)
     all.persist_errors += st[PHASE_NT].persist_errors;
     uint64_t cached = cached_bytes(in);
     print_stats(o, &all, cached);
-    const struct corunner_result res = {.table = table,
-                                        .rounds = rounds,
-                                        .ref = ref,
-                                        .med = {med[0], med[1], med[2]},
-                                        .loss = {loss[0], loss[1], loss[2]},
-                                        .shared_cpu = cpu < 0};
     print_corunner(&res);
     if (o->json) {
         struct zc_json j;
