@@ -613,10 +613,14 @@ static void draw_run(void *arg, size_t at, size_t count, const uint8_t *pixels)
 {
     const struct fb_writer *w = arg;
     const size_t bpp = composite_bpp(ZC_PIXEL_RGBA8);
-    for (size_t k = 0; k < count; k++, pixels += bpp) {
-        size_t p = w->origin + at + k;
-        zc_fb_row(w->fb, (unsigned)(p / w->width))[p % w->width] =
-            ZC_FB_RGBA(pixels[0], pixels[1], pixels[2], 255);
+    /* Row by row: one row lookup a row, not a division a pixel. */
+    for (size_t p = w->origin + at; count > 0;) {
+        size_t x = p % w->width, n = ZC_MIN(count, w->width - x);
+        uint32_t *row = zc_fb_row(w->fb, (unsigned)(p / w->width)) + x;
+        for (size_t k = 0; k < n; k++, pixels += bpp)
+            row[k] = ZC_FB_RGBA(pixels[0], pixels[1], pixels[2], 255);
+        p += n;
+        count -= n;
     }
 }
 
