@@ -39,7 +39,8 @@ enum field { SHELL, DENSE };
 struct options {
     unsigned width, height, frames;
     bool check, full_tile;
-    int fields; /* bit per enum field */
+    int fields;
+    const char *algo; /* one variant by name, or NULL: all */ /* bit per enum field */
 };
 
 struct brick {
@@ -303,7 +304,9 @@ static int run_variant(MPI_Comm cart, const struct brick *b, const struct option
 static void usage(FILE *f)
 {
     fprintf(f, "usage: [mpirun|smpirun ...] composite_scale [--size WxH] [--frames F]\n"
-               "       [--field shell|dense|both] [--check] [--full-tile]\n"
+               "       [--field shell|dense|both] [--algo NAME] [--check] [--full-tile]\n"
+               "--algo: one of binary-swap, radix-2, radix-4, radix-8, radix-auto,\n"
+               "        direct-send (default: all)\n"
                "--full-tile: do not tell the compositor the brick's screen footprint\n"
                "CSV to stdout: field,algo,ranks,size,frame,seconds,sent_max,sent_total,\n"
                "recv_max,recv_total,rounds,active_pixels\n");
@@ -311,14 +314,12 @@ static void usage(FILE *f)
 
 static int parse(int argc, char **argv, struct options *o)
 {
-    static const struct option longopts[] = {{"size", required_argument, NULL, 's'},
-                                             {"frames", required_argument, NULL, 'f'},
-                                             {"field", required_argument, NULL, 'F'},
-                                             {"check", no_argument, NULL, 'c'},
-                                             {"full-tile", no_argument, NULL, 't'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    *o = (struct options){256, 256, 3, false, false, 1 << SHELL | 1 << DENSE};
+    static const struct option longopts[] = {
+        {"size", required_argument, NULL, 's'},  {"frames", required_argument, NULL, 'f'},
+        {"field", required_argument, NULL, 'F'}, {"check", no_argument, NULL, 'c'},
+        {"full-tile", no_argument, NULL, 't'},   {"algo", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    *o = (struct options){256, 256, 3, false, false, 1 << SHELL | 1 << DENSE, NULL};
     int opt;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -343,6 +344,9 @@ static int parse(int argc, char **argv, struct options *o)
         case 't':
             o->full_tile = true;
             break;
+        case 'a':
+            o->algo = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -350,7 +354,10 @@ static int parse(int argc, char **argv, struct options *o)
             return 2;
         }
     }
-    return optind == argc && o->frames > 0 ? 0 : 2;
+    bool known = !o->algo;
+    for (size_t v = 0; v < ZC_ARRAY_SIZE(variants) && !known; v++)
+        known = strcmp(o->algo, variants[v].name) == 0;
+    return optind == argc && o->frames > 0 && known ? 0 : 2;
 }
 
 int main(int argc, char **argv)
@@ -384,7 +391,8 @@ int main(int argc, char **argv)
     int err = 0;
     for (int f = SHELL; f <= DENSE && !err; f++)
         for (size_t v = 0; o.fields >> f & 1 && v < ZC_ARRAY_SIZE(variants) && !err; v++)
-            err = run_variant(cart, &b, &o, &variants[v], (enum field)f, rank, size);
+            if (!o.algo || strcmp(o.algo, variants[v].name) == 0)
+                err = run_variant(cart, &b, &o, &variants[v], (enum field)f, rank, size);
     if (err && rank == 0)
         fprintf(stderr, "composite_scale: %s\n", zc_strerror(err));
     MPI_Comm_free(&cart);
