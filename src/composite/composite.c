@@ -14,11 +14,13 @@
  * its fb.  Bytes a rank sends: a round of k sends (k - 1)/k of its region,
  * so over all rounds less than the image, plus its final part once.
  *
- * Work follows the active pixels: one walk over the rendered tile finds
- * its spans of possibly active pixels, and from there encoding, decoding
- * and merging walk spans only (a received piece keeps its runs as spans,
- * its pixels packed), so a sparse piece costs what its active pixels
- * cost.  The images and the bytes are the same as walking every pixel.
+ * Work follows the active pixels: one walk over the rendered tile (over
+ * the caller's bounds only, when it gave them) finds its spans of possibly
+ * active pixels, and from there encoding, decoding and merging walk spans
+ * only (a received piece keeps its runs as spans, its pixels packed), so a
+ * sparse piece costs what its active pixels cost; the root draws only the
+ * active pixels of the final image.  The images and the bytes are the
+ * same as walking every pixel.
  *
  * Every buffer a frame needs is sized from the plan at create; a frame
  * allocates nothing.  MPI errors return (never abort) on a private
