@@ -4,7 +4,8 @@
  *
  * Every rank owns one brick of the unit cube (MPI_Dims_create's grid) and
  * ray-casts it into its tile with an orthographic camera, front to back,
- * premultiplied, only over the brick's screen footprint:
+ * premultiplied, only over the brick's screen footprint (which the
+ * compositor is told, so that it looks for active pixels there only):
  *
  *   shell   a spherical wave radiating from the centre: a thin bright
  *           shell with a decaying ripple inside; most bricks see little
@@ -37,8 +38,9 @@ enum field { SHELL, DENSE };
 
 struct options {
     unsigned width, height, frames;
-    bool check;
-    int fields; /* bit per enum field */
+    bool check, full_tile;
+    int fields;
+    const char *algo; /* one variant by name, or NULL: all */ /* bit per enum field */
 };
 
 struct brick {
@@ -152,8 +154,10 @@ static void cast(const struct brick *b, const double o[3], const double dir[3], 
     memcpy(out, acc, sizeof(acc));
 }
 
-/* Renders the brick into the tile (cleared first); returns its active pixels. */
-static uint64_t render(const struct brick *b, const struct camera *cam, enum field f, float *rgba)
+/* Renders the brick into the tile (cleared first) over its screen
+ * footprint, which *fp receives; returns its active pixels. */
+static uint64_t render(const struct brick *b, const struct camera *cam, enum field f, float *rgba,
+                       struct zc_composite_rect *fp)
 {
     memset(rgba, 0, (size_t)cam->width * cam->height * 4 * sizeof(float));
     double x0 = 1e9, x1 = -1e9, y0 = 1e9, y1 = -1e9;
@@ -166,6 +170,7 @@ static uint64_t render(const struct brick *b, const struct camera *cam, enum fie
     }
     unsigned i0 = (unsigned)fmax(0, floor(x0) - 1), i1 = (unsigned)fmin(cam->width, ceil(x1) + 1);
     unsigned j0 = (unsigned)fmax(0, floor(y0) - 1), j1 = (unsigned)fmin(cam->height, ceil(y1) + 1);
+    *fp = (struct zc_composite_rect){i0, j0, ZC_MAX(i0, i1), ZC_MAX(j0, j1)};
     uint64_t active = 0;
     for (unsigned j = j0; j < j1; j++)
         for (unsigned i = i0; i < i1; i++) {
@@ -209,15 +214,20 @@ struct frame_result {
 };
 
 /* One frame: render, then time zc_composite_run alone (from a barrier,
- * so rendering never counts); the figures at rank 0, this rank's in st. */
+ * so rendering never counts), told the brick's footprint unless full
+ * says to scan the whole tile; the figures at rank 0, this rank's in st. */
 static int run_frame(MPI_Comm cart, struct zc_composite *c, const struct brick *b,
-                     const struct camera *cam, enum field f, struct zc_fb *fb,
+                     const struct camera *cam, enum field f, struct zc_fb *fb, bool full,
                      struct frame_result *out, struct zc_composite_stats *st)
 {
-    uint64_t active = render(b, cam, f, zc_composite_rgba(c));
+    struct zc_composite_rect fp;
+    uint64_t active = render(b, cam, f, zc_composite_rgba(c), &fp);
+    int err = zc_composite_set_bounds(c, full ? NULL : &fp);
+    if (err)
+        return err;
     MPI_Barrier(cart);
     double t0 = MPI_Wtime();
-    int err = zc_composite_run(c, cam->dir, fb, st);
+    err = zc_composite_run(c, cam->dir, fb, st);
     double dt = MPI_Wtime() - t0;
     if (err)
         return err;
@@ -268,7 +278,7 @@ static int run_variant(MPI_Comm cart, const struct brick *b, const struct option
     for (unsigned frame = 0; frame < o->frames && !err; frame++) {
         struct frame_result r;
         struct zc_composite_stats st;
-        if ((err = run_frame(cart, c, b, &cam, f, fb, &r, &st)))
+        if ((err = run_frame(cart, c, b, &cam, f, fb, o->full_tile, &r, &st)))
             break;
         if (o->check) {
             uint64_t bh = bytes_hash(cart, &st, size);
@@ -294,7 +304,10 @@ static int run_variant(MPI_Comm cart, const struct brick *b, const struct option
 static void usage(FILE *f)
 {
     fprintf(f, "usage: [mpirun|smpirun ...] composite_scale [--size WxH] [--frames F]\n"
-               "       [--field shell|dense|both] [--check]\n"
+               "       [--field shell|dense|both] [--algo NAME] [--check] [--full-tile]\n"
+               "--algo: one of binary-swap, radix-2, radix-4, radix-8, radix-auto,\n"
+               "        direct-send (default: all)\n"
+               "--full-tile: do not tell the compositor the brick's screen footprint\n"
                "CSV to stdout: field,algo,ranks,size,frame,seconds,sent_max,sent_total,\n"
                "recv_max,recv_total,rounds,active_pixels\n");
 }
@@ -304,8 +317,9 @@ static int parse(int argc, char **argv, struct options *o)
     static const struct option longopts[] = {
         {"size", required_argument, NULL, 's'},  {"frames", required_argument, NULL, 'f'},
         {"field", required_argument, NULL, 'F'}, {"check", no_argument, NULL, 'c'},
+        {"full-tile", no_argument, NULL, 't'},   {"algo", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
-    *o = (struct options){256, 256, 3, false, 1 << SHELL | 1 << DENSE};
+    *o = (struct options){256, 256, 3, false, false, 1 << SHELL | 1 << DENSE, NULL};
     int opt;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -327,6 +341,12 @@ static int parse(int argc, char **argv, struct options *o)
         case 'c':
             o->check = true;
             break;
+        case 't':
+            o->full_tile = true;
+            break;
+        case 'a':
+            o->algo = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -334,7 +354,10 @@ static int parse(int argc, char **argv, struct options *o)
             return 2;
         }
     }
-    return optind == argc && o->frames > 0 ? 0 : 2;
+    bool known = !o->algo;
+    for (size_t v = 0; v < ZC_ARRAY_SIZE(variants) && !known; v++)
+        known = strcmp(o->algo, variants[v].name) == 0;
+    return optind == argc && o->frames > 0 && known ? 0 : 2;
 }
 
 int main(int argc, char **argv)
@@ -368,7 +391,8 @@ int main(int argc, char **argv)
     int err = 0;
     for (int f = SHELL; f <= DENSE && !err; f++)
         for (size_t v = 0; o.fields >> f & 1 && v < ZC_ARRAY_SIZE(variants) && !err; v++)
-            err = run_variant(cart, &b, &o, &variants[v], (enum field)f, rank, size);
+            if (!o.algo || strcmp(o.algo, variants[v].name) == 0)
+                err = run_variant(cart, &b, &o, &variants[v], (enum field)f, rank, size);
     if (err && rank == 0)
         fprintf(stderr, "composite_scale: %s\n", zc_strerror(err));
     MPI_Comm_free(&cart);

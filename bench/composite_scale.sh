@@ -5,6 +5,7 @@
 #   BUILD/bench/composite_scale.csv  (platform,protocol + the program's columns)
 # What it sweeps comes from the environment (defaults: a quick run):
 #   RANKS="64 256"  SIZES="256x256"  FIELDS=both  FRAMES=3
+#   ALGO=radix-auto  (one variant; default: all six)
 #   HOST_SPEED=20Gf  (this machine's core, in flop/s, for smpi/host-speed)
 # Large runs (RANKS="64 256 1024 4096", SIZES="256x256 512x512") need
 # per rank about 16 bytes a pixel of tile and 12 of span list, plus the
@@ -18,6 +19,7 @@ ranks=${RANKS:-64 256}
 sizes=${SIZES:-256x256}
 fields=${FIELDS:-both}
 frames=${FRAMES:-3}
+algo=${ALGO:+--algo $ALGO}
 speed=${HOST_SPEED:-20Gf}
 out=$build/bench/composite_scale.csv
 # Per-message MPI software overhead, sender and receiver (both platforms).
@@ -35,7 +37,7 @@ for platform in bgp-torus ib-fattree; do
                 # shellcheck disable=SC2086
                 smpirun -np "$n" -platform "$here/platforms/$platform.xml" -hostfile "$hosts" \
                     --cfg=smpi/privatization:1 $cfg "$prog" --size "$size" --field "$fields" \
-                    --frames "$frames" 2> "$build/bench/composite_scale.log" > "$build/bench/one.csv"
+                    --frames "$frames" $algo 2> "$build/bench/composite_scale.log" > "$build/bench/one.csv"
                 if [ $header -eq 0 ]; then
                     sed -n '1s/^/platform,protocol,/p' "$build/bench/one.csv" > "$out"
                     header=1

@@ -94,6 +94,23 @@ void zc_composite_destroy(struct zc_composite *c);
 float *zc_composite_rgba(struct zc_composite *c);
 float *zc_composite_depth(struct zc_composite *c);
 
+/* A rectangle of the tile: columns [x0, x1), rows [y0, y1), top row 0. */
+struct zc_composite_rect {
+    unsigned x0, y0, x1, y1;
+};
+
+/* Promises that, in every tile this rank renders from now on, each pixel
+ * outside r is empty (all four channels 0, and in depth mode depth
+ * INFINITY): typically r is the screen footprint of the rank's brick, as
+ * the renderer knows it.  zc_composite_run() then looks for active pixels
+ * inside r only, rather than over the whole tile, which at scale (a brick
+ * covering a small part of the image) is most of a frame's work.  The
+ * image and the bytes sent are the same as without it.  NULL, the default:
+ * the whole tile.  Not collective (each rank its own).  0, or -EINVAL
+ * when r reaches outside the tile or has x1 < x0 or y1 < y0 (an empty
+ * rectangle is fine: nothing rendered). */
+int zc_composite_set_bounds(struct zc_composite *c, const struct zc_composite_rect *r);
+
 /* A consumer of each final frame at the root, called inside
  * zc_composite_run() once fb holds the frame; frame counts the successful
  * runs from 0. */

@@ -14,11 +14,13 @@
  * its fb.  Bytes a rank sends: a round of k sends (k - 1)/k of its region,
  * so over all rounds less than the image, plus its final part once.
  *
- * Work follows the active pixels: one walk over the rendered tile finds
- * its spans of possibly active pixels, and from there encoding, decoding
- * and merging walk spans only (a received piece keeps its runs as spans,
- * its pixels packed), so a sparse piece costs what its active pixels
- * cost.  The images and the bytes are the same as walking every pixel.
+ * Work follows the active pixels: one walk over the rendered tile (over
+ * the caller's bounds only, when it gave them) finds its spans of possibly
+ * active pixels, and from there encoding, decoding and merging walk spans
+ * only (a received piece keeps its runs as spans, its pixels packed), so a
+ * sparse piece costs what its active pixels cost; the root draws only the
+ * active pixels of the final image.  The images and the bytes are the
+ * same as walking every pixel.
  *
  * Every buffer a frame needs is sized from the plan at create; a frame
  * allocates nothing.  MPI errors return (never abort) on a private
@@ -66,6 +68,8 @@ struct zc_composite {
      * j), and two lists for their union (span_cap each). */
     struct composite_span *spans, *piece_spans, *union_spans[2];
     size_t nspans, *piece_nspans;
+
+    struct zc_composite_rect bounds; /* where the rendered tile may be active */
 
     zc_composite_sink sink;
     void *sink_arg;
@@ -188,6 +192,7 @@ int zc_composite_create(MPI_Comm cart, const struct zc_composite_config *cfg,
         c->cfg.k = 8;
     c->wire = cfg->mode == ZC_COMPOSITE_DEPTH ? ZC_PIXEL_RGBA8_DEPTH : cfg->wire;
     c->npix = (size_t)cfg->width * cfg->height;
+    c->bounds = (struct zc_composite_rect){0, 0, cfg->width, cfg->height};
     c->rank = grid.self;
     c->size = grid.size;
     int err = composite_plan_make(&grid, c->cfg.algo, c->cfg.k, c->npix, &c->plan);
@@ -255,6 +260,18 @@ float *zc_composite_depth(struct zc_composite *c)
     return c->depth;
 }
 
+int zc_composite_set_bounds(struct zc_composite *c, const struct zc_composite_rect *r)
+{
+    if (!r) {
+        c->bounds = (struct zc_composite_rect){0, 0, c->cfg.width, c->cfg.height};
+        return 0;
+    }
+    if (r->x1 < r->x0 || r->y1 < r->y0 || r->x1 > c->cfg.width || r->y1 > c->cfg.height)
+        return -EINVAL;
+    c->bounds = *r;
+    return 0;
+}
+
 void zc_composite_set_sink(struct zc_composite *c, zc_composite_sink sink, void *arg)
 {
     c->sink = sink;
@@ -271,19 +288,36 @@ static bool maybe_active(const struct zc_composite *c, size_t p)
     return c->depth && c->depth[p] != INFINITY;
 }
 
-/* The spans of the rendered tile: the one walk over every pixel a frame
- * makes; from here on, work follows the active pixels. */
+/* Appends [a, b) to the sorted list out (n spans), joining it to the last
+ * span when they touch or overlap. */
+static void append_span(struct composite_span *out, size_t *n, size_t a, size_t b)
+{
+    if (*n > 0 && a <= out[*n - 1].b) {
+        out[*n - 1].b = ZC_MAX(out[*n - 1].b, b);
+        return;
+    }
+    out[(*n)++] = (struct composite_span){a, b, a};
+}
+
+/* The spans of the rendered tile: the one walk over its pixels a frame
+ * makes, over the rows and columns of the bounds only (the caller vouches
+ * that the rest is empty); from here on, work follows the active pixels.
+ * A span ending at a row's end joins one starting the next row. */
 static void find_spans(struct zc_composite *c)
 {
+    const struct zc_composite_rect *r = &c->bounds;
     c->nspans = 0;
-    for (size_t p = 0; p < c->npix;) {
-        while (p < c->npix && !maybe_active(c, p))
-            p++;
-        size_t a = p;
-        while (p < c->npix && maybe_active(c, p))
-            p++;
-        if (p > a)
-            c->spans[c->nspans++] = (struct composite_span){a, p, a};
+    for (size_t y = r->y0; y < r->y1; y++) {
+        const size_t end = y * c->cfg.width + r->x1;
+        for (size_t p = y * c->cfg.width + r->x0; p < end;) {
+            while (p < end && !maybe_active(c, p))
+                p++;
+            size_t a = p;
+            while (p < end && maybe_active(c, p))
+                p++;
+            if (p > a)
+                append_span(c->spans, &c->nspans, a, p);
+        }
     }
 }
 
@@ -297,17 +331,6 @@ static struct composite_spans piece_image(const struct zc_composite *c, int j)
     return (struct composite_spans){c->piece_spans + (size_t)j * c->span_cap, c->piece_nspans[j],
                                     c->scratch_rgba + (size_t)j * c->maxpart * 4,
                                     c->depth ? c->scratch_depth + (size_t)j * c->maxpart : NULL};
-}
-
-/* Appends [a, b) to the sorted list out (n spans), joining it to the last
- * span when they touch or overlap. */
-static void append_span(struct composite_span *out, size_t *n, size_t a, size_t b)
-{
-    if (*n > 0 && a <= out[*n - 1].b) {
-        out[*n - 1].b = ZC_MAX(out[*n - 1].b, b);
-        return;
-    }
-    out[(*n)++] = (struct composite_span){a, b, a};
 }
 
 /* The union of x's spans within [a, b) and y's into out; its count. */
@@ -571,6 +594,38 @@ static void put_opaque(struct zc_fb *fb, size_t w, size_t p, const float *px)
         ZC_FB_RGBA(composite_to_u8(px[0]), composite_to_u8(px[1]), composite_to_u8(px[2]), 255);
 }
 
+/* The root's own final part [a, b) into fb (already opaque black): its
+ * spans only, since an empty pixel is black there. */
+static void draw_own(struct zc_composite *c, struct zc_fb *fb, size_t a, size_t b)
+{
+    for (size_t i = 0; i < c->nspans; i++)
+        for (size_t p = ZC_MAX(c->spans[i].a, a); p < ZC_MIN(c->spans[i].b, b); p++)
+            put_opaque(fb, c->cfg.width, p, c->rgba + 4 * p);
+}
+
+/* Where a received final part's runs go: straight into fb, since an 8-bit
+ * wire pixel's colour is the opaque pixel's (quantized once, by the
+ * sender). */
+struct fb_writer {
+    struct zc_fb *fb;
+    size_t width, origin;
+};
+
+static void draw_run(void *arg, size_t at, size_t count, const uint8_t *pixels)
+{
+    const struct fb_writer *w = arg;
+    const size_t bpp = composite_bpp(ZC_PIXEL_RGBA8);
+    /* Row by row: one row lookup a row, not a division a pixel. */
+    for (size_t p = w->origin + at; count > 0;) {
+        size_t x = p % w->width, n = ZC_MIN(count, w->width - x);
+        uint32_t *row = zc_fb_row(w->fb, (unsigned)(p / w->width)) + x;
+        for (size_t k = 0; k < n; k++, pixels += bpp)
+            row[k] = ZC_FB_RGBA(pixels[0], pixels[1], pixels[2], 255);
+        p += n;
+        count -= n;
+    }
+}
+
 /* The final parts to the root, 8 bits a channel, active pixels only.  The
  * root posts a receive for every part at once, each into its own slot of
  * gather_buf, and draws them in the order they arrive: the senders never
@@ -595,7 +650,10 @@ static int gather(struct zc_composite *c, struct zc_fb *fb, struct zc_composite_
                    ? 0
                    : -EIO;
     }
-    int err = zc_fb_touch_rect(fb, 0, 0, c->cfg.width, c->cfg.height);
+    /* Black first, then only the active pixels: the root's work follows
+     * them too (a pixel by pixel pass over the whole image cost more than
+     * every round together). */
+    int err = zc_fb_fill_rect(fb, 0, 0, c->cfg.width, c->cfg.height, ZC_FB_RGBA(0, 0, 0, 255));
     int nreq = 0;
     for (int r = 0; r < c->size; r++) {
         size_t a = c->plan.final_a[r], b = c->plan.final_b[r];
@@ -606,8 +664,8 @@ static int gather(struct zc_composite *c, struct zc_fb *fb, struct zc_composite_
             return -EIO;
         c->gather_from[nreq++] = r;
     }
-    for (size_t p = fa; p < fb_ && !err; p++)
-        put_opaque(fb, c->cfg.width, p, c->rgba + 4 * p);
+    if (!err)
+        draw_own(c, fb, fa, fb_);
     /* Each part is drawn as it arrives, while the others are on their way. */
     for (int left = nreq; left > 0; left--) {
         int i, count;
@@ -618,10 +676,10 @@ static int gather(struct zc_composite *c, struct zc_fb *fb, struct zc_composite_
         st->bytes_received += (uint64_t)count;
         const int r = c->gather_from[i];
         size_t a = c->plan.final_a[r], b = c->plan.final_b[r];
-        int e = zc_composite_decode(ZC_PIXEL_RGBA8, c->gather_buf + c->gather_at[r], (size_t)count,
-                                    b - a, c->scratch_rgba, NULL);
-        for (size_t p = a; p < b && !e && !err; p++)
-            put_opaque(fb, c->cfg.width, p, c->scratch_rgba + 4 * (p - a));
+        struct fb_writer w = {fb, c->cfg.width, a};
+        int e = err ? 0
+                    : composite_decode_runs(ZC_PIXEL_RGBA8, c->gather_buf + c->gather_at[r],
+                                            (size_t)count, b - a, draw_run, &w);
         if (e && !err)
             err = e;
     }

@@ -11,6 +11,7 @@
 #include "zc/base.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,10 +296,33 @@ static int finish(struct zc_insitu *ctx, int err, uint64_t step, double time)
     return agree(ctx->cart, ctx->root ? deliver(ctx, step, time) : 0);
 }
 
+/* The pixels a ray through this rank's brick can start from: the box
+ * around its corners' projections, a pixel wider each side (rounding), so
+ * the compositor need not search the rest of the tile for active pixels. */
+static struct zc_composite_rect brick_footprint(const struct zc_insitu *ctx)
+{
+    const struct zc_insitu_config *cfg = &ctx->cfg;
+    double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+    for (int corner = 0; corner < 8; corner++) {
+        double w[3], x, y;
+        for (int d = 0; d < 3; d++)
+            w[d] = (double)cfg->origin[d] + (corner >> d & 1 ? cfg->size[d] : 0);
+        insitu_proj_point(&ctx->proj, w, &x, &y);
+        x0 = fmin(x0, x), x1 = fmax(x1, x), y0 = fmin(y0, y), y1 = fmax(y1, y);
+    }
+    const double wd = cfg->width, ht = cfg->height;
+    x0 = fmin(fmax(floor(x0) - 1, 0), wd), x1 = fmin(fmax(ceil(x1) + 1, x0), wd);
+    y0 = fmin(fmax(floor(y0) - 1, 0), ht), y1 = fmin(fmax(ceil(y1) + 1, y0), ht);
+    return (struct zc_composite_rect){(unsigned)x0, (unsigned)y0, (unsigned)x1, (unsigned)y1};
+}
+
 int zc_insitu_publish(struct zc_insitu *ctx, const struct zc_insitu_field *f, uint64_t step,
                       double time)
 {
+    const struct zc_composite_rect fp = brick_footprint(ctx);
     int err = insitu_raycast(&ctx->cfg, &ctx->proj, f, zc_composite_rgba(ctx->comp));
+    if (!err)
+        err = zc_composite_set_bounds(ctx->comp, &fp);
     return finish(ctx, err, step, time);
 }
 
@@ -306,5 +330,8 @@ int zc_insitu_publish_tiles(struct zc_insitu *ctx, zc_insitu_render_fn render, v
                             uint64_t step, double time)
 {
     int err = render ? render(arg, ctx->proj.dir, zc_composite_rgba(ctx->comp)) : -EINVAL;
+    /* The caller's renderer may draw anywhere in the tile. */
+    if (!err)
+        err = zc_composite_set_bounds(ctx->comp, NULL);
     return finish(ctx, err, step, time);
 }

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { GRID = 16, STEPS = 24, W = 72, H = 56 };
 
@@ -228,6 +229,71 @@ static void test_depth_exact(void)
     MPI_Comm_free(&cart);
 }
 
+/* This rank's patch: a small rectangle of colour, empty for rank 0. */
+static struct zc_composite_rect patch(void)
+{
+    unsigned x = (unsigned)rank * 7 % (W - 12), y = (unsigned)rank * 5 % (H - 8);
+    return rank == 0 ? (struct zc_composite_rect){3, 3, 3, 3}
+                     : (struct zc_composite_rect){x, y, x + 12, y + 8};
+}
+
+/* One frame of every rank's patch, told its bounds (or not): the image at
+ * the root into fb, this rank's bytes into st. */
+static void run_patches(struct zc_composite *c, bool bounded, struct zc_fb *fb,
+                        struct zc_composite_stats *st)
+{
+    const struct zc_composite_rect r = patch();
+    float *rgba = zc_composite_rgba(c);
+    memset(rgba, 0, (size_t)W * H * 4 * sizeof(float));
+    for (unsigned y = r.y0; y < r.y1; y++)
+        for (unsigned x = r.x0; x < r.x1; x++)
+            for (int ch = 0; ch < 4; ch++)
+                rgba[4 * (y * W + x) + ch] = 0.5f * (float)((x + y + (unsigned)ch) % 3) / 2;
+    /* Odd ranks vouch for whole rows, so that spans cross row ends. */
+    const struct zc_composite_rect rows = {0, r.y0, W, r.y1};
+    CHECK_OK(zc_composite_set_bounds(c, !bounded ? NULL : rank % 2 ? &rows : &r));
+    double dir[3] = {0.3, -0.5, 0.8};
+    CHECK_OK(zc_composite_run(c, dir, fb, st));
+}
+
+/* Bounds change where the compositor looks, never the image or the bytes. */
+static void test_bounds(void)
+{
+    MPI_Comm cart = make_cart();
+    struct zc_fb *with = NULL, *without = NULL;
+    if (rank == 0) {
+        CHECK_OK(zc_fb_create(&with, W, H, 0));
+        CHECK_OK(zc_fb_create(&without, W, H, 0));
+    }
+    struct zc_composite_config cc = {.algo = ZC_COMPOSITE_RADIX_K,
+                                     .wire = ZC_PIXEL_RGBA_AUTO,
+                                     .width = W,
+                                     .height = H,
+                                     .root = 0};
+    struct zc_composite *c;
+    CHECK_OK(zc_composite_create(cart, &cc, &c));
+    struct zc_composite_rect bad = {0, 0, W + 1, H};
+    CHECK_EQ(zc_composite_set_bounds(c, &bad), -EINVAL);
+    bad = (struct zc_composite_rect){5, 0, 4, H};
+    CHECK_EQ(zc_composite_set_bounds(c, &bad), -EINVAL);
+    bad = (struct zc_composite_rect){0, 2, W, 1};
+    CHECK_EQ(zc_composite_set_bounds(c, &bad), -EINVAL);
+
+    struct zc_composite_stats a, b;
+    run_patches(c, true, with, &a);
+    run_patches(c, false, without, &b);
+    CHECK_EQ(a.bytes_sent, b.bytes_sent);
+    CHECK_EQ(a.bytes_received, b.bytes_received);
+    if (rank == 0) {
+        CHECK_EQ(max_channel_diff(with, without), 0);
+        CHECK(lit_pixels(with) > 0 || size == 1);
+    }
+    zc_composite_destroy(c);
+    zc_fb_destroy(with);
+    zc_fb_destroy(without);
+    MPI_Comm_free(&cart);
+}
+
 static unsigned sink_calls;
 
 static void count_frames(void *arg, const struct zc_fb *fb, unsigned frame)
@@ -282,6 +348,7 @@ int main(int argc, char **argv)
     RUN(test_over_equals_one_rank);
     RUN(test_depth_exact);
     RUN(test_bad_calls);
+    RUN(test_bounds);
     MPI_Finalize();
     return 0;
 }
