@@ -126,6 +126,17 @@ int zc_fb_write_png(const struct zc_fb *fb, const char *path);
 /* The same PNG bytes into buf (cap bytes), e.g. straight into a slot of
  * shared memory; the length, -ENOSPC when cap is too small, or -EIO. */
 ssize_t zc_fb_encode_png(const struct zc_fb *fb, void *buf, size_t cap);
+/* A PNG text chunk (tEXt): key of 1 to 79 Latin-1 characters, and its text. */
+struct zc_png_text {
+    const char *key;
+    const char *text;
+};
+/* zc_fb_write_png and zc_fb_encode_png with up to 8 text chunks before the
+ * pixels (-EINVAL for more); ntext 0 gives their bytes exactly. */
+int zc_fb_write_png_text(const struct zc_fb *fb, const char *path, const struct zc_png_text *text,
+                         unsigned ntext);
+ssize_t zc_fb_encode_png_text(const struct zc_fb *fb, const struct zc_png_text *text,
+                              unsigned ntext, void *buf, size_t cap);
 /* The same for any RGBA8 image in memory (rows stride_px pixels apart). */
 int zc_png_write_rgba(const char *path, const uint32_t *pixels, unsigned width, unsigned height,
                       size_t stride_px);

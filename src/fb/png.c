@@ -64,13 +64,23 @@ static void on_png_warning(png_structp png, png_const_charp msg)
     (void)msg;
 }
 
+#define PNG_MAX_TEXT 8
+
 /* Rows are handed to libpng one at a time; on a libpng error it longjmps
  * back here and we return the writer's error, or -EIO.  One encoding
- * (compression level 3, default filters) for files and buffers alike, so
- * a frame is the same bytes wherever it goes. */
+ * (compression level 3, default filters, text chunks before the pixels)
+ * for files and buffers alike, so a frame is the same bytes wherever it
+ * goes. */
 static int encode(struct png_out *out, const uint32_t *pixels, unsigned width, unsigned height,
-                  size_t stride_px)
+                  size_t stride_px, const struct zc_png_text *text, unsigned ntext)
 {
+    if (ntext > PNG_MAX_TEXT)
+        return -EINVAL;
+    png_text chunks[PNG_MAX_TEXT];
+    for (unsigned i = 0; i < ntext; i++)
+        chunks[i] = (png_text){.compression = PNG_TEXT_COMPRESSION_NONE,
+                               .key = (png_charp)text[i].key,
+                               .text = (png_charp)text[i].text};
     png_structp png =
         png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, on_png_error, on_png_warning);
     if (!png)
@@ -88,6 +98,8 @@ static int encode(struct png_out *out, const uint32_t *pixels, unsigned width, u
     png_set_compression_level(png, 3);
     png_set_IHDR(png, info, width, height, 8, PNG_COLOR_TYPE_RGBA, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (ntext)
+        png_set_text(png, info, chunks, (int)ntext);
     png_write_info(png, info);
     for (unsigned y = 0; y < height; y++)
         png_write_row(png, (png_const_bytep)(pixels + (size_t)y * stride_px));
@@ -98,28 +110,30 @@ static int encode(struct png_out *out, const uint32_t *pixels, unsigned width, u
 
 /* The PNG into an open output, staged in blocks. */
 static int write_rgba(struct zc_output *file, const uint32_t *pixels, unsigned width,
-                      unsigned height, size_t stride_px)
+                      unsigned height, size_t stride_px, const struct zc_png_text *text,
+                      unsigned ntext)
 {
     uint8_t *stage = malloc(PNG_STAGE);
     if (!stage)
         return -ENOMEM;
     struct png_out out = {.file = file, .buf = stage, .cap = PNG_STAGE};
-    int err = encode(&out, pixels, width, height, stride_px);
+    int err = encode(&out, pixels, width, height, stride_px, text, ntext);
     if (!err)
         err = out_drain(&out);
     free(stage);
     return err;
 }
 
-int zc_png_write_rgba(const char *path, const uint32_t *pixels, unsigned width, unsigned height,
-                      size_t stride_px)
+/* The PNG to path, through zc_output: whole or not at all. */
+static int write_path(const char *path, const uint32_t *pixels, unsigned width, unsigned height,
+                      size_t stride_px, const struct zc_png_text *text, unsigned ntext)
 {
     if (width == 0 || height == 0 || stride_px < width)
         return -EINVAL;
     struct zc_output file;
     int err = zc_output_open(&file, path);
     if (!err)
-        err = write_rgba(&file, pixels, width, height, stride_px);
+        err = write_rgba(&file, pixels, width, height, stride_px, text, ntext);
     if (err) {
         zc_output_abort(&file);
         return err;
@@ -127,22 +141,40 @@ int zc_png_write_rgba(const char *path, const uint32_t *pixels, unsigned width, 
     return zc_output_commit(&file);
 }
 
+int zc_png_write_rgba(const char *path, const uint32_t *pixels, unsigned width, unsigned height,
+                      size_t stride_px)
+{
+    return write_path(path, pixels, width, height, stride_px, NULL, 0);
+}
+
 int zc_fb_png_to_output(const struct zc_fb *fb, struct zc_output *out)
 {
     return write_rgba(out, zc_fb_visible_row(fb, 0), zc_fb_width(fb), zc_fb_height(fb),
-                      zc_fb_width(fb));
+                      zc_fb_width(fb), NULL, 0);
+}
+
+int zc_fb_write_png_text(const struct zc_fb *fb, const char *path, const struct zc_png_text *text,
+                         unsigned ntext)
+{
+    return write_path(path, zc_fb_visible_row(fb, 0), zc_fb_width(fb), zc_fb_height(fb),
+                      zc_fb_width(fb), text, ntext);
 }
 
 int zc_fb_write_png(const struct zc_fb *fb, const char *path)
 {
-    return zc_png_write_rgba(path, zc_fb_visible_row(fb, 0), zc_fb_width(fb), zc_fb_height(fb),
-                             zc_fb_width(fb));
+    return zc_fb_write_png_text(fb, path, NULL, 0);
+}
+
+ssize_t zc_fb_encode_png_text(const struct zc_fb *fb, const struct zc_png_text *text,
+                              unsigned ntext, void *buf, size_t cap)
+{
+    struct png_out out = {.buf = buf, .cap = cap};
+    int err = encode(&out, zc_fb_visible_row(fb, 0), zc_fb_width(fb), zc_fb_height(fb),
+                     zc_fb_width(fb), text, ntext);
+    return err ? err : (ssize_t)out.len;
 }
 
 ssize_t zc_fb_encode_png(const struct zc_fb *fb, void *buf, size_t cap)
 {
-    struct png_out out = {.buf = buf, .cap = cap};
-    int err =
-        encode(&out, zc_fb_visible_row(fb, 0), zc_fb_width(fb), zc_fb_height(fb), zc_fb_width(fb));
-    return err ? err : (ssize_t)out.len;
+    return zc_fb_encode_png_text(fb, NULL, 0, buf, cap);
 }
