@@ -43,8 +43,8 @@ static int add_seg(const struct zc_ring *r, struct zc_ring_chain *c, uint64_t su
     if (!ring_translate(r, d->addr, d->len))
         return -EBADMSG;
     bool writable = d->flags & DESC_F_WRITE;
-    if (!writable && sum[1])
-        return -EBADMSG; /* readable after writable */
+    if (!writable && c->nseg && c->seg[c->nseg - 1].writable)
+        return -EBADMSG; /* readable after writable (an empty one too) */
     sum[writable] += d->len;
     c->seg[c->nseg++] = (struct zc_ring_seg){.off = d->addr, .len = d->len, .writable = writable};
     return 0;

@@ -107,6 +107,13 @@ static void bad_driver(void)
     publish(&pr, 0);
     expect_device_refuses(&pr);
 
+    make_pair(&pr, 8); /* readable after an empty writable one (found by fuzz_ring) */
+    pr.vr.desc[0] = (struct vring_desc){
+        .addr = 0, .len = 0, .flags = VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, .next = 1};
+    pr.vr.desc[1] = (struct vring_desc){.addr = 0, .len = 1};
+    publish(&pr, 0);
+    expect_device_refuses(&pr);
+
     make_pair(&pr, 8); /* a head posted again while the device holds it */
     pr.vr.desc[2] = (struct vring_desc){.addr = 0, .len = 1};
     pr.vr.avail->ring[0] = 2;
