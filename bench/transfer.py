@@ -269,19 +269,28 @@ class Bench:
         for name, _ in tools:
             t = statistics.median(times[name])
             row = {"workload": workload, "tool": name, "seconds": t, "GBps": nbytes / t / 1e9,
-                   "best_seconds": min(times[name]), "all_seconds": times[name]}
+                   "best_seconds": min(times[name]), "max_seconds": max(times[name]),
+                   "all_seconds": times[name]}
             row.update(extra[name])
             self.rows.append(row)
             print(f"  {workload:>14}  {name:<32} {t:7.3f} s  {nbytes / t / 1e9:6.3f} GB/s"
-                  f"  (best {min(times[name]):.3f} s; all {' '.join(f'{x:.3f}' for x in times[name])})",
+                  f"  (min {min(times[name]):.3f} s, max {max(times[name]):.3f} s; all {' '.join(f'{x:.3f}' for x in times[name])})",
                   file=sys.stderr)
 
     def ratios(self):
+        """Each tool's time over zc's: the ratio of the medians, and the
+        spread of the ratios taken within each round (the tools take turns,
+        so a round's ratio compares runs under the same load)."""
         for w in dict.fromkeys(r["workload"] for r in self.rows):
             rows = {r["tool"]: r for r in self.rows if r["workload"] == w}
             for r in rows.values():
                 for z in ("zc encrypted", "zc integrity-only"):
-                    r["x_" + z.split()[1]] = r["seconds"] / rows[z]["seconds"]
+                    key = "x_" + z.split()[1]
+                    r[key] = r["seconds"] / rows[z]["seconds"]
+                    per_round = [t / u for t, u in zip(r["all_seconds"], rows[z]["all_seconds"])]
+                    r[key + "_rounds"] = {"min": min(per_round),
+                                          "median": statistics.median(per_round),
+                                          "max": max(per_round)}
 
 
 def make_tree(path, n, size):
@@ -359,12 +368,17 @@ def main():
             json.dump(b.rows, f, indent=1)
     if a.plot:
         plot(b.rows, a.plot)
-    print("| workload | tool | median s | best s | GB/s (median) | time / zc encrypted | "
-          "time / zc integrity-only |")
-    print("|---|---|---|---|---|---|---|")
+    def spread(r, key):
+        s = r[key + "_rounds"]
+        return f"{r[key]:.2f} ({s['min']:.2f}-{s['max']:.2f})"
+
+    print("| workload | tool | min s | median s | max s | GB/s (median) | time / zc encrypted "
+          "(round min-max) | time / zc integrity-only (round min-max) |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in b.rows:
-        print(f"| {r['workload']} | {r['tool']} | {r['seconds']:.3f} | {r['best_seconds']:.3f} | "
-              f"{r['GBps']:.3f} | {r['x_encrypted']:.2f} | {r['x_integrity-only']:.2f} |")
+        print(f"| {r['workload']} | {r['tool']} | {r['best_seconds']:.3f} | {r['seconds']:.3f} | "
+              f"{r['max_seconds']:.3f} | {r['GBps']:.3f} | {spread(r, 'x_encrypted')} | "
+              f"{spread(r, 'x_integrity-only')} |")
     for r in b.rows:
         if "rss_send_kib" in r:
             print(f"peak RSS {r['workload']}, {r['tool']}: sender {r['rss_send_kib'] / 1024:.1f} "
@@ -376,10 +390,15 @@ def main():
             zc = next(z for z in b.rows
                       if z["workload"] == r["workload"] and z["tool"] == "zc integrity-only")
             print(f"zc integrity-only against iperf3 ({r['workload']}): "
-                  f"{zc['GBps'] / r['GBps']:.2f}x iperf3's rate (medians), "
+                  f"{zc['GBps'] / r['GBps']:.2f}x iperf3's rate (medians; rounds "
+                  f"{spread(r, 'x_integrity-only')}), "
                   f"{r['best_seconds'] / zc['best_seconds']:.2f}x (bests); iperf3's server "
                   f"wrote {r['written_bytes']} of {zc['GBps'] * zc['seconds'] * 1e9:.0f} bytes"
                   f"{', the start of the file' if r['written_is_prefix'] else ', NOT the file'}")
+    for r in b.rows:
+        if r["tool"].startswith("scp"):
+            print(f"zc encrypted against scp ({r['workload']}): {spread(r, 'x_encrypted')}x "
+                  f"faster (ratio of medians; in brackets the rounds' min-max)")
     print(json.dumps({"results": b.rows}))
 
 
