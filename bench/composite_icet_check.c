@@ -56,7 +56,9 @@ struct setup {
     MPI_Comm cart;
     int rank, size, dims[3];
     unsigned width, height;
-    int *order; /* ranks front to back */
+    enum zc_composite_pixel wire; /* zc's pixels between rounds */
+    int tolerance;                /* the largest channel difference allowed */
+    int *order;                   /* ranks front to back */
 };
 
 /* Whether brick a is in front of brick b for a camera looking along dir. */
@@ -190,7 +192,7 @@ static int run_zc(const struct setup *s, const struct pair *p, struct zc_fb *fb,
 {
     struct zc_composite_config cc = {.algo = p->zc_algo,
                                      .mode = ZC_COMPOSITE_OVER,
-                                     .wire = ZC_PIXEL_RGBA_AUTO,
+                                     .wire = s->wire,
                                      .k = p->zc_k,
                                      .width = s->width,
                                      .height = s->height,
@@ -274,15 +276,46 @@ static int run_pair(const struct setup *s, const struct pair *p, float *rgba, st
            s->width, s->height, rz.seconds, (unsigned long long)rz.sent_max,
            (unsigned long long)rz.sent_total, ri.seconds, (unsigned long long)ri.sent_max,
            (unsigned long long)ri.sent_total, (unsigned long long)ri.collective_total);
-    return d > 1;
+    return d > s->tolerance;
 }
 
-static int parse_size(int argc, char **argv, unsigned *w, unsigned *h)
+static const struct {
+    const char *name;
+    enum zc_composite_pixel px;
+} wires[] = {{"16", ZC_PIXEL_RGBA16}, {"8", ZC_PIXEL_RGBA8}, {"auto", ZC_PIXEL_RGBA_AUTO}};
+
+static int parse_wire(const char *arg, enum zc_composite_pixel *px)
 {
-    *w = 96, *h = 80;
-    if (argc == 3 && strcmp(argv[1], "--size") == 0)
-        return sscanf(argv[2], "%ux%u", w, h) == 2 && *w > 0 && *h > 0 ? 0 : -EINVAL;
-    return argc == 1 ? 0 : -EINVAL;
+    for (size_t i = 0; i < ZC_ARRAY_SIZE(wires); i++)
+        if (strcmp(arg, wires[i].name) == 0) {
+            *px = wires[i].px;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+/* One option and its argument into s. */
+static int parse_option(const char *opt, const char *arg, struct setup *s)
+{
+    if (strcmp(opt, "--size") == 0)
+        return sscanf(arg, "%ux%u", &s->width, &s->height) == 2 && s->width && s->height ? 0
+                                                                                         : -EINVAL;
+    if (strcmp(opt, "--wire") == 0)
+        return parse_wire(arg, &s->wire);
+    if (strcmp(opt, "--tolerance") == 0)
+        return sscanf(arg, "%d", &s->tolerance) == 1 && s->tolerance >= 0 ? 0 : -EINVAL;
+    return -EINVAL;
+}
+
+/* --size WxH (96x80), --wire 16|8|auto (16: zc's pieces at 16 bits against
+ * IceT's floats, so only the final rounding differs), --tolerance D (1). */
+static int parse(int argc, char **argv, struct setup *s)
+{
+    s->width = 96, s->height = 80, s->wire = ZC_PIXEL_RGBA16, s->tolerance = 1;
+    int err = argc % 2 ? 0 : -EINVAL;
+    for (int i = 1; i + 1 < argc && !err; i += 2)
+        err = parse_option(argv[i], argv[i + 1], s);
+    return err;
 }
 
 static int setup_init(struct setup *s, int argc, char **argv)
@@ -291,7 +324,7 @@ static int setup_init(struct setup *s, int argc, char **argv)
     s->cart = MPI_COMM_NULL;
     MPI_Comm_rank(MPI_COMM_WORLD, &s->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &s->size);
-    if (parse_size(argc, argv, &s->width, &s->height))
+    if (parse(argc, argv, s))
         return -EINVAL;
     int periods[3] = {0, 0, 0};
     MPI_Dims_create(s->size, 3, s->dims);
@@ -317,7 +350,8 @@ int main(int argc, char **argv)
         err = err == 1 ? 0 : err;
     }
     if (err == -EINVAL && s.rank == 0)
-        fprintf(stderr, "usage: [mpirun|smpirun ...] composite_icet_check [--size WxH]\n");
+        fprintf(stderr, "usage: [mpirun|smpirun ...] composite_icet_check [--size WxH]\n"
+                        "       [--wire 16|8|auto] [--tolerance D]\n");
     else if (err && s.rank == 0)
         fprintf(stderr, "composite_icet_check: %s\n", zc_strerror(err));
     if (worse && s.rank == 0)
