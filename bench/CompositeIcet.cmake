@@ -24,8 +24,7 @@ if(ICET_INCLUDE_DIR AND ICET_CORE_LIBRARY)
   set(icet_check $<TARGET_FILE:composite_icet_check>)
   message(STATUS "zc: composite_icet_check compares with IceT (${ICET_CORE_LIBRARY})")
 
-  find_program(SMPICC smpicc)
-  if(SMPICC AND NOT ZC_SANITIZE AND NOT ZC_FUZZ)
+  if(SMPICC AND NOT ZC_SANITIZE AND NOT ZC_FUZZ) # SMPICC: found by CompositeScale.cmake
     file(GLOB icet_smpi_srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/base/*.c
          ${PROJECT_SOURCE_DIR}/src/fb/*.c ${PROJECT_SOURCE_DIR}/src/composite/*.c)
     set(icet_check_smpi ${CMAKE_BINARY_DIR}/bench/composite_icet_check_smpi)

@@ -12,8 +12,14 @@
  * IceT talks to the network through a table of functions; the one here is
  * our own, over MPI, so that the peer builds with SimGrid's smpicc as well
  * as with mpicc, and it counts the bytes each rank sends, as zc's
- * statistics do.  Functions return 0 or a negative errno; "collective"
- * ones must be called by every rank of the communicator.
+ * statistics do.  Under SMPI, where all ranks share one process, each
+ * simulated rank needs its own copy of IceT's core library, which keeps the
+ * current context in a global: smpirun
+ * --cfg=smpi/privatize-libs:libvtkIceTCore-pv5.11.so.1 (without it ranks
+ * use each other's contexts and crash).
+ *
+ * Functions return 0 or a negative errno; "collective" ones must be called
+ * by every rank of the communicator.
  */
 #ifndef ZC_BENCH_COMPOSITE_ICET_H
 #define ZC_BENCH_COMPOSITE_ICET_H
@@ -28,10 +34,12 @@
 enum icet_peer_algo { ICET_PEER_BSWAP, ICET_PEER_RADIXK, ICET_PEER_TREE, ICET_PEER_AUTO };
 
 struct icet_peer_stats {
-    double seconds;            /* wall time of icet_peer_run on this rank (MPI_Wtime) */
+    double seconds;            /* wall time of the composite on this rank (MPI_Wtime;
+                                * simulated seconds under SMPI) */
     uint64_t bytes_sent;       /* by this rank in the frame: every message it sent */
-    uint64_t bytes_collective; /* the part of bytes_sent sent by collectives (IceT's
-                                * per-frame bookkeeping: viewports, counts) */
+    uint64_t bytes_collective; /* the part of bytes_sent that went through collectives:
+                                * IceT gathers the final image with a gatherv, and
+                                * shares its per-frame bookkeeping with allgathers */
 };
 
 struct icet_peer;
