@@ -66,6 +66,9 @@ extern "C" {
 /* VIRTIO_F_VERSION_1 (bit 32): the little-endian 1.x layout, the only one
  * this ring speaks; a vring may say so. */
 #define ZC_RING_F_VERSION_1 (1ull << 32)
+/* VIRTIO_F_RING_PACKED (bit 34): the packed virtqueue (VIRTIO 1.2, 2.8)
+ * instead of the split one; see "The packed format" below. */
+#define ZC_RING_F_RING_PACKED (1ull << 34)
 /* Most memory regions a vring's descriptors may point into. */
 #define ZC_RING_MAX_REGIONS 8
 
@@ -80,7 +83,7 @@ struct zc_ring;
 struct zc_ring_params {
     uint32_t num;      /* queue size: a power of two, 1..ZC_RING_MAX_NUM */
     uint64_t buf_size; /* bytes of the shared buffer region (> 0) */
-    uint64_t features; /* 0 or ZC_RING_F_EVENT_IDX */
+    uint64_t features; /* ZC_RING_F_EVENT_IDX, ZC_RING_F_RING_PACKED, or 0 */
 };
 
 /* The descriptors that make up a ring, as zc_ring_export() lends them. */
@@ -125,6 +128,10 @@ struct zc_ring_done {
 
 /* Bytes of ring memory for num entries (vring_size(num, ZC_RING_ALIGN)). */
 size_t zc_ring_mem_size(uint32_t num);
+
+/* Bytes of ring memory for num entries in the format features choose:
+ * zc_ring_mem_size(num) for the split ring, 16*num + 8 for the packed. */
+size_t zc_ring_layout_size(uint32_t num, uint64_t features);
 
 /* Creates the ring and buffer regions (sealed memfds) and both eventfds,
  * and returns this end in *ringp.  0 on success, -EINVAL for bad params,
