@@ -188,12 +188,36 @@ static int read_indirect(const struct zc_ring *r, struct zc_ring_chain *c, uint6
     return 0;
 }
 
+/* The common chain, one descriptor and no table: read_chain's rules
+ * without its loop (a profile of 64 B batches spent a third of the pop
+ * there). */
+static int read_single(struct zc_ring *r, uint16_t flags, struct zc_ring_chain *c)
+{
+    const struct vr_packed_desc *p = &r->pdesc[r->last_avail & r->mask];
+    uint64_t addr = READ_ONCE(p->addr);
+    uint32_t len = READ_ONCE(p->len);
+    uint16_t id = READ_ONCE(p->id);
+    if (id >= r->num || r->pending[id] || r->dev_descs == r->num)
+        return ring_fail(r); /* out of range, already ours, or beyond the ring */
+    bool writable = flags & DESC_F_WRITE;
+    c->head = id;
+    c->nseg = 1;
+    c->seg[0] = (struct zc_ring_seg){.off = addr, .len = len, .writable = writable};
+    c->readable_len = writable ? 0 : len;
+    c->writable_len = writable ? len : 0;
+    return ring_translate(r, addr, len) ? 0 : -EBADMSG;
+}
+
 /* Reads the chain whose head (flags already read) is at last_avail into c.
  * 0, -EBADMSG for a chain that breaks a segment rule but whose extent is
  * sound (a vring refuses it), -EPROTO when the ring itself is broken.
  * *ndesc and c->head are set whenever the return is not -EPROTO. */
 static int read_chain(struct zc_ring *r, uint16_t flags, struct zc_ring_chain *c, uint16_t *ndesc)
 {
+    if (!(flags & (DESC_F_NEXT | DESC_F_INDIRECT))) {
+        *ndesc = 1;
+        return read_single(r, flags, c);
+    }
     uint64_t sum[2] = {0, 0};
     uint32_t room = r->num - r->dev_descs; /* what the driver can have made available */
     uint16_t pos = r->last_avail, id = 0;
