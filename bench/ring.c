@@ -59,9 +59,8 @@ struct figures {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: zc bench ring [--json] [--plot FILE.png] [--runs N] [--time MS]\n\n"
-               "The zc ring, split and packed, against a pipe, a UNIX stream socket and (where zc "
-               "was built\n"
-               "with libdpdk) DPDK's rte_ring, two processes pinned\n"
+               "The zc ring, split and packed, against a pipe, a UNIX stream socket and\n"
+               "(where zc was built with libdpdk) DPDK's rte_ring, two processes pinned\n"
                "on two CPUs: 64 B message rate at batch 1..256 (fit a + b/B), 4 KiB / 64 KiB /\n"
                "1 MiB throughput with every byte written and read, 64 B round trips.\n\n"
                "  --json        print one JSON object as the last line\n"

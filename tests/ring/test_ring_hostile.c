@@ -6,7 +6,7 @@
  * chains that lie wholly inside the buffer region, or -EPROTO: never a
  * crash, a hang or a pointer outside the region. */
 #include "zc/ring.h"
-#include "ring_garbage.h"
+#include "ring_hostile.h"
 #include "zc_test.h"
 
 #include <errno.h>
@@ -35,13 +35,7 @@ static void free_pair(struct pair *pr)
  * refused. */
 static void expect_device_refuses(struct pair *pr)
 {
-    struct zc_ring_chain c[4];
-    CHECK_EQ(zc_ring_pop_batch(pr->dev, c, 4), -EPROTO);
-    CHECK(zc_ring_broken(pr->dev));
-    CHECK_EQ(zc_ring_pop(pr->dev, c), -EPROTO);
-    CHECK_EQ(zc_ring_complete(pr->dev), -EPROTO);
-    CHECK_EQ(zc_ring_wait(pr->dev, 0), -EPROTO);
-    CHECK_EQ(zc_ring_arm(pr->dev), -EPROTO);
+    check_device_refuses(pr->dev);
     free_pair(pr);
 }
 
@@ -134,12 +128,7 @@ static void bad_driver(void)
 
 static void expect_driver_refuses(struct pair *pr)
 {
-    struct zc_ring_used u[8];
-    CHECK_EQ(zc_ring_reap(pr->drv, u, 8), -EPROTO);
-    CHECK(zc_ring_broken(pr->drv));
-    struct zc_ring_seg s = {.off = 0, .len = 1};
-    CHECK_EQ(zc_ring_post(pr->drv, &s, 1, NULL), -EPROTO);
-    CHECK_EQ(zc_ring_wait(pr->drv, 0), -EPROTO);
+    check_driver_refuses(pr->drv);
     free_pair(pr);
 }
 

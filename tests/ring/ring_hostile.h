@@ -1,17 +1,41 @@
-/* ring_garbage.h - the random-garbage round both hostile ring tests run:
+/* ring_hostile.h - what both hostile ring tests (split, packed) share: the
+ * checks that an end refuses and stays refused, and the random-garbage
+ * round:
  * honest posts and completions on a fresh ring of random size, interleaved
  * with a scribbler that writes whatever it likes into ring memory.  Every
  * chain the device takes must lie wholly inside the buffer region, every
  * used entry the driver takes must be one it could have posted, every
  * failure -EPROTO; and the garbage must reach both the accepting and the
  * refusing paths. */
-#ifndef RING_GARBAGE_H
-#define RING_GARBAGE_H
+#ifndef RING_HOSTILE_H
+#define RING_HOSTILE_H
 
 #include "zc/ring.h"
 #include "zc_test.h"
 
 #define GARBAGE_BUF_SIZE (1u << 16)
+
+/* The device end refuses what a hostile driver wrote, and stays refused. */
+static void check_device_refuses(struct zc_ring *dev)
+{
+    struct zc_ring_chain c[4];
+    CHECK_EQ(zc_ring_pop_batch(dev, c, 4), -EPROTO);
+    CHECK(zc_ring_broken(dev));
+    CHECK_EQ(zc_ring_pop(dev, c), -EPROTO);
+    CHECK_EQ(zc_ring_complete(dev), -EPROTO);
+    CHECK_EQ(zc_ring_wait(dev, 0), -EPROTO);
+    CHECK_EQ(zc_ring_arm(dev), -EPROTO);
+}
+
+/* The driver end refuses what a hostile device wrote, and stays refused. */
+static void check_driver_refuses(struct zc_ring *drv)
+{
+    struct zc_ring_used u[8];
+    CHECK_EQ(zc_ring_reap(drv, u, 8), -EPROTO);
+    CHECK(zc_ring_broken(drv));
+    struct zc_ring_seg s = {.off = 0, .len = 1};
+    CHECK_EQ(zc_ring_post(drv, &s, 1, NULL), -EPROTO);
+}
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)
@@ -106,4 +130,4 @@ static void garbage_rounds(uint64_t features, void (*scribble)(struct zc_ring *d
     CHECK(chains > 1000);
 }
 
-#endif /* RING_GARBAGE_H */
+#endif /* RING_HOSTILE_H */
