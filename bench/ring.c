@@ -1,5 +1,7 @@
-/* ring.c - `zc bench ring`: the shared-memory virtqueue against a pipe and a
- * UNIX stream socket, every peer in the same run, two processes on two CPUs.
+/* ring.c - `zc bench ring`: the shared-memory virtqueue, split and packed
+ * (VIRTIO_F_RING_PACKED), against a pipe and a UNIX stream socket (and
+ * DPDK's rte_ring where built), every peer in the same run, two processes
+ * on two CPUs.
  *
  *   1. 64-byte messages with notifications on, batch sizes 1, 2, 4 ... 256,
  *      and the fit cost per message = a + b / B (a: what a message costs,
@@ -8,8 +10,8 @@
  *   2. 4 KiB, 64 KiB and 1 MiB messages: the producer writes and the
  *      consumer reads every byte (in place on the ring, through a buffer
  *      and two kernel copies on a pipe or a socket).
- *   3. 64-byte round trips: the ring spinning, the ring blocking on its
- *      eventfds, and a pipe pair.
+ *   3. 64-byte round trips: the ring spinning (both formats), the ring
+ *      blocking on its eventfds, and a pipe pair.
  * Each figure is the median of --runs runs; the consumer verifies every
  * message (ring_stream.c), so a figure is never that of a broken stream.
  */
@@ -45,18 +47,20 @@ static const unsigned dpdk_vs[NDPDK] = {0, 3, 6, 8};
 struct figures {
     struct stream_figures ring64[NBATCH], pipe64, unix64;
     struct stream_figures ring[NSIZES], pipe[NSIZES], unix_[NSIZES];
+    struct stream_figures packed64[NBATCH], packed[NSIZES]; /* the packed format */
     bool dpdk; /* DPDK's rte_ring measured (built with it) */
     struct stream_figures dpdk64[NDPDK], dpdk_[NSIZES];
     double ns64[NBATCH];                  /* ns per 64 B message on the ring */
     double a, b;                          /* the fit, ns */
     double rtt_spin, rtt_block, rtt_pipe; /* ns */
+    double rtt_packed_spin;               /* ns */
 };
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: zc bench ring [--json] [--plot FILE.png] [--runs N] [--time MS]\n\n"
-               "The zc ring against a pipe, a UNIX stream socket and (where zc was built\n"
-               "with libdpdk) DPDK's rte_ring, two processes pinned\n"
+               "The zc ring, split and packed, against a pipe, a UNIX stream socket and\n"
+               "(where zc was built with libdpdk) DPDK's rte_ring, two processes pinned\n"
                "on two CPUs: 64 B message rate at batch 1..256 (fit a + b/B), 4 KiB / 64 KiB /\n"
                "1 MiB throughput with every byte written and read, 64 B round trips.\n\n"
                "  --json        print one JSON object as the last line\n"
@@ -68,7 +72,8 @@ static void usage(FILE *f)
 /* Progress on a TTY: which stream is being measured. */
 static void show_progress(size_t done, size_t total, const struct stream_cfg *next, void *arg)
 {
-    static const char *const names[] = {"ring", "pipe", "unix socket", "DPDK rte_ring"};
+    static const char *const names[] = {"ring", "pipe", "unix socket", "DPDK rte_ring",
+                                        "packed ring"};
     if (!isatty(STDERR_FILENO))
         return;
     char size[32];
@@ -89,8 +94,9 @@ static void show_step(const char *what)
 static int run_all(const struct opts *o, struct figures *f)
 {
     /* The streams: 64 B at every batch size, 64 B over pipe and socket,
-     * then each large size over all three. */
-    enum { NSTREAMS = NBATCH + 2 + 3 * NSIZES + NDPDK + NSIZES };
+     * then each large size over all three; the packed ring's at every
+     * batch and size; DPDK's. */
+    enum { NSTREAMS = NBATCH + 2 + 3 * NSIZES + NBATCH + NSIZES + NDPDK + NSIZES };
     struct stream_cfg cfg[NSTREAMS];
     struct stream_figures res[NSTREAMS];
     size_t n = 0;
@@ -101,6 +107,10 @@ static int run_all(const struct opts *o, struct figures *f)
     for (unsigned i = 0; i < NSIZES; i++)
         for (unsigned t = STREAM_RING; t <= STREAM_UNIX; t++)
             cfg[n++] = (struct stream_cfg){t, sizes[i], 1, o->run_ns, 0, false};
+    for (unsigned i = 0; i < NBATCH; i++)
+        cfg[n++] = (struct stream_cfg){STREAM_RING_PACKED, 64, batches[i], o->run_ns, 0, false};
+    for (unsigned i = 0; i < NSIZES; i++)
+        cfg[n++] = (struct stream_cfg){STREAM_RING_PACKED, sizes[i], 1, o->run_ns, 0, false};
     f->dpdk = stream_have_dpdk();
     for (unsigned i = 0; f->dpdk && i < NDPDK; i++)
         cfg[n++] = (struct stream_cfg){STREAM_DPDK, 64, dpdk_batches[i], o->run_ns, 0, false};
@@ -121,12 +131,20 @@ static int run_all(const struct opts *o, struct figures *f)
         f->pipe[i] = res[n++];
         f->unix_[i] = res[n++];
     }
+    for (unsigned i = 0; i < NBATCH; i++)
+        f->packed64[i] = res[n++];
+    for (unsigned i = 0; i < NSIZES; i++)
+        f->packed[i] = res[n++];
     for (unsigned i = 0; f->dpdk && i < NDPDK; i++)
         f->dpdk64[i] = res[n++];
     for (unsigned i = 0; f->dpdk && i < NSIZES; i++)
         f->dpdk_[i] = res[n++];
     show_step("round trips: ring spinning");
     err = stream_rtt(STREAM_RING, true, 20000, &f->rtt_spin);
+    if (!err) {
+        show_step("round trips: packed ring spinning");
+        err = stream_rtt(STREAM_RING_PACKED, true, 20000, &f->rtt_packed_spin);
+    }
     if (!err) {
         show_step("round trips: ring blocking");
         err = stream_rtt(STREAM_RING, false, 4000, &f->rtt_block);
@@ -149,13 +167,17 @@ static double gbps(const struct stream_figures *f)
 static void print_table(const struct figures *f)
 {
     printf("zc ring vs pipe and UNIX socket (two processes on two CPUs, median of runs)\n\n");
-    printf("64 B messages, notifications on (EVENT_IDX, spin then block)\n");
-    printf("  %-24s %10s %10s %16s\n", "", "Mmsg/s", "ns/msg", "wake-ups/1k msg");
+    printf("64 B messages, notifications on (EVENT_IDX, spin then block); split ring,\n"
+           "and the packed ring (VIRTIO_F_RING_PACKED) beside it\n");
+    printf("  %-24s %10s %10s %16s %14s %10s\n", "", "Mmsg/s", "ns/msg", "wake-ups/1k msg",
+           "packed Mmsg/s", "packed/split");
     for (unsigned i = 0; i < NBATCH; i++) {
         char label[32];
         snprintf(label, sizeof(label), "ring, batch %u", batches[i]);
-        printf("  %-24s %10.2f %10.1f %16.2f\n", label, f->ring64[i].msgs_per_s * 1e-6, f->ns64[i],
-               f->ring64[i].wakeups_per_msg * 1e3);
+        printf("  %-24s %10.2f %10.1f %16.2f %14.2f %11.2fx\n", label,
+               f->ring64[i].msgs_per_s * 1e-6, f->ns64[i], f->ring64[i].wakeups_per_msg * 1e3,
+               f->packed64[i].msgs_per_s * 1e-6,
+               f->packed64[i].msgs_per_s / f->ring64[i].msgs_per_s);
     }
     printf("  %-24s %10.2f %10.1f\n", "pipe, write each", f->pipe64.msgs_per_s * 1e-6,
            1e9 / f->pipe64.msgs_per_s);
@@ -165,30 +187,37 @@ static void print_table(const struct figures *f)
     printf("  ring batch 64 / pipe = %.1fx\n\n", f->ring64[6].msgs_per_s / f->pipe64.msgs_per_s);
 
     printf("throughput, every byte written and read (GB/s)\n");
-    printf("  %-8s %8s %8s %8s %10s %10s\n", "message", "ring", "pipe", "unix", "ring/pipe",
-           "ring/unix");
+    printf("  %-8s %8s %8s %8s %8s %10s %10s\n", "message", "ring", "packed", "pipe", "unix",
+           "ring/pipe", "ring/unix");
     for (unsigned i = 0; i < NSIZES; i++)
-        printf("  %-8s %8.2f %8.2f %8.2f %9.1fx %9.1fx\n", size_names[i], gbps(&f->ring[i]),
-               gbps(&f->pipe[i]), gbps(&f->unix_[i]), gbps(&f->ring[i]) / gbps(&f->pipe[i]),
-               gbps(&f->ring[i]) / gbps(&f->unix_[i]));
+        printf("  %-8s %8.2f %8.2f %8.2f %8.2f %9.1fx %9.1fx\n", size_names[i], gbps(&f->ring[i]),
+               gbps(&f->packed[i]), gbps(&f->pipe[i]), gbps(&f->unix_[i]),
+               gbps(&f->ring[i]) / gbps(&f->pipe[i]), gbps(&f->ring[i]) / gbps(&f->unix_[i]));
     if (f->dpdk) {
         printf("\nDPDK rte_ring (SP/SC rings of buffer indices in shared memory, both ends\n"
                "polling) against the zc ring (notifications on), the same messages\n");
-        printf("  %-16s %12s %12s %10s\n", "64 B, batch", "ring Mmsg/s", "DPDK Mmsg/s",
-               "ring/DPDK");
-        for (unsigned i = 0; i < NDPDK; i++)
-            printf("  %-16u %12.2f %12.2f %9.2fx\n", dpdk_batches[i],
-                   f->ring64[dpdk_vs[i]].msgs_per_s * 1e-6, f->dpdk64[i].msgs_per_s * 1e-6,
-                   f->ring64[dpdk_vs[i]].msgs_per_s / f->dpdk64[i].msgs_per_s);
-        printf("  %-16s %12s %12s %10s\n", "message", "ring GB/s", "DPDK GB/s", "ring/DPDK");
+        printf("  %-16s %12s %12s %12s %10s %12s\n", "64 B, batch", "ring Mmsg/s", "packed",
+               "DPDK Mmsg/s", "ring/DPDK", "packed/DPDK");
+        for (unsigned i = 0; i < NDPDK; i++) {
+            double d = f->dpdk64[i].msgs_per_s;
+            printf("  %-16u %12.2f %12.2f %12.2f %9.2fx %11.2fx\n", dpdk_batches[i],
+                   f->ring64[dpdk_vs[i]].msgs_per_s * 1e-6,
+                   f->packed64[dpdk_vs[i]].msgs_per_s * 1e-6, d * 1e-6,
+                   f->ring64[dpdk_vs[i]].msgs_per_s / d, f->packed64[dpdk_vs[i]].msgs_per_s / d);
+        }
+        printf("  %-16s %12s %12s %12s %10s %12s\n", "message", "ring GB/s", "packed", "DPDK GB/s",
+               "ring/DPDK", "packed/DPDK");
         for (unsigned i = 0; i < NSIZES; i++)
-            printf("  %-16s %12.2f %12.2f %9.2fx\n", size_names[i], gbps(&f->ring[i]),
-                   gbps(&f->dpdk_[i]), gbps(&f->ring[i]) / gbps(&f->dpdk_[i]));
+            printf("  %-16s %12.2f %12.2f %12.2f %9.2fx %11.2fx\n", size_names[i],
+                   gbps(&f->ring[i]), gbps(&f->packed[i]), gbps(&f->dpdk_[i]),
+                   gbps(&f->ring[i]) / gbps(&f->dpdk_[i]),
+                   gbps(&f->packed[i]) / gbps(&f->dpdk_[i]));
     } else {
         printf("\nDPDK rte_ring: not measured (zc built without libdpdk; dpdk-dev)\n");
     }
     printf("\n64 B round trip (median)\n");
     printf("  ring, spinning   %10.2f us\n", f->rtt_spin * 1e-3);
+    printf("  packed, spinning %10.2f us\n", f->rtt_packed_spin * 1e-3);
     printf("  ring, blocking   %10.2f us\n", f->rtt_block * 1e-3);
     printf("  pipe pair        %10.2f us\n", f->rtt_pipe * 1e-3);
 }
@@ -206,14 +235,21 @@ static void print_json(const struct figures *f)
         snprintf(key, sizeof(key), "ring_64B_batch%u_wakeups_per_msg", batches[i]);
         zc_json_num(&j, key, f->ring64[i].wakeups_per_msg);
     }
+    /* The packed ring's under the same names with "packed_" for "ring_". */
+    for (unsigned i = 0; i < NBATCH; i++) {
+        snprintf(key, sizeof(key), "packed_64B_batch%u_msgs_per_s", batches[i]);
+        zc_json_num(&j, key, f->packed64[i].msgs_per_s);
+        snprintf(key, sizeof(key), "packed_64B_batch%u_wakeups_per_msg", batches[i]);
+        zc_json_num(&j, key, f->packed64[i].wakeups_per_msg);
+    }
     zc_json_num(&j, "pipe_64B_msgs_per_s", f->pipe64.msgs_per_s);
     zc_json_num(&j, "unix_64B_msgs_per_s", f->unix64.msgs_per_s);
     zc_json_num(&j, "fit_a_ns", f->a);
     zc_json_num(&j, "fit_b_ns", f->b);
     for (unsigned i = 0; i < NSIZES; i++) {
-        static const char *const t[3] = {"ring", "pipe", "unix"};
-        const struct stream_figures *v[3] = {&f->ring[i], &f->pipe[i], &f->unix_[i]};
-        for (unsigned k = 0; k < 3; k++) {
+        static const char *const t[4] = {"ring", "packed", "pipe", "unix"};
+        const struct stream_figures *v[4] = {&f->ring[i], &f->packed[i], &f->pipe[i], &f->unix_[i]};
+        for (unsigned k = 0; k < 4; k++) {
             snprintf(key, sizeof(key), "%s_%s_GBps", t[k], size_names[i]);
             zc_json_num(&j, key, gbps(v[k]));
         }
@@ -221,6 +257,10 @@ static void print_json(const struct figures *f)
     zc_json_num(&j, "ring_vs_pipe_64B_batch64", f->ring64[6].msgs_per_s / f->pipe64.msgs_per_s);
     zc_json_num(&j, "ring_vs_pipe_64KiB", gbps(&f->ring[1]) / gbps(&f->pipe[1]));
     zc_json_num(&j, "ring_vs_unix_64KiB", gbps(&f->ring[1]) / gbps(&f->unix_[1]));
+    zc_json_num(&j, "packed_vs_split_64B_batch1",
+                f->packed64[0].msgs_per_s / f->ring64[0].msgs_per_s);
+    zc_json_num(&j, "packed_vs_split_64B_batch64",
+                f->packed64[6].msgs_per_s / f->ring64[6].msgs_per_s);
     if (f->dpdk) {
         for (unsigned i = 0; i < NDPDK; i++) {
             snprintf(key, sizeof(key), "dpdk_64B_batch%u_msgs_per_s", dpdk_batches[i]);
@@ -233,8 +273,14 @@ static void print_json(const struct figures *f)
         zc_json_num(&j, "ring_vs_dpdk_64B_batch64",
                     f->ring64[6].msgs_per_s / f->dpdk64[2].msgs_per_s);
         zc_json_num(&j, "ring_vs_dpdk_64KiB", gbps(&f->ring[1]) / gbps(&f->dpdk_[1]));
+        zc_json_num(&j, "packed_vs_dpdk_64B_batch1",
+                    f->packed64[0].msgs_per_s / f->dpdk64[0].msgs_per_s);
+        zc_json_num(&j, "packed_vs_dpdk_64B_batch64",
+                    f->packed64[6].msgs_per_s / f->dpdk64[2].msgs_per_s);
+        zc_json_num(&j, "packed_vs_dpdk_64KiB", gbps(&f->packed[1]) / gbps(&f->dpdk_[1]));
     }
     zc_json_num(&j, "ring_rtt_spin_ns", f->rtt_spin);
+    zc_json_num(&j, "packed_rtt_spin_ns", f->rtt_packed_spin);
     zc_json_num(&j, "ring_rtt_block_ns", f->rtt_block);
     zc_json_num(&j, "pipe_rtt_ns", f->rtt_pipe);
     zc_json_end(&j);

@@ -247,6 +247,13 @@ static int produce_ring(struct producer *p, struct zc_ring *drv, unsigned slots)
     return err;
 }
 
+/* The ring features a transport runs with: notifications by event index,
+ * in the format it names. */
+static uint64_t ring_features(enum stream_transport t)
+{
+    return ZC_RING_F_EVENT_IDX | (t == STREAM_RING_PACKED ? ZC_RING_F_RING_PACKED : 0);
+}
+
 static int ring_params(const struct stream_cfg *c, struct zc_ring_params *p, unsigned *slots)
 {
     unsigned n;
@@ -260,7 +267,7 @@ static int ring_params(const struct stream_cfg *c, struct zc_ring_params *p, uns
         return -EINVAL;
     *slots = n;
     *p = (struct zc_ring_params){
-        .num = n, .buf_size = (uint64_t)n * c->msg_size, .features = ZC_RING_F_EVENT_IDX};
+        .num = n, .buf_size = (uint64_t)n * c->msg_size, .features = ring_features(c->transport)};
     return 0;
 }
 
@@ -285,7 +292,7 @@ static pid_t spawn_consumer(const struct stream_cfg *c, const struct pinning *pi
         if (close_in_child[i] >= 0)
             close(close_in_child[i]);
     struct report rep = {0};
-    if (c->transport == STREAM_RING) {
+    if (stream_is_ring(c->transport)) {
         consume_ring(ctl, &rep);
     } else {
         char ready = 'r';
@@ -311,7 +318,7 @@ int stream_run(const struct stream_cfg *c, struct stream_result *res)
         return err;
     struct zc_ring *drv = NULL;
     unsigned slots = 0;
-    if (c->transport == STREAM_RING) {
+    if (stream_is_ring(c->transport)) {
         struct zc_ring_params p;
         err = ring_params(c, &p, &slots);
         if (!err)
@@ -346,9 +353,10 @@ int stream_run(const struct stream_cfg *c, struct stream_result *res)
 
     struct producer p = {.cfg = c};
     zc_progress_start(&p.progress,
-                      c->transport == STREAM_RING   ? "ring"
-                      : c->transport == STREAM_PIPE ? "pipe"
-                                                    : "unix socket",
+                      c->transport == STREAM_RING          ? "ring"
+                      : c->transport == STREAM_RING_PACKED ? "packed ring"
+                      : c->transport == STREAM_PIPE        ? "pipe"
+                                                           : "unix socket",
                       c->total_bytes, !c->progress);
     uint64_t t0 = zc_now_ns();
     p.deadline = t0 + c->duration_ns;
@@ -535,8 +543,9 @@ int stream_rtt(enum stream_transport transport, bool spin, unsigned rounds, doub
         return err;
     }
     struct zc_ring *drv = NULL;
-    if (transport == STREAM_RING) {
-        struct zc_ring_params p = {.num = 8, .buf_size = 4096, .features = ZC_RING_F_EVENT_IDX};
+    if (stream_is_ring(transport)) {
+        struct zc_ring_params p = {
+            .num = 8, .buf_size = 4096, .features = ring_features(transport)};
         err = zc_ring_create(&drv, ZC_RING_DRIVER, &p);
         if (!err)
             zc_ring_set_spin(drv, spin ? RTT_SPIN_NS : 0);
@@ -550,7 +559,7 @@ int stream_rtt(enum stream_transport transport, bool spin, unsigned rounds, doub
         pin_child(&pin);
         close(ctl[0]);
         struct report rep = {0};
-        if (transport == STREAM_RING) {
+        if (stream_is_ring(transport)) {
             echo_ring(ctl[1], spin, &rep);
         } else {
             close(req[1]);

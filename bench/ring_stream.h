@@ -13,7 +13,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum stream_transport { STREAM_RING, STREAM_PIPE, STREAM_UNIX, STREAM_DPDK };
+/* STREAM_RING is the split virtqueue, STREAM_RING_PACKED the packed one
+ * (ZC_RING_F_RING_PACKED), same engine otherwise. */
+enum stream_transport { STREAM_RING, STREAM_PIPE, STREAM_UNIX, STREAM_DPDK, STREAM_RING_PACKED };
+
+/* Is t one of the zc ring's formats? */
+static inline bool stream_is_ring(enum stream_transport t)
+{
+    return t == STREAM_RING || t == STREAM_RING_PACKED;
+}
 
 struct stream_cfg {
     enum stream_transport transport;
@@ -90,9 +98,9 @@ typedef void (*stream_progress_fn)(size_t done, size_t total, const struct strea
 int stream_measure_set(const struct stream_cfg *cfgs, size_t n, unsigned runs,
                        struct stream_figures *out, stream_progress_fn progress, void *arg);
 
-/* 64-byte request/reply round trips: the ring with both ends spinning
- * (spin true) or blocking on eventfds, or a pipe pair (transport
- * STREAM_PIPE).  0 with the median round trip in *median_ns, -errno. */
+/* 64-byte request/reply round trips: the ring (either format) with both
+ * ends spinning (spin true) or blocking on eventfds, or a pipe pair
+ * (transport STREAM_PIPE).  0 with the median round trip in *median_ns, -errno. */
 int stream_rtt(enum stream_transport transport, bool spin, unsigned rounds, double *median_ns);
 
 /* Least-squares fit of cost = a + b / batch over n points.  0, or -EINVAL

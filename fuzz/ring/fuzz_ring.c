@@ -1,5 +1,7 @@
 /* fuzz_ring.c - both ends of a ring driven by an operation stream in which
- * the "peer" may also write any bytes anywhere in ring memory.  Whatever it
+ * the "peer" may also write any bytes anywhere in ring memory.  The first
+ * byte picks the queue size, EVENT_IDX (0x80) and the format (0x40: the
+ * packed ring, else the split one).  Whatever it
  * writes, every chain the device takes must lie inside the buffer region,
  * every used entry the driver takes must match what it posted, and every
  * failure must be -EPROTO with the ring marked broken (or -EINVAL/-ENOSPC
@@ -57,14 +59,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t mode = take(&in, 1);
     struct zc_ring_params p = {.num = 1u << (mode % 7),
                                .buf_size = BUF_SIZE,
-                               .features = (mode & 0x80) ? ZC_RING_F_EVENT_IDX : 0};
+                               .features = ((mode & 0x80) ? ZC_RING_F_EVENT_IDX : 0) |
+                                           ((mode & 0x40) ? ZC_RING_F_RING_PACKED : 0)};
     struct zc_ring *drv, *dev;
     if (zc_ring_create_pair(&drv, &dev, &p))
         abort();
     zc_ring_set_spin(drv, 0);
     zc_ring_set_spin(dev, 0);
     uint8_t *mem = zc_ring_mem(drv);
-    size_t mem_size = zc_ring_mem_size(p.num);
+    size_t mem_size = zc_ring_layout_size(p.num, p.features);
     struct zc_ring_chain c[8];
     struct zc_ring_used u[8];
     uint32_t posted_writable[64] = {0};

@@ -17,6 +17,8 @@ RING = {0: 0x1000, 1: 0x2000}        # queue -> desc; avail +0x200, used +0x400
 BUFS = {0: 0xC000, 1: 0x8000}        # queue -> its buffers, 0x100 each
 
 V1, MRG, IND, EVT, PROTO = 1 << 32, 1 << 15, 1 << 28, 1 << 29, 1 << 30
+PACKED = 1 << 34
+AVAIL = 1 << 7           # a packed descriptor available in the first lap
 
 
 def msg(req, payload=b"", fds=0, reply=False):
@@ -44,7 +46,8 @@ def setup(features, proto=None):
     out.append(msg(5, struct.pack("<II", 1, 0) + struct.pack("<QQQQ", GPA, MEM, UA, 0), fds=1))
     for q in (0, 1):
         d = RING[q]
-        out += [state(8, q, NUM), state(10, q, 0),
+        base = 0x8000 if features & PACKED else 0   # packed: position 0, wrap counter 1
+        out += [state(8, q, NUM), state(10, q, base),
                 msg(9, struct.pack("<IIQQQQ", q, 0, UA + d, UA + d + 0x400, UA + d + 0x200, 0)),
                 msg(13, u64(q | 0x100)), msg(12, u64(q | 0x100))]
         if proto is not None:
@@ -78,6 +81,23 @@ def ring(q, n, indirect=False, rxlen=0x100):
     return out
 
 
+def ring_packed(q, n):
+    """n one-descriptor chains on packed queue q (ids 0..n-1), marked
+    available in the first lap: TX frames to read, or RX buffers to fill."""
+    out = []
+    descs = b""
+    for i in range(n):
+        addr = GPA + BUFS[q] + i * 0x100
+        if q == 1:
+            f = frame(i)
+            out.append(mem(BUFS[q] + i * 0x100, f))
+            descs += struct.pack("<QIHH", addr, len(f), i, AVAIL)
+        else:
+            descs += struct.pack("<QIHH", addr, 0x100, i, AVAIL | 2)   # WRITE
+    out.append(mem(RING[q], descs))
+    return out
+
+
 def seed(mode, records):
     return bytes([mode]) + b"".join(records)
 
@@ -87,6 +107,8 @@ SEEDS = {
     "echo": seed(2, setup(V1 | MRG) + ring(0, 8) + ring(1, 8)),
     "echo_small_rx": seed(2, setup(V1 | MRG) + ring(0, 8, rxlen=40) + ring(1, 4)),
     "source": seed(4, setup(V1) + ring(0, 8)),
+    "packed_echo": seed(2, setup(V1 | MRG | PACKED) + ring_packed(0, 8) + ring_packed(1, 8)),
+    "packed_sink_event_idx": seed(0, setup(V1 | EVT | IND | PACKED | PROTO, proto=8) + ring_packed(1, 8)),
     "indirect_event_idx": seed(2, setup(V1 | IND | EVT | PROTO, proto=8) + ring(0, 4) + ring(1, 4, indirect=True)),
 }
 

@@ -1,4 +1,5 @@
-/* zc/ring.h - a VIRTIO 1.2 split virtqueue between two processes.
+/* zc/ring.h - a VIRTIO 1.2 virtqueue between two processes: the split
+ * format, or the packed one (ZC_RING_F_RING_PACKED) behind the same calls.
  *
  * The driver owns buffers in a shared buffer region and posts descriptors
  * (offsets into that region, never the data) in the available ring; the
@@ -36,6 +37,25 @@
  * zc_ring_wait() spins for an adaptive while before it arms the event
  * index and blocks.
  *
+ * The packed format (VIRTIO 1.2 2.8, VIRTIO_F_RING_PACKED): one ring of
+ * 16-byte descriptors both ends write, then the driver's and the device's
+ * event suppression areas, zc_ring_layout_size(num, features) bytes:
+ *
+ *   +0      desc[num]  {le64 addr; le32 len; le16 id; le16 flags}
+ *   +16*num driver event {le16 off_wrap; le16 flags}, device event (same)
+ *
+ * A descriptor is available when its AVAIL bit (7) equals the driver's
+ * wrap counter and USED (15) does not, used when both equal the device's.
+ * The device writes one used descriptor per chain at the next used
+ * position and skips the chain (VIRTIO_F_IN_ORDER is not negotiated, so a
+ * chain may come back out of order, each with its length).  It validates
+ * as above, plus: every descriptor of a chain marked available in the lap
+ * of its position, a buffer id (the chain's last descriptor's) below num
+ * and not already popped, a chain no longer than the descriptors the
+ * driver can have outstanding.  zc_ring_chain.head and zc_ring_done.head
+ * are the buffer id.  The driver takes a used descriptor only for a chain
+ * it published, with an id in flight.
+ *
  * Functions return 0 (or a count) on success and a negative errno on
  * failure, as liburing does.  One thread per ring end; the two ends may
  * live in different processes or threads.
@@ -66,6 +86,9 @@ extern "C" {
 /* VIRTIO_F_VERSION_1 (bit 32): the little-endian 1.x layout, the only one
  * this ring speaks; a vring may say so. */
 #define ZC_RING_F_VERSION_1 (1ull << 32)
+/* VIRTIO_F_RING_PACKED (bit 34): the packed virtqueue (VIRTIO 1.2, 2.8)
+ * instead of the split one; see the packed format above. */
+#define ZC_RING_F_RING_PACKED (1ull << 34)
 /* Most memory regions a vring's descriptors may point into. */
 #define ZC_RING_MAX_REGIONS 8
 
@@ -80,7 +103,7 @@ struct zc_ring;
 struct zc_ring_params {
     uint32_t num;      /* queue size: a power of two, 1..ZC_RING_MAX_NUM */
     uint64_t buf_size; /* bytes of the shared buffer region (> 0) */
-    uint64_t features; /* 0 or ZC_RING_F_EVENT_IDX */
+    uint64_t features; /* ZC_RING_F_EVENT_IDX, ZC_RING_F_RING_PACKED, or 0 */
 };
 
 /* The descriptors that make up a ring, as zc_ring_export() lends them. */
@@ -126,6 +149,10 @@ struct zc_ring_done {
 /* Bytes of ring memory for num entries (vring_size(num, ZC_RING_ALIGN)). */
 size_t zc_ring_mem_size(uint32_t num);
 
+/* Bytes of ring memory for num entries in the format features choose:
+ * zc_ring_mem_size(num) for the split ring, 16*num + 8 for the packed. */
+size_t zc_ring_layout_size(uint32_t num, uint64_t features);
+
 /* Creates the ring and buffer regions (sealed memfds) and both eventfds,
  * and returns this end in *ringp.  0 on success, -EINVAL for bad params,
  * -errno. */
@@ -163,15 +190,19 @@ struct zc_ring_region {
     void *base;
 };
 
-/* A split virtqueue in memory the caller owns and mapped, as a vhost-user
- * front end lays it out: the three parts at independent addresses. */
+/* A virtqueue in memory the caller owns and mapped, as a vhost-user front
+ * end lays it out: the three parts at independent addresses.  With
+ * ZC_RING_F_RING_PACKED, desc is the descriptor ring, avail the driver
+ * event suppression area and used the device's (4 bytes each, 4-aligned),
+ * and base is a position below num (bits 0-14) with its wrap counter (bit
+ * 15). */
 struct zc_ring_vring {
-    uint32_t num;                         /* a power of two, 1..ZC_RING_MAX_NUM */
-    uint64_t features;                    /* ZC_RING_F_EVENT_IDX, _INDIRECT_DESC, _VERSION_1 */
-    uint16_t base;                        /* the first available index to take */
-    void *desc;                           /* 16*num bytes, 16-aligned */
-    void *avail;                          /* 6+2*num bytes, 2-aligned */
-    void *used;                           /* 6+8*num bytes, 4-aligned */
+    uint32_t num;      /* a power of two, 1..ZC_RING_MAX_NUM */
+    uint64_t features; /* ZC_RING_F_EVENT_IDX, _INDIRECT_DESC, _VERSION_1, _RING_PACKED */
+    uint16_t base;     /* the first available index to take */
+    void *desc;        /* 16*num bytes, 16-aligned */
+    void *avail;       /* 6+2*num bytes, 2-aligned */
+    void *used;        /* 6+8*num bytes, 4-aligned */
     const struct zc_ring_region *regions; /* where descriptors may point */
     unsigned nregions;                    /* 1..ZC_RING_MAX_REGIONS */
     int kick_fd, call_fd;                 /* eventfds, or -1 for none; borrowed, never closed */
@@ -186,7 +217,7 @@ struct zc_ring_vring {
 int zc_ring_attach_vring(struct zc_ring **ringp, const struct zc_ring_vring *v);
 
 /* The next available index the device will take (vhost-user's
- * GET_VRING_BASE answer). */
+ * GET_VRING_BASE answer; packed: position | wrap counter << 15). */
 uint16_t zc_ring_avail_index(const struct zc_ring *r);
 
 /* Replaces a vring's call eventfd (-1: none; borrowed).  0, -EBADMSG for a

@@ -34,9 +34,8 @@ static struct vr_desc read_desc(const struct vr_desc *d)
                             .next = READ_ONCE(d->next)};
 }
 
-/* Appends the segment d describes to c; -EBADMSG when it breaks a rule. */
-static int add_seg(const struct zc_ring *r, struct zc_ring_chain *c, uint64_t sum[2],
-                   const struct vr_desc *d)
+int ring_add_seg(const struct zc_ring *r, struct zc_ring_chain *c, uint64_t sum[2],
+                 const struct vr_desc *d)
 {
     if (c->nseg == ZC_RING_MAX_SEGS)
         return -EBADMSG; /* too long, or a loop */
@@ -50,10 +49,8 @@ static int add_seg(const struct zc_ring *r, struct zc_ring_chain *c, uint64_t su
     return 0;
 }
 
-/* The descriptor table an indirect descriptor points at, and its size in
- * entries; NULL when it is malformed or lies outside the regions. */
-static const struct vr_desc *indirect_table(const struct zc_ring *r, const struct vr_desc *d,
-                                            uint32_t *n)
+const struct vr_desc *ring_indirect_table(const struct zc_ring *r, const struct vr_desc *d,
+                                          uint32_t *n)
 {
     if (!r->indirect || (d->flags & DESC_F_NEXT) || d->len == 0 ||
         d->len % sizeof(struct vr_desc) || d->len / sizeof(struct vr_desc) > ZC_RING_MAX_NUM ||
@@ -76,12 +73,12 @@ static int read_chain(struct zc_ring *r, uint16_t head, struct zc_ring_chain *c)
         if (d.flags & DESC_F_INDIRECT) {
             /* Only a chain's first descriptor may point at a table, and a
              * table holds no further tables (VIRTIO 1.2, 2.7.5.3.1). */
-            if (c->nseg || table != r->desc || !(table = indirect_table(r, &d, &tnum)))
+            if (c->nseg || table != r->desc || !(table = ring_indirect_table(r, &d, &tnum)))
                 return -EBADMSG;
             i = 0;
             continue;
         }
-        int err = add_seg(r, c, sum, &d);
+        int err = ring_add_seg(r, c, sum, &d);
         if (err)
             return err;
         if (!(d.flags & DESC_F_NEXT))
@@ -101,6 +98,10 @@ static int read_chain(struct zc_ring *r, uint16_t head, struct zc_ring_chain *c)
 /* Stages the used entry of a head the caller checked is pending. */
 static void put_used(struct zc_ring *r, uint16_t head, uint32_t len)
 {
+    if (r->packed) {
+        packed_put_used(r, head, len);
+        return;
+    }
     struct vr_used_elem *e = &r->used->ring[r->used_shadow & r->mask];
     e->id = head;
     e->len = len;
@@ -114,6 +115,8 @@ int zc_ring_pop_batch(struct zc_ring *r, struct zc_ring_chain *chains, unsigned 
         return -EPROTO;
     if (r->role != ZC_RING_DEVICE)
         return -EINVAL;
+    if (r->packed)
+        return packed_pop_batch(r, chains, max);
     unsigned n = 0, refused = 0;
     while (n < max) {
         if (r->last_avail == r->avail_seen) {
@@ -158,7 +161,7 @@ int zc_ring_push(struct zc_ring *r, uint16_t head, uint32_t len)
     if (r->broken)
         return -EPROTO;
     if (r->role != ZC_RING_DEVICE || head >= r->num || r->pending[head] == 0 ||
-        len > r->pending[head] - 1u)
+        len > (r->pending[head] & PENDING_LEN) - 1u)
         return -EINVAL;
     put_used(r, head, len);
     return 0;
@@ -170,6 +173,8 @@ int zc_ring_complete(struct zc_ring *r)
         return -EPROTO;
     if (r->role != ZC_RING_DEVICE)
         return -EINVAL;
+    if (r->packed)
+        return packed_complete(r);
     uint16_t old = r->used_published, new_idx = r->used_shadow;
     if (old == new_idx)
         return 0;
@@ -195,7 +200,7 @@ int zc_ring_push_batch(struct zc_ring *r, const struct zc_ring_done *done, unsig
     for (unsigned k = 0; k < n; k++) {
         uint16_t h = done[k].head;
         if (h >= r->num || r->pending[h] == 0 || (r->pending[h] & PENDING_MARK) ||
-            done[k].len > r->pending[h] - 1u) {
+            done[k].len > (r->pending[h] & PENDING_LEN) - 1u) {
             for (unsigned j = 0; j < k; j++)
                 r->pending[done[j].head] &= ~PENDING_MARK;
             return -EINVAL;

@@ -63,6 +63,8 @@ int zc_ring_add(struct zc_ring *r, const struct zc_ring_seg *segs, unsigned nseg
         return err;
     if (nseg > r->num_free)
         return -ENOSPC;
+    if (r->packed)
+        return packed_add(r, segs, nseg, token, wlen);
 
     uint16_t head = r->free_head, i = head;
     for (unsigned k = 0; k + 1 < nseg; k++) {
@@ -86,6 +88,8 @@ int zc_ring_submit(struct zc_ring *r)
         return -EPROTO;
     if (r->role != ZC_RING_DRIVER)
         return -EINVAL;
+    if (r->packed)
+        return packed_submit(r);
     uint16_t old = r->avail_published, new_idx = r->avail_shadow;
     if (old == new_idx)
         return 0;
@@ -133,6 +137,8 @@ int zc_ring_reap(struct zc_ring *r, struct zc_ring_used *out, unsigned max)
         return -EPROTO;
     if (r->role != ZC_RING_DRIVER)
         return -EINVAL;
+    if (r->packed)
+        return packed_reap(r, out, max);
     unsigned n = 0;
     while (n < max) {
         if (r->last_used == r->used_seen) {

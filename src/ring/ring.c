@@ -36,6 +36,26 @@ size_t zc_ring_mem_size(uint32_t num)
     return used_off(num) + sizeof(uint16_t) * 3 + sizeof(struct vr_used_elem) * (size_t)num;
 }
 
+/* The packed layout: the descriptor ring, then the driver's and the
+ * device's event suppression areas. */
+static size_t packed_event_off(uint32_t num)
+{
+    return sizeof(struct vr_packed_desc) * num;
+}
+
+size_t zc_ring_layout_size(uint32_t num, uint64_t features)
+{
+    if (features & ZC_RING_F_RING_PACKED)
+        return packed_event_off(num) + 2 * sizeof(struct vr_packed_event);
+    return zc_ring_mem_size(num);
+}
+
+/* The features a ring end reports (export, send). */
+static uint64_t ring_features(const struct zc_ring *r)
+{
+    return (r->event_idx ? ZC_RING_F_EVENT_IDX : 0) | (r->packed ? ZC_RING_F_RING_PACKED : 0);
+}
+
 static size_t page_round(size_t n)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -48,7 +68,7 @@ static int check_params(const struct zc_ring_params *p)
         return -EINVAL;
     if (p->buf_size == 0 || p->buf_size > (uint64_t)SIZE_MAX)
         return -EINVAL;
-    if (p->features & ~ZC_RING_F_EVENT_IDX)
+    if (p->features & ~(ZC_RING_F_EVENT_IDX | ZC_RING_F_RING_PACKED))
         return -EINVAL;
     return 0;
 }
@@ -100,6 +120,23 @@ static int ring_alloc(struct zc_ring **rp, uint32_t num)
     return 0;
 }
 
+static void split_layout(struct zc_ring *r, void *desc, void *avail, void *used)
+{
+    r->desc = desc;
+    r->avail = avail;
+    r->used = used;
+    r->used_event = (_Atomic uint16_t *)&r->avail->ring[r->num];
+    r->avail_event = (_Atomic uint16_t *)&r->used->ring[r->num];
+}
+
+static void packed_layout(struct zc_ring *r, void *desc, void *drv_event, void *dev_event)
+{
+    r->packed = true;
+    r->pdesc = desc;
+    r->drv_event = drv_event;
+    r->dev_event = dev_event;
+}
+
 /* Builds an end over regions already mapped; takes ownership of everything
  * (released on failure too). */
 static int ring_open(struct zc_ring **ringp, enum zc_ring_role role, const struct zc_ring_params *p,
@@ -109,7 +146,8 @@ static int ring_open(struct zc_ring **ringp, enum zc_ring_role role, const struc
     int err = check_params(p);
     if (!err && (role != ZC_RING_DRIVER && role != ZC_RING_DEVICE))
         err = -EINVAL;
-    if (!err && (mem->size != page_round(zc_ring_mem_size(p->num)) || bufmem->size != p->buf_size))
+    if (!err && (mem->size != page_round(zc_ring_layout_size(p->num, p->features)) ||
+                 bufmem->size != p->buf_size))
         err = -EBADMSG;
     if (!err && (!mem->writable || !bufmem->base))
         err = -EINVAL;
@@ -137,11 +175,11 @@ static int ring_open(struct zc_ring **ringp, enum zc_ring_role role, const struc
     r->nregions = 1;
     r->region[0] = (struct zc_ring_region){.addr = 0, .size = bufmem->size, .base = bufmem->base};
     uint8_t *base = mem->base;
-    r->desc = (struct vr_desc *)base;
-    r->avail = (struct vr_avail *)(base + avail_off(p->num));
-    r->used = (struct vr_used *)(base + used_off(p->num));
-    r->used_event = (_Atomic uint16_t *)&r->avail->ring[p->num];
-    r->avail_event = (_Atomic uint16_t *)&r->used->ring[p->num];
+    if (p->features & ZC_RING_F_RING_PACKED)
+        packed_layout(r, base, base + packed_event_off(p->num),
+                      base + packed_event_off(p->num) + 4);
+    else
+        split_layout(r, base, base + avail_off(p->num), base + used_off(p->num));
     r->kick_fd = kick_fd;
     r->call_fd = call_fd;
 
@@ -151,6 +189,8 @@ static int ring_open(struct zc_ring **ringp, enum zc_ring_role role, const struc
         r->next[i] = (uint16_t)((i + 1) & r->mask);
     r->num_free = p->num;
     r->free_head = 0;
+    if (r->packed && r->event_idx)
+        packed_request(r, true); /* as the split ring's zeroed event index asks */
     return (*ringp = r, 0);
 }
 
@@ -168,7 +208,7 @@ int zc_ring_create(struct zc_ring **ringp, enum zc_ring_role role, const struct 
         return err;
     struct zc_shm mem, bufmem;
     zc_shm_init(&bufmem);
-    err = zc_shm_create(&mem, "zc-ring", zc_ring_mem_size(p->num));
+    err = zc_shm_create(&mem, "zc-ring", zc_ring_layout_size(p->num, p->features));
     if (!err)
         err = zc_shm_create(&bufmem, "zc-ring-buffers", (size_t)p->buf_size);
     int kick = -1, call = -1;
@@ -193,7 +233,7 @@ void zc_ring_export(const struct zc_ring *r, struct zc_ring_params *p, struct zc
 {
     p->num = r->num;
     p->buf_size = r->bufmem.size;
-    p->features = r->event_idx ? ZC_RING_F_EVENT_IDX : 0;
+    p->features = ring_features(r);
     fds->ring_fd = r->mem.fd;
     fds->buf_fd = r->bufmem.fd;
     fds->kick_fd = r->kick_fd;
@@ -211,7 +251,8 @@ int zc_ring_attach(struct zc_ring **ringp, enum zc_ring_role role, const struct 
         close(fds->ring_fd);
         close(fds->buf_fd);
     } else {
-        err = zc_shm_map(&mem, fds->ring_fd, page_round(zc_ring_mem_size(p->num)), true);
+        err = zc_shm_map(&mem, fds->ring_fd, page_round(zc_ring_layout_size(p->num, p->features)),
+                         true);
         if (err)
             close(fds->buf_fd);
         else
@@ -277,7 +318,7 @@ int zc_ring_send(const struct zc_ring *r, int sock)
     struct ring_hello h = {.magic = HELLO_MAGIC,
                            .num = r->num,
                            .buf_size = r->bufmem.size,
-                           .features = r->event_idx ? ZC_RING_F_EVENT_IDX : 0};
+                           .features = ring_features(r)};
     int efds[2] = {r->kick_fd, r->call_fd};
     return zc_shm_send_fds(sock, &h, sizeof(h), efds, 2);
 }
@@ -315,10 +356,15 @@ static int check_vring(const struct zc_ring_vring *v)
 {
     if (v->num == 0 || v->num > ZC_RING_MAX_NUM || (v->num & (v->num - 1)))
         return -EINVAL;
-    if (v->features & ~(ZC_RING_F_EVENT_IDX | ZC_RING_F_INDIRECT_DESC | ZC_RING_F_VERSION_1))
+    if (v->features & ~(ZC_RING_F_EVENT_IDX | ZC_RING_F_INDIRECT_DESC | ZC_RING_F_VERSION_1 |
+                        ZC_RING_F_RING_PACKED))
         return -EINVAL;
-    if (!v->desc || !v->avail || !v->used || !aligned(v->desc, 16) || !aligned(v->avail, 2) ||
-        !aligned(v->used, 4))
+    /* Packed: the event areas are 4-aligned and the base a position in
+     * the ring (bits 0-14) with its wrap counter (bit 15). */
+    bool packed = v->features & ZC_RING_F_RING_PACKED;
+    if (!v->desc || !v->avail || !v->used || !aligned(v->desc, 16) ||
+        !aligned(v->avail, packed ? 4 : 2) || !aligned(v->used, 4) ||
+        (packed && (v->base & 0x7fffu) >= v->num))
         return -EINVAL;
     if (v->nregions == 0 || v->nregions > ZC_RING_MAX_REGIONS)
         return -EINVAL;
@@ -343,24 +389,28 @@ int zc_ring_attach_vring(struct zc_ring **ringp, const struct zc_ring_vring *v)
     r->indirect = v->features & ZC_RING_F_INDIRECT_DESC;
     r->nregions = v->nregions;
     memcpy(r->region, v->regions, sizeof(r->region[0]) * v->nregions);
-    r->desc = v->desc;
-    r->avail = v->avail;
-    r->used = v->used;
-    r->used_event = (_Atomic uint16_t *)&r->avail->ring[v->num];
-    r->avail_event = (_Atomic uint16_t *)&r->used->ring[v->num];
     r->kick_fd = v->kick_fd;
     r->call_fd = v->call_fd;
     /* The driver may have run this queue before (a restarted backend, a
      * stopped queue): both indices go on from base. */
-    r->last_avail = r->avail_seen = v->base;
-    r->used_shadow = r->used_published = v->base;
+    uint16_t base = v->base;
+    if (v->features & ZC_RING_F_RING_PACKED) {
+        packed_layout(r, v->desc, v->avail, v->used);
+        base = packed_pos(r, v->base);
+    } else {
+        split_layout(r, v->desc, v->avail, v->used);
+    }
+    r->last_avail = r->avail_seen = base;
+    r->used_shadow = r->used_published = base;
+    if (r->packed && r->event_idx)
+        packed_request(r, true);
     *ringp = r;
     return 0;
 }
 
 uint16_t zc_ring_avail_index(const struct zc_ring *r)
 {
-    return r->last_avail;
+    return r->packed ? packed_off_wrap(r, r->last_avail) : r->last_avail;
 }
 
 int zc_ring_set_call_fd(struct zc_ring *r, int fd)

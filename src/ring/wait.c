@@ -46,6 +46,8 @@ bool ring_has_work(struct zc_ring *r)
     /* Acquire on the peer's index, pairing with its release store in
      * zc_ring_submit() / zc_ring_complete(), so that a caller who goes on
      * to pop or reap sees the entries. */
+    if (r->packed)
+        return packed_has_work(r);
     if (r->role == ZC_RING_DRIVER)
         return atomic_load_explicit(&r->used->idx, memory_order_acquire) != r->last_used;
     return atomic_load_explicit(&r->avail->idx, memory_order_acquire) != r->last_avail;
@@ -61,7 +63,9 @@ int ring_notify_peer(struct zc_ring *r, uint16_t old, uint16_t new_idx)
      * sees our index or we see its request, so no wake-up is lost. */
     atomic_thread_fence(memory_order_seq_cst);
     bool wake;
-    if (r->event_idx)
+    if (r->packed)
+        wake = packed_need_notify(r, old, new_idx);
+    else if (r->event_idx)
         wake = ring_need_event(
             atomic_load_explicit(drv ? r->avail_event : r->used_event, memory_order_relaxed),
             new_idx, old);
@@ -85,7 +89,9 @@ void zc_ring_disarm(struct zc_ring *r)
 {
     if (r->event_idx)
         return;
-    if (r->role == ZC_RING_DRIVER)
+    if (r->packed)
+        packed_request(r, false);
+    else if (r->role == ZC_RING_DRIVER)
         atomic_store_explicit(&r->avail->flags, AVAIL_F_NO_INTERRUPT, memory_order_relaxed);
     else
         atomic_store_explicit(&r->used->flags, USED_F_NO_NOTIFY, memory_order_relaxed);
@@ -98,7 +104,9 @@ int zc_ring_arm(struct zc_ring *r)
     /* The driver asks for a call when used->idx passes last_used, the
      * device for a kick when avail->idx passes last_avail. */
     bool drv = r->role == ZC_RING_DRIVER;
-    if (r->event_idx)
+    if (r->packed)
+        packed_request(r, true);
+    else if (r->event_idx)
         atomic_store_explicit(drv ? r->used_event : r->avail_event,
                               drv ? r->last_used : r->last_avail, memory_order_relaxed);
     else

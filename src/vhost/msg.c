@@ -90,7 +90,7 @@ uint64_t vhost_offered_features(void)
 {
     return BIT(VIRTIO_F_VERSION_1) | BIT(VHOST_USER_F_PROTOCOL_FEATURES) |
            BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_RING_F_INDIRECT_DESC) |
-           BIT(VIRTIO_NET_F_MRG_RXBUF);
+           BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_F_RING_PACKED);
 }
 
 uint64_t vhost_offered_protocol_features(void)
@@ -273,10 +273,19 @@ static int on_set_vring_num(struct zc_vhost *v, struct msg *m)
     return 0;
 }
 
+/* A packed queue's base is two halves (vhost-user): the next available
+ * position and its wrap counter in bits 0-15, the used ones in 16-31.  A
+ * stopped queue here has returned every chain it took, so it resumes
+ * both from the available half; the used half is not looked at. */
+static bool packed(const struct zc_vhost *v)
+{
+    return v->features & BIT(VIRTIO_F_RING_PACKED);
+}
+
 static int on_set_vring_base(struct zc_vhost *v, struct msg *m)
 {
     struct vq *q = msg_vq(v, m->p.state.index);
-    if (!q || q->ring || m->p.state.num > UINT16_MAX)
+    if (!q || q->ring || (!packed(v) && m->p.state.num > UINT16_MAX))
         return -EINVAL;
     q->base = (uint16_t)m->p.state.num;
     return 0;
@@ -302,7 +311,8 @@ static int on_get_vring_base(struct zc_vhost *v, struct msg *m)
     /* The stop path: the queue stops here and waits for a new kick. */
     vq_stop(v, q);
     q->kicked = false;
-    struct vring_state st = {.index = m->p.state.index, .num = q->base};
+    uint32_t base = packed(v) ? (uint32_t)q->base << 16 | q->base : q->base;
+    struct vring_state st = {.index = m->p.state.index, .num = base};
     return send_reply(v, m, &st, sizeof(st));
 }
 

@@ -22,6 +22,7 @@
 #define VIRTIO_RING_F_EVENT_IDX        29
 #define VHOST_USER_F_PROTOCOL_FEATURES 30
 #define VIRTIO_F_VERSION_1             32
+#define VIRTIO_F_RING_PACKED           34
 
 #define VHOST_USER_PROTOCOL_F_MQ        0
 #define VHOST_USER_PROTOCOL_F_REPLY_ACK 3
@@ -45,8 +46,10 @@ struct mem_region {
 
 struct vq {
     uint32_t num;                        /* 0 until SET_VRING_NUM */
-    uint16_t base;                       /* the available index to start from */
-    uint64_t desc_ua, avail_ua, used_ua; /* user addresses, from SET_VRING_ADDR */
+    uint16_t base;                       /* the available index to start from (packed:
+                                          * position in bits 0-14, wrap counter in 15) */
+    uint64_t desc_ua, avail_ua, used_ua; /* user addresses, from SET_VRING_ADDR (packed:
+                                          * ring, driver and device event areas) */
     bool addr_set, kicked, enabled;
     int kick_fd, call_fd; /* -1: none (the front end polls) */
     struct zc_ring *ring; /* running when not NULL */

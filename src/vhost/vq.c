@@ -7,7 +7,9 @@
  * VHOST_USER_F_PROTOCOL_FEATURES, by SET_VRING_ENABLE with them), and a
  * memory table is mapped.  Starting translates the three ring parts' user
  * addresses to our mapping, each wholly inside one region, and hands them
- * to the ring's device side with the table for the descriptors.
+ * to the ring's device side with the table for the descriptors.  For a
+ * packed ring (VIRTIO_F_RING_PACKED) the three are the descriptor ring and
+ * the driver's and the device's event suppression areas (4 bytes each).
  */
 #include "vhost_impl.h"
 
@@ -29,6 +31,8 @@ static uint64_t ring_features(const struct zc_vhost *v)
         f |= ZC_RING_F_INDIRECT_DESC;
     if (v->features & BIT(VIRTIO_F_VERSION_1))
         f |= ZC_RING_F_VERSION_1;
+    if (v->features & BIT(VIRTIO_F_RING_PACKED))
+        f |= ZC_RING_F_RING_PACKED;
     return f;
 }
 
@@ -40,13 +44,14 @@ int vq_try_start(struct zc_vhost *v, struct vq *q)
     for (unsigned i = 0; i < v->nregions; i++)
         regions[i] = (struct zc_ring_region){
             .addr = v->region[i].guest_addr, .size = v->region[i].size, .base = v->region[i].base};
+    bool packed = v->features & BIT(VIRTIO_F_RING_PACKED);
     struct zc_ring_vring vr = {
         .num = q->num,
         .features = ring_features(v),
         .base = q->base,
         .desc = vhost_mem_user_ptr(v, q->desc_ua, 16ull * q->num),
-        .avail = vhost_mem_user_ptr(v, q->avail_ua, 6 + 2ull * q->num),
-        .used = vhost_mem_user_ptr(v, q->used_ua, 6 + 8ull * q->num),
+        .avail = vhost_mem_user_ptr(v, q->avail_ua, packed ? 4 : 6 + 2ull * q->num),
+        .used = vhost_mem_user_ptr(v, q->used_ua, packed ? 4 : 6 + 8ull * q->num),
         .regions = regions,
         .nregions = v->nregions,
         .kick_fd = q->kick_fd,

@@ -1,7 +1,7 @@
 /* The ring's contract between well-behaved ends: chains, batches, a full
  * ring, index wrap-around, misuse refused with -EINVAL, waiting with and
  * without EVENT_IDX, a peer that goes away, and a ring handed to another
- * process over a UNIX socket. */
+ * process over a UNIX socket; each in the split and the packed format. */
 #define _GNU_SOURCE
 #include "zc/base.h"
 #include "zc/ring.h"
@@ -21,9 +21,12 @@ struct pair {
     struct zc_ring *drv, *dev;
 };
 
+/* The ring format under test: 0 (split) or ZC_RING_F_RING_PACKED. */
+static uint64_t format;
+
 static void make_pair(struct pair *pr, uint32_t num, uint64_t features)
 {
-    struct zc_ring_params p = {.num = num, .buf_size = 1 << 20, .features = features};
+    struct zc_ring_params p = {.num = num, .buf_size = 1 << 20, .features = features | format};
     CHECK_OK(zc_ring_create_pair(&pr->drv, &pr->dev, &p));
 }
 
@@ -151,7 +154,7 @@ static void misuse_is_einval(void)
 
     /* attach checks the params against what it was given. */
     struct zc_ring *r, *a;
-    struct zc_ring_params p = {.num = 16, .buf_size = 1 << 16, .features = 0};
+    struct zc_ring_params p = {.num = 16, .buf_size = 1 << 16, .features = format};
     CHECK_OK(zc_ring_create(&r, ZC_RING_DRIVER, &p));
     struct zc_ring_params ep, bad;
     struct zc_ring_fds fds;
@@ -300,7 +303,8 @@ static void across_processes(void)
     }
     close(sv[1]);
     struct zc_ring *drv;
-    struct zc_ring_params p = {.num = 32, .buf_size = 1 << 16, .features = ZC_RING_F_EVENT_IDX};
+    struct zc_ring_params p = {
+        .num = 32, .buf_size = 1 << 16, .features = ZC_RING_F_EVENT_IDX | format};
     CHECK_OK(zc_ring_create(&drv, ZC_RING_DRIVER, &p));
     CHECK_OK(zc_ring_send(drv, sv[0]));
     uint64_t *buf = zc_ring_buf_base(drv);
@@ -358,7 +362,7 @@ static void recv_refuses_hostile_creator(void)
         int sv[2];
         CHECK_OK(zc_shm_socketpair(sv));
         struct zc_shm g[2];
-        CHECK_OK(zc_shm_create(&g[0], "ring", zc_ring_mem_size(16)));
+        CHECK_OK(zc_shm_create(&g[0], "ring", zc_ring_layout_size(16, format)));
         CHECK_OK(zc_shm_create(&g[1], "buf", 4096));
         if (c == 0) { /* the ring region comes without its seals */
             int fd = memfd_create("unsealed", MFD_CLOEXEC);
@@ -370,7 +374,7 @@ static void recv_refuses_hostile_creator(void)
         struct {
             uint32_t magic, num;
             uint64_t buf_size, features;
-        } hello = {0x7a637268u, c == 1 ? 4096 : 16, 4096, ZC_RING_F_EVENT_IDX};
+        } hello = {0x7a637268u, c == 1 ? 4096 : 16, 4096, ZC_RING_F_EVENT_IDX | format};
         int efd[2] = {eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC)};
         if (c == 2) { /* a memfd where the kick eventfd belongs */
             close(efd[0]);
@@ -392,9 +396,15 @@ static void recv_refuses_hostile_creator(void)
     CHECK_EQ(zc_test_open_fds(), before);
 }
 
-int main(void)
+/* The size of each format's ring memory, as linux/virtio_ring.h has it. */
+static void layout_sizes(void)
 {
-    signal(SIGPIPE, SIG_IGN);
+    CHECK_EQ(zc_ring_layout_size(256, 0), zc_ring_mem_size(256));
+    CHECK_EQ(zc_ring_layout_size(256, ZC_RING_F_RING_PACKED), 256 * 16 + 8);
+}
+
+static void all_tests(void)
+{
     RUN(chains_and_data);
     RUN(full_ring_and_wrap);
     RUN(misuse_is_einval);
@@ -402,5 +412,16 @@ int main(void)
     RUN(waiting_flags);
     RUN(across_processes);
     RUN(recv_refuses_hostile_creator);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    RUN(layout_sizes);
+    fprintf(stderr, "split\n");
+    all_tests();
+    fprintf(stderr, "packed\n");
+    format = ZC_RING_F_RING_PACKED;
+    all_tests();
     return 0;
 }

@@ -1,11 +1,13 @@
 /* The ring's memory is the kernel's split virtqueue: this test lays the
  * kernel header's own view (linux/virtio_ring.h: vring_init, vring_size,
  * vring_need_event, vring_used_event, vring_avail_event) over a zc ring
- * and plays the other side through it, in both roles. */
+ * and plays the other side through it, in both roles.  The packed format
+ * likewise, through struct vring_packed_desc and vring_packed_desc_event. */
 #include "zc/ring.h"
 #include "zc_test.h"
 
 #include <errno.h>
+#include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include <stddef.h>
 #include <unistd.h>
@@ -185,10 +187,159 @@ static void kernel_driver_zc_device(void)
     zc_ring_destroy(drv);
 }
 
+/* The packed layout zc's header and ring promise, as the kernel has it. */
+_Static_assert(ZC_RING_F_RING_PACKED == 1ull << VIRTIO_F_RING_PACKED, "feature bit 34");
+_Static_assert(sizeof(struct vring_packed_desc) == 16, "packed descriptor");
+_Static_assert(offsetof(struct vring_packed_desc, addr) == 0, "addr");
+_Static_assert(offsetof(struct vring_packed_desc, len) == 8, "len");
+_Static_assert(offsetof(struct vring_packed_desc, id) == 12, "id");
+_Static_assert(offsetof(struct vring_packed_desc, flags) == 14, "flags");
+_Static_assert(sizeof(struct vring_packed_desc_event) == 4, "event area");
+_Static_assert(offsetof(struct vring_packed_desc_event, off_wrap) == 0, "off_wrap");
+_Static_assert(offsetof(struct vring_packed_desc_event, flags) == 2, "event flags");
+
+#define P_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
+#define P_USED  (1u << VRING_PACKED_DESC_F_USED)
+
+/* A packed ring's parts through the kernel's structs. */
+struct packed_view {
+    struct vring_packed_desc *desc;
+    struct vring_packed_desc_event *driver, *device;
+};
+
+static struct packed_view packed_view(struct zc_ring *r)
+{
+    struct vring_packed_desc *d = zc_ring_mem(r);
+    uint32_t num = zc_ring_num(r);
+    return (struct packed_view){d, (void *)&d[num], (void *)((char *)&d[num] + 4)};
+}
+
+static void packed_sizes(void)
+{
+    CHECK_EQ(VRING_PACKED_DESC_F_AVAIL, 7);
+    CHECK_EQ(VRING_PACKED_DESC_F_USED, 15);
+    CHECK_EQ(VRING_PACKED_EVENT_FLAG_ENABLE, 0);
+    CHECK_EQ(VRING_PACKED_EVENT_FLAG_DISABLE, 1);
+    CHECK_EQ(VRING_PACKED_EVENT_FLAG_DESC, 2);
+    CHECK_EQ(VRING_PACKED_EVENT_F_WRAP_CTR, 15);
+    for (uint32_t num = 1; num <= ZC_RING_MAX_NUM; num *= 2)
+        CHECK_EQ(zc_ring_layout_size(num, ZC_RING_F_RING_PACKED),
+                 num * sizeof(struct vring_packed_desc) +
+                     2 * sizeof(struct vring_packed_desc_event));
+}
+
+/* zc is the driver of a packed ring; the kernel view is the device, and
+ * wraps the ring twice. */
+static void packed_zc_driver_kernel_device(void)
+{
+    struct zc_ring *r;
+    struct zc_ring_params p = {
+        .num = 4, .buf_size = 1 << 16, .features = ZC_RING_F_EVENT_IDX | ZC_RING_F_RING_PACKED};
+    CHECK_OK(zc_ring_create(&r, ZC_RING_DRIVER, &p));
+    struct zc_ring_params ep;
+    struct zc_ring_fds fds;
+    zc_ring_export(r, &ep, &fds);
+    CHECK_EQ(ep.features, p.features);
+    struct packed_view v = packed_view(r);
+    /* The driver asks at once for a call at position 0, wrap 1. */
+    CHECK_EQ(v.driver->flags, VRING_PACKED_EVENT_FLAG_DESC);
+    CHECK_EQ(v.driver->off_wrap, 1u << VRING_PACKED_EVENT_F_WRAP_CTR);
+
+    uint16_t pos = 0, wrap = 1;
+    for (int round = 0; round < 6; round++) {
+        /* A 2-chain: readable then writable, both marked available in
+         * this lap, the id in each. */
+        struct zc_ring_seg s[2] = {{.off = 64u * (unsigned)round, .len = 8},
+                                   {.off = 4096, .len = 32, .writable = true}};
+        CHECK_OK(zc_ring_post(r, s, 2, (void *)(uintptr_t)(round + 1)));
+        uint16_t avail = wrap ? P_AVAIL : P_USED;
+        struct vring_packed_desc a = v.desc[pos], b = v.desc[(pos + 1) % 4];
+        CHECK_EQ(a.addr, 64u * (unsigned)round);
+        CHECK_EQ(a.len, 8);
+        CHECK_EQ(a.flags, VRING_DESC_F_NEXT | avail);
+        uint16_t bwrap = pos + 1 == 4 ? !wrap : wrap;
+        CHECK_EQ(b.flags, VRING_DESC_F_WRITE | (bwrap ? P_AVAIL : P_USED));
+        CHECK_EQ(b.id, a.id);
+        /* The device (here) writes one used descriptor at the chain's
+         * first position and skips both. */
+        v.desc[pos].id = b.id;
+        v.desc[pos].len = 5;
+        __atomic_store_n(&v.desc[pos].flags, wrap ? P_AVAIL | P_USED : 0, __ATOMIC_RELEASE);
+        struct zc_ring_used u;
+        CHECK_EQ(zc_ring_reap(r, &u, 1), 1);
+        CHECK_EQ((uintptr_t)u.token, round + 1);
+        CHECK_EQ(u.len, 5);
+        CHECK_EQ(zc_ring_reap(r, &u, 1), 0);
+        pos = (uint16_t)(pos + 2);
+        if (pos >= 4) {
+            pos -= 4;
+            wrap = !wrap;
+        }
+    }
+    /* Kick suppression: the device asks for a kick at the next position
+     * in this lap; posting it kicks, a second post does not. */
+    take_count(fds.kick_fd);
+    v.device->off_wrap = (uint16_t)(pos | wrap << VRING_PACKED_EVENT_F_WRAP_CTR);
+    v.device->flags = VRING_PACKED_EVENT_FLAG_DESC;
+    struct zc_ring_seg one = {.off = 0, .len = 1};
+    CHECK_OK(zc_ring_post(r, &one, 1, NULL));
+    CHECK_EQ(take_count(fds.kick_fd), 1);
+    CHECK_OK(zc_ring_post(r, &one, 1, NULL));
+    CHECK_EQ(take_count(fds.kick_fd), 0);
+    v.device->flags = VRING_PACKED_EVENT_FLAG_DISABLE;
+    CHECK_OK(zc_ring_post(r, &one, 1, NULL));
+    CHECK_EQ(take_count(fds.kick_fd), 0);
+    zc_ring_destroy(r);
+}
+
+/* The kernel view is the driver of a packed ring, zc the device. */
+static void packed_kernel_driver_zc_device(void)
+{
+    struct zc_ring *drv, *dev;
+    struct zc_ring_params p = {
+        .num = 8, .buf_size = 1 << 16, .features = ZC_RING_F_EVENT_IDX | ZC_RING_F_RING_PACKED};
+    CHECK_OK(zc_ring_create_pair(&drv, &dev, &p));
+    struct packed_view v = packed_view(drv);
+    /* A one-descriptor buffer (id 6) and a 3-chain (id 2, in its last
+     * descriptor as the spec places it), head flags last. */
+    v.desc[0] = (struct vring_packed_desc){.addr = 100, .len = 64, .id = 6, .flags = P_AVAIL};
+    v.desc[2] = (struct vring_packed_desc){
+        .addr = 9000, .len = 20, .flags = VRING_DESC_F_NEXT | VRING_DESC_F_WRITE | P_AVAIL};
+    v.desc[3] = (struct vring_packed_desc){
+        .addr = 9500, .len = 30, .id = 2, .flags = VRING_DESC_F_WRITE | P_AVAIL};
+    v.desc[1] =
+        (struct vring_packed_desc){.addr = 8192, .len = 10, .flags = VRING_DESC_F_NEXT | P_AVAIL};
+    struct zc_ring_chain c[4];
+    CHECK_EQ(zc_ring_pop_batch(dev, c, 4), 2);
+    CHECK_EQ(c[0].head, 6);
+    CHECK_EQ(c[0].readable_len, 64);
+    CHECK_EQ(c[1].head, 2);
+    CHECK_EQ(c[1].nseg, 3);
+    CHECK_EQ(c[1].readable_len, 10);
+    CHECK_EQ(c[1].writable_len, 50);
+    /* Out of order: the 3-chain first, at position 0, the other at 3. */
+    struct zc_ring_done done[2] = {{2, 50}, {6, 0}};
+    CHECK_EQ(zc_ring_push_batch(dev, done, 2), 2);
+    CHECK_EQ(v.desc[0].id, 2);
+    CHECK_EQ(v.desc[0].len, 50);
+    CHECK_EQ(v.desc[0].flags & (P_AVAIL | P_USED), P_AVAIL | P_USED);
+    CHECK_EQ(v.desc[3].id, 6);
+    CHECK_EQ(v.desc[3].flags & (P_AVAIL | P_USED), P_AVAIL | P_USED);
+    /* The device asks for the next kick at position 4, wrap 1. */
+    CHECK_EQ(zc_ring_arm(dev), 0);
+    CHECK_EQ(v.device->flags, VRING_PACKED_EVENT_FLAG_DESC);
+    CHECK_EQ(v.device->off_wrap, 4 | 1u << VRING_PACKED_EVENT_F_WRAP_CTR);
+    zc_ring_destroy(dev);
+    zc_ring_destroy(drv);
+}
+
 int main(void)
 {
     RUN(sizes_and_offsets);
     RUN(zc_driver_kernel_device);
     RUN(kernel_driver_zc_device);
+    RUN(packed_sizes);
+    RUN(packed_zc_driver_kernel_device);
+    RUN(packed_kernel_driver_zc_device);
     return 0;
 }

@@ -19,9 +19,13 @@ struct pair {
     struct vring vr;
 };
 
+/* The ring format under test: 0 (split) or ZC_RING_F_RING_PACKED. */
+static uint64_t format;
+
 static void make_pair(struct pair *pr, uint32_t nslots)
 {
-    struct zc_ring_params p = {.num = NUM, .buf_size = 1 << 16, .features = ZC_RING_F_EVENT_IDX};
+    struct zc_ring_params p = {
+        .num = NUM, .buf_size = 1 << 16, .features = ZC_RING_F_EVENT_IDX | format};
     CHECK_OK(zc_ring_create_pair(&pr->drv, &pr->dev, &p));
     CHECK_OK(zc_ring_pool_create(&pr->pool, pr->drv, 0, SLOT, nslots));
     vring_init(&pr->vr, NUM, zc_ring_mem(pr->drv), ZC_RING_ALIGN);
@@ -248,7 +252,13 @@ int main(void)
     RUN(round_trip);
     RUN(misuse);
     RUN(exhaustion);
-    RUN(hostile_device);
+    RUN(hostile_device); /* writes the split layout itself */
+    RUN(two_pools);
+    fprintf(stderr, "packed\n");
+    format = ZC_RING_F_RING_PACKED;
+    RUN(round_trip);
+    RUN(misuse);
+    RUN(exhaustion);
     RUN(two_pools);
     return 0;
 }

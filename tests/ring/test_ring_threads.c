@@ -85,10 +85,13 @@ static void *device(void *arg)
     return NULL;
 }
 
+/* The ring format under test: 0 (split) or ZC_RING_F_RING_PACKED. */
+static uint64_t format;
+
 static void run(uint64_t features, uint64_t spin_ns)
 {
     struct shared sh = {.device_result = 1};
-    struct zc_ring_params p = {.num = NUM, .buf_size = NUM * SLOT, .features = features};
+    struct zc_ring_params p = {.num = NUM, .buf_size = NUM * SLOT, .features = features | format};
     CHECK_OK(zc_ring_create_pair(&sh.drv, &sh.dev, &p));
     zc_ring_set_spin(sh.drv, spin_ns);
     zc_ring_set_spin(sh.dev, spin_ns);
@@ -148,8 +151,12 @@ static void flags_short_spin(void)
 
 int main(void)
 {
-    RUN(event_idx_spinning);
-    RUN(event_idx_blocking);
-    RUN(flags_short_spin);
+    for (int packed = 0; packed < 2; packed++) {
+        format = packed ? ZC_RING_F_RING_PACKED : 0;
+        fprintf(stderr, "%s\n", packed ? "packed" : "split");
+        RUN(event_idx_spinning);
+        RUN(event_idx_blocking);
+        RUN(flags_short_spin);
+    }
     return 0;
 }
