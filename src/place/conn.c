@@ -10,8 +10,7 @@
  * is read a piece at a time into a buffer that stays in cache and sealed
  * there (or MAC'd, for integrity-only, and then sent from that buffer or by
  * sendfile from the page cache).  Receiving reads a header into private
- * memory and lets the caller choose where the payload lands: a file's
- * mapped pages, or a buffer written out with pwrite.
+ * memory and lets the caller choose where the payload lands.
  */
 #include "conn.h"
 #include "writer.h"
@@ -432,14 +431,7 @@ int place_conn_recv_hdr(struct place_conn *c)
     return 0;
 }
 
-/* Receives the current DATA payload a piece at a time, then its tag.
- * With map, into the file's mapped pages: an encrypted piece lands in
- * c->piecebuf and is decrypted into map, an integrity-only one lands in
- * map and is verified there.  Without, each piece lands in a buffer (one
- * of w's, or c->piecebuf), is verified or decrypted in it, and is queued
- * to w or written to fd at off with pwrite. */
-static int recv_pieces(struct place_conn *c, uint8_t *map, struct place_writer *w, int fd,
-                       uint64_t off)
+int place_conn_recv_payload_at(struct place_conn *c, struct place_writer *w, int fd, uint64_t off)
 {
     uint8_t tag[ZC_TAG_BYTES];
     uint32_t len = c->rx_cur.length;
@@ -449,16 +441,15 @@ static int recv_pieces(struct place_conn *c, uint8_t *map, struct place_writer *
         uint32_t n = ZC_MIN(PLACE_PIECE, len - done);
         if (done && (r = check_deadline(c))) /* each piece may take up to rcv_ms */
             break;
-        uint8_t *buf = map && clear ? map + done : w ? place_writer_buffer(w) : c->piecebuf;
-        uint8_t *out = map ? map + done : buf;
+        uint8_t *buf = w ? place_writer_buffer(w) : c->piecebuf;
         if (!buf)
             r = place_writer_drain(w); /* the writer's error */
         if (!r)
             r = recv_all(c, buf, n);
         if (!r)
             r = clear ? zc_aead_verify_update(c->rx, buf, n)
-                      : zc_aead_open_update(c->rx, buf, out, n);
-        if (!r && !map)
+                      : zc_aead_open_update(c->rx, buf, buf, n);
+        if (!r)
             r = w ? place_writer_queue(w, fd, off + done, n)
                   : zc_pwrite_all(fd, buf, n, off + done);
     }
@@ -469,16 +460,6 @@ static int recv_pieces(struct place_conn *c, uint8_t *map, struct place_writer *
     if (!r)
         c->rx_seq++;
     return r;
-}
-
-int place_conn_recv_payload_at(struct place_conn *c, struct place_writer *w, int fd, uint64_t off)
-{
-    return recv_pieces(c, NULL, w, fd, off);
-}
-
-int place_conn_recv_payload_into(struct place_conn *c, uint8_t *dst)
-{
-    return recv_pieces(c, dst, NULL, -1, 0);
 }
 
 int place_conn_recv_payload(struct place_conn *c, void *dst)

@@ -89,12 +89,6 @@ int place_conn_recv_payload(struct place_conn *c, void *dst);
  * garbage that must never count. */
 struct place_writer;
 int place_conn_recv_payload_at(struct place_conn *c, struct place_writer *w, int fd, uint64_t off);
-/* The same into dst, c->rx_cur.length bytes of the destination file's
- * mapped pages (see window.h): an encrypted piece is received into
- * c->piecebuf and decrypted into dst, an integrity-only one is received
- * into dst and verified there; no copy more.  0 when the tag holds, else
- * -EBADMSG or -errno, and dst holds garbage that must never count. */
-int place_conn_recv_payload_into(struct place_conn *c, uint8_t *dst);
 /* Whether the next frame has begun to arrive (without blocking). */
 bool place_conn_pending(struct place_conn *c);
 /* Receives one whole control frame (not DATA) into buf (PLACE_MAX_CTRL

@@ -3,18 +3,15 @@
  * Each announced file becomes a hidden temporary file of this session's
  * own next to its final name, sized at OPEN, which also checks that the
  * filesystem has room for it (a full disk is a clean error there, and a
- * chunk that still finds none is one later, never a SIGBUS).  A large
- * DATA payload on tmpfs, ext4 or xfs goes straight into the file's pages:
- * its range is reserved (fallocate), mapped and faulted in (window.c), and
- * each piece decrypted into it (or received into it and verified there).
- * Elsewhere, and for small payloads, each piece is received into a buffer
+ * write that still finds none is one later: nothing is mapped, so never a
+ * SIGBUS).  Each DATA payload is received a piece at a time into a buffer
  * that stays in cache, verified (and decrypted) there, and written at the
- * offset its header names, for large payloads by a writer thread
- * (writer.c) so that the kernel's work of placing the bytes overlaps with
- * receiving the next piece.  Either way the file's verified prefix moves
- * past a chunk only when its tag holds.  Offsets must arrive in order, so
- * a chunk can only ever land on bytes that do not count yet: a forged
- * header can waste its own space, never alter verified data.
+ * offset its header names by a writer thread (writer.c), so that the
+ * kernel's work of placing the bytes (allocating and filling page-cache
+ * pages) overlaps with receiving the next piece.  The file's verified
+ * prefix moves past a chunk only when its tag holds.  Offsets must arrive
+ * in order, so a chunk can only ever land on bytes that do not count yet:
+ * a forged header can waste its own space, never alter verified data.
  *
  * Publication is grouped: verified files queue up, then one fsync (or
  * syncfs for a group), the renames, and one more sync make the group
@@ -298,7 +295,6 @@ static struct place_file *find(struct place_placer *p, uint32_t id)
 
 static void release(struct place_file *f)
 {
-    place_window_unmap(&f->win);
     if (f->fd >= 0)
         close(f->fd);
     if (f->dirfd >= 0)
@@ -834,9 +830,8 @@ int place_placer_open(struct place_placer *p, uint32_t id, uint8_t flags,
     return r;
 }
 
-/* Payloads written with pwrite: pieces of large ones go to the writer
- * thread, small ones are written inline (handing a 4 KiB file over would
- * cost more than writing it). */
+/* Pieces of large chunks go to the writer thread; small ones are written
+ * inline (handing a 4 KiB file over would cost more than writing it). */
 static struct place_writer *writer_for(struct place_placer *p, uint32_t len)
 {
     if (len < 2 * PLACE_PIECE || p->no_writer)
@@ -853,30 +848,6 @@ static int drain(struct place_placer *p)
     return r ? fail(p, r, "cannot write the received data") : 0;
 }
 
-/* Payloads this large go into the file's mapped pages where it allows
- * (window.h); a smaller one costs less to write than to map. */
-#define PLACE_MAP_MIN (64u << 10)
-
-/* Receives the current DATA payload into f at its offset: into the mapped
- * file, or written with pwrite when the payload is small or the file's
- * filesystem cannot be mapped safely. */
-static int receive_chunk(struct place_placer *p, struct place_file *f, struct place_conn *c)
-{
-    const struct place_hdr *h = &c->rx_cur;
-    if (f->placing == PLACE_BY_UNKNOWN)
-        f->placing = place_window_supported(f->fd) ? PLACE_BY_MAP : PLACE_BY_WRITE;
-    if (f->placing == PLACE_BY_MAP && h->length >= PLACE_MAP_MIN) {
-        uint8_t *dst;
-        int r = place_window_map(&f->win, f->fd, h->offset, h->length, &dst);
-        if (!r)
-            return place_conn_recv_payload_into(c, dst);
-        if (r != -EOPNOTSUPP)
-            return r;
-        f->placing = PLACE_BY_WRITE;
-    }
-    return place_conn_recv_payload_at(c, writer_for(p, h->length), f->fd, h->offset);
-}
-
 int place_placer_data(struct place_placer *p, struct place_conn *c)
 {
     const struct place_hdr h = c->rx_cur;
@@ -888,7 +859,7 @@ int place_placer_data(struct place_placer *p, struct place_conn *c)
         return fail(p, -EPROTO, "chunk of %s with wrong flags", f->name);
     if (f->complete_already || h.offset != f->next || h.length == 0 || h.length > f->end - f->next)
         return fail(p, -EPROTO, "chunk of %s out of place", f->name);
-    int r = receive_chunk(p, f, c);
+    int r = place_conn_recv_payload_at(c, writer_for(p, h.length), f->fd, h.offset);
     if (r)
         return fail(p, r, "chunk of %s", f->name);
     f->next += h.length;
@@ -903,7 +874,6 @@ int place_placer_close(struct place_placer *p, uint32_t id, place_ack_fn ack, vo
         return fail(p, -EPROTO, "close of an unknown file");
     if (f->next != f->end)
         return fail(p, -EPROTO, "close of %s before all of it arrived", f->name);
-    place_window_unmap(&f->win); /* all of it arrived */
     int r = drain(p);
     if (r)
         return r;

@@ -5,7 +5,6 @@
 #define ZC_PLACE_PLACER_H
 
 #include "conn.h"
-#include "window.h"
 
 #include <limits.h>
 #include <sys/types.h>
@@ -34,12 +33,6 @@ struct place_file {
     uint32_t parts, index;
     struct timespec times[2];
     uint32_t mode;
-    enum {
-        PLACE_BY_UNKNOWN,
-        PLACE_BY_MAP,
-        PLACE_BY_WRITE
-    } placing; /* large chunks, see window.h */
-    struct place_window win;
 };
 
 struct place_dir_time {
