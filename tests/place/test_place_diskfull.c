@@ -1,7 +1,8 @@
 /* test_place_diskfull.c - a full disk: the server's root is a 24 MiB tmpfs in
- * a private mount namespace (root only; skipped otherwise).  A file that
- * does not fit is refused at once with ENOSPC, and nothing is published
- * or left behind; a file that fits still goes through; and a disk that
+ * a private mount namespace (root only; skipped otherwise), one directory
+ * in it an 8 MiB one.  A file that does not fit is refused at once with
+ * ENOSPC and a message that says so, and nothing is published or left
+ * behind; a file that fits still goes through; and a disk that
  * fills up during a transfer ends it with ENOSPC, not a crash, whether
  * its chunks are written by the writer thread or inline. */
 #define _GNU_SOURCE
@@ -10,12 +11,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static struct harness h;
 
-static int put_file(const char *src, const char *name)
+/* Puts src as name; the client's result, and its error text in why (may be NULL). */
+static int put_file_why(const char *src, const char *name, char *why, size_t whylen)
 {
     struct zc_place_client *c;
     int r = harness_connect(&h, h.port, &h.client, false, false, 5000, &c);
@@ -26,8 +30,33 @@ static int put_file(const char *src, const char *name)
         r = zc_place_client_finish(c);
     if (r)
         fprintf(stderr, "    %s: %s (%s)\n", name, zc_strerror(r), zc_place_client_error(c));
+    if (why)
+        snprintf(why, whylen, "%s", zc_place_client_error(c));
     zc_place_client_close(c);
     return r;
+}
+
+static int put_file(const char *src, const char *name)
+{
+    return put_file_why(src, name, NULL, 0);
+}
+
+/* A directory beneath the root that is its own 8 MiB tmpfs: a 16 MiB put
+ * into it fails with a message that says the disk is full, nothing shows
+ * up there, and the server goes on serving (a file that fits follows). */
+static void small_disk_below_root(const char *big16, const char *small)
+{
+    char dir[400], why[512];
+    snprintf(dir, sizeof(dir), "%s/eight", h.root);
+    CHECK_OK(mkdir(dir, 0755) ? -errno : 0);
+    CHECK_OK(mount("tmpfs", dir, "tmpfs", 0, "size=8m") ? -errno : 0);
+    CHECK_EQ(put_file_why(big16, "eight/big16", why, sizeof(why)), -ENOSPC);
+    CHECK(strstr(why, "No space left on device") != NULL);
+    CHECK_EQ(harness_count(dir, ""), 0);
+    CHECK_OK(put_file(small, "eight/small"));
+    CHECK_EQ(harness_count(dir, ""), 1);
+    CHECK_OK(umount2(dir, MNT_DETACH) ? -errno : 0);
+    CHECK_OK(rmdir(dir) ? -errno : 0);
 }
 
 /* A 20 MiB file whose first chunk lands, then a filler takes the rest of
@@ -71,12 +100,16 @@ int main(void)
         fprintf(stderr, "SKIP: needs root to mount a small tmpfs in a private namespace\n");
         return 77;
     }
-    char big[300], small[300], dst[400];
+    char big[300], big16[300], small[300], dst[400];
     snprintf(big, sizeof(big), "%s/big", h.dir);
+    snprintf(big16, sizeof(big16), "%s/big16", h.dir);
     snprintf(small, sizeof(small), "%s/small", h.dir);
     harness_make_file(big, 30u << 20, 1, 0644);
+    harness_make_file(big16, 16u << 20, 3, 0644);
     harness_make_file(small, 256u << 10, 2, 0644);
     harness_start_server(&h, 5000, 0);
+
+    small_disk_below_root(big16, small);
 
     CHECK_EQ(put_file(big, "big"), -ENOSPC);
     snprintf(dst, sizeof(dst), "%s/big", h.root);

@@ -3,7 +3,8 @@
  * payload or a tag; a chunk replayed; two chunks swapped; the link cut,
  * reset or stalled.  Each time the transfer must fail and nothing may
  * appear under the file's name; after a cut, --resume must finish the file
- * with an identical sha256 without resending what was verified.  And the
+ * with an identical sha256 without resending what was verified, and a
+ * resumed session that gets a corrupted chunk leaves nothing to resume.  And the
  * server's own limits: silent or trickling peers are dropped, sessions
  * beyond the limit refused. */
 #define _GNU_SOURCE
@@ -25,13 +26,15 @@
 static struct harness h;
 static char src[300], dst[600];
 
-/* Sends src as name through a relay with fault; returns the client's result. */
-static int put_through(const char *name, enum relay_fault fault, unsigned frame, bool integrity)
+/* Sends src as name through a relay with fault, asking to resume when
+ * resume; returns the client's result. */
+static int put_via(const char *name, enum relay_fault fault, unsigned frame, bool integrity,
+                   bool resume)
 {
     struct relay *r;
     uint16_t port = relay_start(&r, h.port, fault, frame);
     struct zc_place_client *c;
-    int ret = harness_connect(&h, port, &h.client, integrity, false, IDLE_MS, &c);
+    int ret = harness_connect(&h, port, &h.client, integrity, resume, IDLE_MS, &c);
     if (!ret) {
         ret = zc_place_put_path(c, src, name);
         if (!ret)
@@ -43,6 +46,11 @@ static int put_through(const char *name, enum relay_fault fault, unsigned frame,
     CHECK(fault == RELAY_PASS || relay_fired(r));
     relay_stop(r);
     return ret;
+}
+
+static int put_through(const char *name, enum relay_fault fault, unsigned frame, bool integrity)
+{
+    return put_via(name, fault, frame, integrity, false);
 }
 
 static bool published(const char *name)
@@ -183,6 +191,47 @@ static void get_cut_then_resume(void)
     zc_place_client_stats(c, &st);
     zc_place_client_close(c);
     CHECK_EQ(st.resumed_bytes, FILE_BYTES);
+}
+
+/* A cut leaves a verified prefix and its record; the resumed session
+ * then gets a corrupted chunk.  It fails, and the partial file and its
+ * record are gone: no later resume may count bytes that failed their tag
+ * (nor trust a file an attacker wrote into), so the next one starts over
+ * and the file arrives whole. */
+static void corrupted_resume_starts_over(const char *name, bool integrity)
+{
+    char rec[300], part[128];
+    snprintf(rec, sizeof(rec), ".zc-state.%s", name);
+    snprintf(part, sizeof(part), ".zc-part.%s.", name);
+    CHECK(put_through(name, RELAY_CUT, 3, integrity) < 0);
+    snprintf(dst, sizeof(dst), "%s/%s", h.root, rec);
+    CHECK(harness_wait_for(dst, 3000));
+    wait_released(name);
+    CHECK(put_via(name, RELAY_FLIP_PAYLOAD, 1, integrity, true) < 0);
+    wait_released(name);
+    CHECK(!published(name));
+    CHECK_EQ(harness_count(h.root, rec), 0);
+    CHECK_EQ(harness_count(h.root, part), 0);
+
+    struct zc_place_client *c;
+    struct zc_place_stats st;
+    CHECK_OK(harness_connect(&h, h.port, &h.client, integrity, true, IDLE_MS, &c));
+    CHECK_OK(zc_place_put_path(c, src, name));
+    CHECK_OK(zc_place_client_finish(c));
+    zc_place_client_stats(c, &st);
+    zc_place_client_close(c);
+    CHECK_EQ(st.resumed_bytes, 0);
+    CHECK(published(name));
+    uint8_t a[32], b[32];
+    CHECK_OK(harness_sha256(src, a));
+    CHECK_OK(harness_sha256(dst, b));
+    CHECK(memcmp(a, b, 32) == 0);
+}
+
+static void corrupted_resume(void)
+{
+    corrupted_resume_starts_over("corrupt", false);
+    corrupted_resume_starts_over("corrupt-clear", true);
 }
 
 static void resume_record_bound_to_file(void)
@@ -341,6 +390,7 @@ int main(void)
     RUN(replay_and_reorder);
     RUN(stall_and_reset);
     RUN(cut_then_resume);
+    RUN(corrupted_resume);
     RUN(resume_record_bound_to_file);
     RUN(get_cut_then_resume);
     RUN(silent_peer_dropped);

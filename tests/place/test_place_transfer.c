@@ -39,6 +39,12 @@ static const struct {
     {"one", 1, 0644},
     {"chunks", 300 << 10, 0640},
     {"windows", (9u << 20) + 17, 0755},
+    /* Either side of a page, a piece (512 KiB) and a chunk (1 MiB). */
+    {"page-less", 4095, 0644},
+    {"page-more", 4097, 0644},
+    {"piece-more", (512u << 10) + 1, 0644},
+    {"chunk-less", (1u << 20) - 1, 0644},
+    {"odd-tail", (2u << 20) + (512u << 10) + 4097, 0644},
 };
 #define NFILES ZC_ARRAY_SIZE(files)
 
