@@ -164,6 +164,53 @@ static double gbps(const struct stream_figures *f)
     return f->bytes_per_s * 1e-9;
 }
 
+/* The headline ratios, each also taken within every round (the streams
+ * run round-robin, so run r of each saw the same load): min / median /
+ * max of those. */
+struct spread {
+    const char *name;
+    double median_ratio; /* of the medians */
+    double min, median, max;
+};
+
+static struct spread ratio_spread(const char *name, const struct stream_figures *a,
+                                  const struct stream_figures *b, bool bytes)
+{
+    double r[STREAM_MAX_RUNS];
+    unsigned n = ZC_MIN(a->runs, b->runs);
+    struct spread s = {
+        name, bytes ? a->bytes_per_s / b->bytes_per_s : a->msgs_per_s / b->msgs_per_s, 0, 0, 0};
+    for (unsigned i = 0; i < n; i++) {
+        r[i] = bytes ? a->run_bytes_per_s[i] / b->run_bytes_per_s[i]
+                     : a->run_msgs_per_s[i] / b->run_msgs_per_s[i];
+        s.min = i ? ZC_MIN(s.min, r[i]) : r[i];
+        s.max = i ? ZC_MAX(s.max, r[i]) : r[i];
+    }
+    s.median = n ? zc_median(r, n) : s.median_ratio;
+    return s;
+}
+
+#define NSPREAD 9
+
+/* The ratios the benchmark exists for; the DPDK ones only where measured. */
+static unsigned headline_spreads(const struct figures *f, struct spread *out)
+{
+    unsigned n = 0;
+    out[n++] = ratio_spread("ring_vs_pipe_64B_batch64", &f->ring64[6], &f->pipe64, false);
+    out[n++] = ratio_spread("packed_vs_split_64B_batch1", &f->packed64[0], &f->ring64[0], false);
+    out[n++] = ratio_spread("packed_vs_split_64B_batch64", &f->packed64[6], &f->ring64[6], false);
+    if (f->dpdk) {
+        out[n++] = ratio_spread("ring_vs_dpdk_64B_batch64", &f->ring64[6], &f->dpdk64[2], false);
+        out[n++] = ratio_spread("packed_vs_dpdk_64B_batch1", &f->packed64[0], &f->dpdk64[0], false);
+        out[n++] =
+            ratio_spread("packed_vs_dpdk_64B_batch64", &f->packed64[6], &f->dpdk64[2], false);
+        out[n++] = ratio_spread("packed_vs_dpdk_4KiB", &f->packed[0], &f->dpdk_[0], true);
+        out[n++] = ratio_spread("packed_vs_dpdk_64KiB", &f->packed[1], &f->dpdk_[1], true);
+        out[n++] = ratio_spread("packed_vs_dpdk_1MiB", &f->packed[2], &f->dpdk_[2], true);
+    }
+    return n;
+}
+
 static void print_table(const struct figures *f)
 {
     printf("zc ring vs pipe and UNIX socket (two processes on two CPUs, median of runs)\n\n");
@@ -215,6 +262,13 @@ static void print_table(const struct figures *f)
     } else {
         printf("\nDPDK rte_ring: not measured (zc built without libdpdk; dpdk-dev)\n");
     }
+    struct spread sp[NSPREAD];
+    unsigned nsp = headline_spreads(f, sp);
+    printf("\nratios within each round (%u rounds): min / median / max, and of the medians\n",
+           f->ring64[0].runs);
+    for (unsigned i = 0; i < nsp; i++)
+        printf("  %-28s %6.2f / %6.2f / %6.2f   %6.2f\n", sp[i].name, sp[i].min, sp[i].median,
+               sp[i].max, sp[i].median_ratio);
     printf("\n64 B round trip (median)\n");
     printf("  ring, spinning   %10.2f us\n", f->rtt_spin * 1e-3);
     printf("  packed, spinning %10.2f us\n", f->rtt_packed_spin * 1e-3);
@@ -278,6 +332,16 @@ static void print_json(const struct figures *f)
         zc_json_num(&j, "packed_vs_dpdk_64B_batch64",
                     f->packed64[6].msgs_per_s / f->dpdk64[2].msgs_per_s);
         zc_json_num(&j, "packed_vs_dpdk_64KiB", gbps(&f->packed[1]) / gbps(&f->dpdk_[1]));
+    }
+    struct spread sp[NSPREAD];
+    unsigned nsp = headline_spreads(f, sp);
+    for (unsigned i = 0; i < nsp; i++) {
+        static const char *const suffix[3] = {"round_min", "round_median", "round_max"};
+        const double v[3] = {sp[i].min, sp[i].median, sp[i].max};
+        for (unsigned k = 0; k < 3; k++) {
+            snprintf(key, sizeof(key), "%s_%s", sp[i].name, suffix[k]);
+            zc_json_num(&j, key, v[k]);
+        }
     }
     zc_json_num(&j, "ring_rtt_spin_ns", f->rtt_spin);
     zc_json_num(&j, "packed_rtt_spin_ns", f->rtt_packed_spin);

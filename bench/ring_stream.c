@@ -421,6 +421,9 @@ int stream_measure_set(const struct stream_cfg *cfgs, size_t n, unsigned runs,
         out[k].msgs_per_s = zc_median(m[k], runs);
         out[k].bytes_per_s = zc_median(b[k], runs);
         out[k].wakeups_per_msg = zc_median(w[k], runs);
+        out[k].runs = runs;
+        memcpy(out[k].run_msgs_per_s, m[k], runs * sizeof(double));
+        memcpy(out[k].run_bytes_per_s, b[k], runs * sizeof(double));
     }
     free(m);
     free(b);

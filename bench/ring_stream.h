@@ -39,11 +39,20 @@ struct stream_result {
     uint64_t wakeups; /* ring: kicks and calls both ends sent (eventfd writes) */
 };
 
+/* Most runs stream_measure() takes a median over. */
+#define STREAM_MAX_RUNS 15
+
 /* The median figures of several runs. */
 struct stream_figures {
     double msgs_per_s;
     double bytes_per_s;
     double wakeups_per_msg; /* ring only */
+    /* Each run's rates, run r of every stream of one stream_measure_set()
+     * being in the same round (so a ratio of two streams' run r compares
+     * them under the same load). */
+    unsigned runs;
+    double run_msgs_per_s[STREAM_MAX_RUNS];
+    double run_bytes_per_s[STREAM_MAX_RUNS];
 };
 
 /* Runs one stream with producer and consumer pinned on two CPUs (when two
@@ -81,9 +90,6 @@ static inline uint64_t sum_msg(const uint64_t *w, size_t words)
         s += w[i];
     return s;
 }
-
-/* Most runs stream_measure() takes a median over. */
-#define STREAM_MAX_RUNS 15
 
 /* The medians over runs (1..STREAM_MAX_RUNS) of stream_run().  0 or -errno. */
 int stream_measure(const struct stream_cfg *cfg, unsigned runs, struct stream_figures *f);
