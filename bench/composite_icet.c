@@ -54,6 +54,8 @@ struct icet_peer {
     MPI_Comm comm; /* for the ranks' agreement on errors, never inside IceT */
     struct peer_count count;
     int width, height, rank, size;
+    enum icet_peer_color color;
+    uint8_t *tile8; /* ICET_PEER_UBYTE: this rank's tile at 8 bits */
 };
 
 /* "icet" in ASCII: marks the requests this table made. */
@@ -351,7 +353,8 @@ static int configure(const struct icet_peer *p, enum icet_peer_algo algo, int ma
     icetResetTiles();
     if (icetAddTile(0, 0, p->width, p->height, 0) < 0)
         return -EINVAL;
-    icetSetColorFormat(ICET_IMAGE_COLOR_RGBA_FLOAT);
+    icetSetColorFormat(p->color == ICET_PEER_UBYTE ? ICET_IMAGE_COLOR_RGBA_UBYTE
+                                                   : ICET_IMAGE_COLOR_RGBA_FLOAT);
     icetSetDepthFormat(ICET_IMAGE_DEPTH_NONE);
     icetCompositeMode(ICET_COMPOSITE_MODE_BLEND);
     icetEnable(ICET_ORDERED_COMPOSITE);
@@ -372,20 +375,23 @@ static int agree(MPI_Comm comm, int err)
 }
 
 int icet_peer_open(struct icet_peer **out, MPI_Comm comm, int width, int height,
-                   enum icet_peer_algo algo, int magic_k)
+                   enum icet_peer_algo algo, int magic_k, enum icet_peer_color color)
 {
     *out = NULL;
     if (width <= 0 || height <= 0 || algo < ICET_PEER_BSWAP || algo > ICET_PEER_AUTO ||
-        magic_k < 0 || magic_k == 1)
+        magic_k < 0 || magic_k == 1 || (color != ICET_PEER_FLOAT && color != ICET_PEER_UBYTE))
         return -EINVAL;
     struct icet_peer *p = calloc(1, sizeof(*p));
+    uint8_t *tile8 = color == ICET_PEER_UBYTE ? calloc((size_t)width * height, 4) : NULL;
     MPI_Comm dup;
-    int err = agree(comm, p ? 0 : -ENOMEM);
+    int err = agree(comm, p && (tile8 || color == ICET_PEER_FLOAT) ? 0 : -ENOMEM);
     if (err) {
         free(p);
+        free(tile8);
         return err;
     }
-    *p = (struct icet_peer){.comm = MPI_COMM_NULL, .width = width, .height = height};
+    *p = (struct icet_peer){
+        .comm = MPI_COMM_NULL, .width = width, .height = height, .color = color, .tile8 = tile8};
     if (MPI_Comm_dup(comm, &p->comm) != MPI_SUCCESS || MPI_Comm_dup(comm, &dup) != MPI_SUCCESS) {
         icet_peer_close(p);
         return -EIO;
@@ -433,7 +439,33 @@ static int take_image(const struct icet_peer *p, IceTImage image, struct zc_fb *
     if (icetImageIsNull(image) || icetImageGetWidth(image) != p->width ||
         icetImageGetHeight(image) != p->height)
         return -EIO;
-    return zc_composite_to_fb(icetImageGetColorcf(image), out);
+    if (p->color == ICET_PEER_FLOAT)
+        return zc_composite_to_fb(icetImageGetColorcf(image), out);
+    /* Premultiplied over black: the colour as it is, opaque. */
+    const uint8_t *c = icetImageGetColorcub(image);
+    int err = zc_fb_touch_rect(out, 0, 0, (unsigned)p->width, (unsigned)p->height);
+    for (int y = 0; y < p->height && !err; y++) {
+        uint32_t *row = zc_fb_row(out, (unsigned)y);
+        for (int x = 0; x < p->width; x++, c += 4)
+            row[x] = ZC_FB_RGBA(c[0], c[1], c[2], 255);
+    }
+    return err;
+}
+
+static uint8_t to_u8(float v)
+{
+    return v <= 0 ? 0 : v >= 1 ? 255 : (uint8_t)(v * 255.0f + 0.5f);
+}
+
+/* The valid rectangle of the float tile at 8 bits (the rest stays 0). */
+static void round_tile(struct icet_peer *p, const float *rgba, const int valid[4])
+{
+    for (int y = valid[1]; y < valid[1] + valid[3]; y++)
+        for (int x = valid[0]; x < valid[0] + valid[2]; x++) {
+            size_t i = ((size_t)y * p->width + x) * 4;
+            for (int k = 0; k < 4; k++)
+                p->tile8[i + k] = to_u8(rgba[i + k]);
+        }
 }
 
 int icet_peer_run(struct icet_peer *p, const float *rgba, const int valid[4], const int *order,
@@ -449,13 +481,17 @@ int icet_peer_run(struct icet_peer *p, const float *rgba, const int valid[4], co
         return err;
     icetSetContext(p->ctx);
     icetGetError(); /* clears what an earlier frame left */
+    if (p->color == ICET_PEER_UBYTE)
+        round_tile(p, rgba, valid);
     p->count = (struct peer_count){0, 0, 0};
     double t0 = MPI_Wtime();
     /* IceT's image rows are ours as stored: its y counts rows from the
      * start of the buffer, here the top row. */
     const IceTFloat background[4] = {0, 0, 0, 0};
     icetCompositeOrder(order);
-    IceTImage image = icetCompositeImage(rgba, NULL, valid, NULL, NULL, background);
+    IceTImage image = icetCompositeImage(p->color == ICET_PEER_UBYTE ? (const void *)p->tile8
+                                                                     : (const void *)rgba,
+                                         NULL, valid, NULL, NULL, background);
     double dt = MPI_Wtime() - t0;
     if (!err && icetGetError() != ICET_NO_ERROR)
         err = -EIO;
@@ -474,5 +510,6 @@ void icet_peer_close(struct icet_peer *p)
         icetDestroyContext(p->ctx);
     if (p->comm != MPI_COMM_NULL)
         MPI_Comm_free(&p->comm);
+    free(p->tile8);
     free(p);
 }

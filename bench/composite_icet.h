@@ -33,6 +33,11 @@
  * magic_k), a binary tree, and IceT's own choice. */
 enum icet_peer_algo { ICET_PEER_BSWAP, ICET_PEER_RADIXK, ICET_PEER_TREE, ICET_PEER_AUTO };
 
+/* The colour IceT composites in: floats (as zc does between its rounds,
+ * at its wire's precision) or 8-bit premultiplied RGBA, ParaView's usual
+ * choice (a quarter of the bytes, each round rounding to 8 bits). */
+enum icet_peer_color { ICET_PEER_FLOAT, ICET_PEER_UBYTE };
+
 struct icet_peer_stats {
     double seconds;            /* wall time of the composite on this rank (MPI_Wtime;
                                 * simulated seconds under SMPI) */
@@ -49,12 +54,14 @@ struct icet_peer;
  * default).  0 with *out set; -EINVAL for a bad size, algo or magic_k,
  * -ENOMEM, -EIO when MPI or IceT failed. */
 int icet_peer_open(struct icet_peer **out, MPI_Comm comm, int width, int height,
-                   enum icet_peer_algo algo, int magic_k);
+                   enum icet_peer_algo algo, int magic_k, enum icet_peer_color color);
 /* Collective: composites every rank's tile rgba (width * height * 4
  * premultiplied floats, top row first) in the visibility order order (the
  * communicator's ranks, front to back; the same on every rank).  Pixels
  * outside valid (x, y, w, h; x a column, y a row counted from the top) are
- * empty: IceT neither reads nor sends them.  At rank 0 writes the opaque
+ * empty: IceT neither reads nor sends them.  In ICET_PEER_UBYTE the valid
+ * rectangle is first rounded to 8 bits, outside the timed composite (a
+ * renderer would have drawn it so).  At rank 0 writes the opaque
  * image into out (width x height; ignored elsewhere, may be NULL).  Fills
  * *st when not NULL.  0, -EINVAL (a bad order or rectangle, out missing at
  * rank 0) or -EIO (MPI or IceT failed). */

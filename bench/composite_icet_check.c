@@ -58,6 +58,8 @@ struct setup {
     unsigned width, height;
     enum zc_composite_pixel wire; /* zc's pixels between rounds */
     int tolerance;                /* the largest channel difference allowed */
+    enum icet_peer_color color;   /* IceT's pixels */
+    unsigned frames;              /* composites timed; the last one's figures are printed */
     int *order;                   /* ranks front to back */
 };
 
@@ -204,7 +206,11 @@ static int run_zc(const struct setup *s, const struct pair *p, struct zc_fb *fb,
     struct zc_composite_rect r;
     paint(s, zc_composite_rgba(c), &r);
     struct zc_composite_stats st = {0};
-    if (!(err = zc_composite_set_bounds(c, &r))) {
+    err = zc_composite_set_bounds(c, &r);
+    /* The tile is the compositor's own buffer: paint it again each frame. */
+    for (unsigned f = 0; f < s->frames && !err; f++) {
+        if (f)
+            paint(s, zc_composite_rgba(c), &r);
         MPI_Barrier(s->cart);
         double t0 = MPI_Wtime();
         err = zc_composite_run(c, view_dir, fb, &st);
@@ -218,16 +224,19 @@ static int run_icet(const struct setup *s, const struct pair *p, float *rgba, st
                     struct result *out)
 {
     struct icet_peer *ip;
-    int err = icet_peer_open(&ip, s->cart, (int)s->width, (int)s->height, p->icet_algo, p->magic_k);
+    int err = icet_peer_open(&ip, s->cart, (int)s->width, (int)s->height, p->icet_algo, p->magic_k,
+                             s->color);
     if (err)
         return err;
     struct zc_composite_rect r;
     paint(s, rgba, &r);
     const int valid[4] = {(int)r.x0, (int)r.y0, (int)(r.x1 - r.x0), (int)(r.y1 - r.y0)};
     struct icet_peer_stats st = {0};
-    MPI_Barrier(s->cart);
-    err = icet_peer_run(ip, rgba, valid, s->order, fb, &st);
-    reduce(s->cart, st.seconds, st.bytes_sent, st.bytes_collective, out);
+    for (unsigned f = 0; f < s->frames && !err; f++) {
+        MPI_Barrier(s->cart);
+        err = icet_peer_run(ip, rgba, valid, s->order, fb, &st);
+        reduce(s->cart, st.seconds, st.bytes_sent, st.bytes_collective, out);
+    }
     icet_peer_close(ip);
     return err;
 }
@@ -304,14 +313,23 @@ static int parse_option(const char *opt, const char *arg, struct setup *s)
         return parse_wire(arg, &s->wire);
     if (strcmp(opt, "--tolerance") == 0)
         return sscanf(arg, "%d", &s->tolerance) == 1 && s->tolerance >= 0 ? 0 : -EINVAL;
+    if (strcmp(opt, "--frames") == 0)
+        return sscanf(arg, "%u", &s->frames) == 1 && s->frames >= 1 && s->frames <= 100 ? 0
+                                                                                        : -EINVAL;
+    if (strcmp(opt, "--icet-color") == 0) {
+        s->color = strcmp(arg, "ubyte") == 0 ? ICET_PEER_UBYTE : ICET_PEER_FLOAT;
+        return strcmp(arg, "ubyte") == 0 || strcmp(arg, "float") == 0 ? 0 : -EINVAL;
+    }
     return -EINVAL;
 }
 
 /* --size WxH (96x80), --wire 16|8|auto (16: zc's pieces at 16 bits against
- * IceT's floats, so only the final rounding differs), --tolerance D (1). */
+ * IceT's floats, so only the final rounding differs), --tolerance D (1),
+ * --icet-color float|ubyte (float), --frames F (1: the figures printed are
+ * the last frame's, so F > 1 leaves out first touches). */
 static int parse(int argc, char **argv, struct setup *s)
 {
-    s->width = 96, s->height = 80, s->wire = ZC_PIXEL_RGBA16, s->tolerance = 1;
+    s->width = 96, s->height = 80, s->wire = ZC_PIXEL_RGBA16, s->tolerance = 1, s->frames = 1;
     int err = argc % 2 ? 0 : -EINVAL;
     for (int i = 1; i + 1 < argc && !err; i += 2)
         err = parse_option(argv[i], argv[i + 1], s);
@@ -351,11 +369,13 @@ int main(int argc, char **argv)
     }
     if (err == -EINVAL && s.rank == 0)
         fprintf(stderr, "usage: [mpirun|smpirun ...] composite_icet_check [--size WxH]\n"
-                        "       [--wire 16|8|auto] [--tolerance D]\n");
+                        "       [--wire 16|8|auto] [--tolerance D] [--icet-color float|ubyte]\n"
+                        "       [--frames F]\n");
     else if (err && s.rank == 0)
         fprintf(stderr, "composite_icet_check: %s\n", zc_strerror(err));
     if (worse && s.rank == 0)
-        fprintf(stderr, "composite_icet_check: IceT's image differs from zc's by more than 1\n");
+        fprintf(stderr, "composite_icet_check: IceT's image differs from zc's by more than %d\n",
+                s.tolerance);
     zc_fb_destroy(fb_icet);
     zc_fb_destroy(fb_zc);
     free(rgba);
