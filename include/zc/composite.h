@@ -69,11 +69,26 @@ struct zc_composite_config {
     int root;
 };
 
+/* What a frame cost this rank.  Bytes: a round of k sends (k - 1)/k of
+ * the rank's region at the wire's depth, so all rounds together send less
+ * than the image at that depth.  The final gather sends the rank's own
+ * part at 8 bits and forwards the parts of its subtree of the gather tree
+ * (each with a 4-byte length, and a 4-byte result word a message): what
+ * one rank forwards, like what the root receives, is at most the whole
+ * image at 8 bits.  So a rank sends at most the rounds' bytes, plus its
+ * part, plus one image at 8 bits (plus the words); gather_received is
+ * that forwarded share, since a rank forwards all it receives. */
 struct zc_composite_stats {
-    uint64_t bytes_sent;     /* by this rank in the frame: rounds and final gather */
-    uint64_t bytes_received; /* by this rank, the same */
-    unsigned rounds;         /* rounds this rank took part in */
-    double seconds;          /* wall time of zc_composite_run on this rank */
+    uint64_t bytes_sent;      /* by this rank in the frame: rounds and final gather */
+    uint64_t bytes_received;  /* by this rank, the same */
+    uint64_t gather_sent;     /* of bytes_sent: the final gather's */
+    uint64_t gather_received; /* of bytes_received: the final gather's */
+    unsigned rounds;          /* rounds this rank took part in */
+    double seconds;           /* wall time of zc_composite_run on this rank */
+    /* Parts of seconds: finding the tile's active spans; the rounds;
+     * the gather (at the root: receiving and drawing the image); agreeing
+     * on the frame's result (elsewhere mostly waiting for the root). */
+    double spans_seconds, rounds_seconds, gather_seconds, agree_seconds;
 };
 
 struct zc_composite;
