@@ -22,7 +22,9 @@
  *
  * --phases adds, per frame, the slowest rank's seconds in each phase of
  * zc_composite_run (span search, rounds, gather, agreement) and the
- * root's, as zc_composite_stats splits them.
+ * root's, as zc_composite_stats splits them, and when the slowest rank
+ * had its final part (what is left of the frame after that is the gather
+ * and the agreement).
  *
  * --check prints, instead of times, what must not depend on the MPI
  * underneath: a hash of each final image and every rank's byte counts,
@@ -217,6 +219,7 @@ static const char *const phase_names[PHASES] = {"spans", "rounds", "gather", "ag
 
 struct frame_result {
     double seconds, phase_max[PHASES], phase_root[PHASES];
+    double ready; /* when the slowest rank had its final part (spans and rounds) */
     uint64_t sent_max, sent_total, recv_max, recv_total, active;
     unsigned rounds;
 };
@@ -250,6 +253,8 @@ static int run_frame(MPI_Comm cart, struct zc_composite *c, const struct brick *
                                   st->agree_seconds};
     MPI_Reduce(phase, out->phase_max, PHASES, MPI_DOUBLE, MPI_MAX, 0, cart);
     memcpy(out->phase_root, phase, sizeof(phase)); /* rank 0 is the root */
+    const double ready = phase[0] + phase[1];
+    MPI_Reduce(&ready, &out->ready, 1, MPI_DOUBLE, MPI_MAX, 0, cart);
     return 0;
 }
 
@@ -309,6 +314,9 @@ static int run_variant(MPI_Comm cart, const struct brick *b, const struct option
             for (int p = 0; o->phases && p < PHASES; p++)
                 printf("# phase %s: slowest rank %.6f s, root %.6f s\n", phase_names[p],
                        r.phase_max[p], r.phase_root[p]);
+            if (o->phases)
+                printf("# every final part ready after %.6f s (spans and rounds, slowest rank)\n",
+                       r.ready);
         }
     }
     zc_fb_destroy(fb);

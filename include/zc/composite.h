@@ -24,6 +24,12 @@
  * with every length checked against what the round expects; a malformed
  * one fails the frame with -EBADMSG.
  *
+ * The final gather: the finished parts (8 bits, active pixels) travel up a
+ * binomial tree over the ranks, forwarded as they were encoded, so the
+ * root receives log2 N messages rather than N - 1; every message also
+ * carries its subtree's worst error, so that the root knows the frame's
+ * result with the image and one broadcast makes it every rank's.
+ *
  * The final image is opaque: the premultiplied colour over black, alpha
  * 255, quantized once (the same rounding as zc_composite_to_fb()).
  * Functions return 0 or a negative errno unless said otherwise; "collective"
@@ -71,13 +77,17 @@ struct zc_composite_config {
 
 /* What a frame cost this rank.  Bytes: a round of k sends (k - 1)/k of
  * the rank's region at the wire's depth, so all rounds together send less
- * than the image at that depth.  The final gather sends the rank's own
- * part at 8 bits and forwards the parts of its subtree of the gather tree
- * (each with a 4-byte length, and a 4-byte result word a message): what
- * one rank forwards, like what the root receives, is at most the whole
- * image at 8 bits.  So a rank sends at most the rounds' bytes, plus its
- * part, plus one image at 8 bits (plus the words); gather_received is
- * that forwarded share, since a rank forwards all it receives. */
+ * than the image at that depth.  Then the final parts travel up a tree to
+ * the root (log2 N messages reach it, not N - 1): a rank sends its own
+ * part at 8 bits (active pixels only) behind a 4-byte result word and a
+ * 4-byte length, and forwards what its subtree sent it, as it came.  The
+ * trade: a rank's bytes are no longer within one image at 8 bits, but
+ *
+ *   bytes_sent - gather_received <= the rounds' bytes + its own part + 8
+ *   gather_received              <= the image at 8 bits + 12 bytes a rank
+ *
+ * (all a rank receives in the gather it forwards; the root draws it), so
+ * at most one more image at 8 bits, on the ranks near the root. */
 struct zc_composite_stats {
     uint64_t bytes_sent;      /* by this rank in the frame: rounds and final gather */
     uint64_t bytes_received;  /* by this rank, the same */
@@ -139,7 +149,8 @@ void zc_composite_set_sink(struct zc_composite *c, zc_composite_sink sink, void 
  * NULL), then calls the sink.  The tiles are consumed.  Fills *st when not
  * NULL.  0, -EINVAL (fb missing or of the wrong size at the root),
  * -EBADMSG (a malformed piece arrived) or -EIO (MPI failed); the error is
- * the same on every rank. */
+ * the same on every rank (the worst, by the most negative value, of any
+ * rank's; the frame still runs to its end, which is where it is known). */
 int zc_composite_run(struct zc_composite *c, const double view_dir[3], struct zc_fb *fb,
                      struct zc_composite_stats *st);
 

@@ -100,19 +100,18 @@ int composite_plan_make(const struct composite_grid *grid, enum zc_composite_alg
 void composite_plan_free(struct composite_plan *plan);
 
 /* The final gather's tree (gather.c): binomial over offsets from the
- * root, each message one subtree's parts behind its worst error. */
+ * root, each message one subtree's parts, each behind a result word. */
 struct composite_gather {
     size_t size, offset; /* ranks; this rank's offset from the root */
     int root, parent;    /* ranks; parent -1 at the root */
     int nchildren;
     int *child;           /* ranks, in offset order */
     size_t *child_offset; /* their offsets */
-    size_t *slot;         /* nchildren + 1: child i's message at recv + slot[i] */
+    size_t *slot;         /* nchildren + 1: at the root, child i's message at recv + slot[i] */
     size_t own_room;      /* this rank's part and its length word at most (0: no part) */
     size_t cap;           /* this rank's message at most */
-    uint8_t *recv, *msg;
+    uint8_t *recv, *msg;  /* the root's slots; elsewhere this rank's message */
     MPI_Request *req;
-    MPI_Status *status;
 };
 
 /* The tree as rank self of size sees it, its buffers sized from the
@@ -121,15 +120,17 @@ struct composite_gather {
 int composite_gather_make(struct composite_gather *g, const struct composite_plan *plan, int size,
                           int self, int root);
 void composite_gather_free(struct composite_gather *g);
-/* Posts the receives of the children's messages (tag): 0 or -EIO. */
+/* At the root, posts the receives of the children's messages (tag), so
+ * that none waits to be asked; elsewhere nothing.  0 or -EIO. */
 int composite_gather_post(struct composite_gather *g, MPI_Comm comm, int tag);
 /* Where a rank other than the root encodes its own part (cap bytes at
  * most), or NULL when it holds none. */
 uint8_t *composite_gather_part(struct composite_gather *g, size_t *cap);
-/* Not at the root: waits for the children's messages and sends the
- * parent this rank's part (len bytes, encoded where composite_gather_part
- * said) and theirs behind the worst of err and their errors.  Returns
- * that worst error (-EIO if sending failed); counts gather bytes in st. */
+/* Not at the root: receives the children's messages behind this rank's
+ * part (len bytes, encoded where composite_gather_part said) and sends it
+ * all to the parent, headed by the worst of err and their errors.
+ * Returns that worst error (-EIO if sending failed); counts gather bytes
+ * in st. */
 int composite_gather_forward(struct composite_gather *g, MPI_Comm comm, int tag, int err,
                              size_t len, struct zc_composite_stats *st);
 /* Receives a final part at the root: pixels [a, b) of the image encoded

@@ -16,23 +16,26 @@
  *        0 <- 4 <- 5            offset order, so that every message is
  *             4 <- 6 <- 7       one range of offsets.
  *
- * A message is this rank's subtree's parts, as the ranks encoded them
- * (no decoding on the way, only copying), behind the subtree's worst
- * error:
+ * A message is its subtree's parts as the ranks encoded them (never
+ * decoded on the way), each offset's behind a result word:
  *
- *   +------------+-----------+------------+-----------+------------+--
- *   | worst: i32 | len: u32  | len bytes  | len: u32  | len bytes  | ...
- *   +------------+-----------+------------+-----------+------------+--
- *                  offset o's part          offset o + 1's part
+ *   +-----------+----------+-----------+-----------+----------+-----------+--
+ *   | worst i32 | len: u32 | len bytes | worst i32 | len: u32 | len bytes | ...
+ *   +-----------+----------+-----------+-----------+----------+-----------+--
+ *     offset o: its subtree's worst        offset o + 1: its subtree's
+ *     error, then its part                 message as it came
  *
  * (a rank that dropped out of the rounds has no part, and no length).
- * A forwarder keeps the worst of its own error and its children's words
- * and passes the rest on as it came; the root checks every length
- * against the part's pixels as it draws.  The root so receives log2 N
- * messages, and once it has them all it knows the frame's result, which
- * one broadcast tells every rank.  What a rank forwards is counted in its
- * gather bytes: together at most the whole image at 8 bits, the bytes
- * into the root (zc_composite.h states the bound).
+ * A child's message is its subtree's stretch of its parent's, so a
+ * forwarder receives each child's message in place, in offset order
+ * (probing its length first), and copies nothing: its own part goes in
+ * front, and the worst of its own error and its children's first words
+ * at the very front.  The root checks every word, and every length
+ * against the part's pixels as it draws.  It so receives log2 N messages
+ * and, once it has them all, knows the frame's result, which one
+ * broadcast tells every rank.  What a rank forwards is at most the whole
+ * image at 8 bits (and the words), as the bytes into the root are
+ * (zc/composite.h states the bound).
  */
 #include "composite_internal.h"
 #include "zc/base.h"
@@ -67,13 +70,14 @@ static size_t part_room(const struct composite_plan *plan, int rank)
     return n == 0 ? 0 : sizeof(uint32_t) + zc_composite_encode_bound(ZC_PIXEL_RGBA8, n);
 }
 
-/* The message of the subtree [o, o + span) at most. */
+/* The message of the subtree [o, o + span) at most: a word and a part
+ * an offset. */
 static size_t message_room(const struct composite_gather *g, const struct composite_plan *plan,
                            size_t o, size_t span)
 {
-    size_t room = sizeof(int32_t);
+    size_t room = 0;
     for (size_t s = o; s < o + span; s++)
-        room += part_room(plan, rank_at(g, s));
+        room += sizeof(int32_t) + part_room(plan, rank_at(g, s));
     return room;
 }
 
@@ -94,8 +98,7 @@ int composite_gather_make(struct composite_gather *g, const struct composite_pla
     g->child_offset = calloc(n + 1, sizeof(*g->child_offset));
     g->slot = calloc(n + 1, sizeof(*g->slot));
     g->req = calloc(n + 1, sizeof(*g->req));
-    g->status = calloc(n + 1, sizeof(*g->status));
-    if (!g->child || !g->child_offset || !g->slot || !g->req || !g->status)
+    if (!g->child || !g->child_offset || !g->slot || !g->req)
         return -ENOMEM;
     for (size_t i = 0, step = 1; i < n; i++, step *= 2) {
         size_t o = g->offset + step;
@@ -110,9 +113,12 @@ int composite_gather_make(struct composite_gather *g, const struct composite_pla
     g->cap = message_room(g, plan, g->offset, ZC_MIN(low, g->size - g->offset));
     if (g->cap > INT_MAX)
         return -EINVAL;
-    g->recv = malloc(g->slot[n] + 1);
-    g->msg = g->parent < 0 ? NULL : malloc(g->cap);
-    return g->recv && (g->parent < 0 || g->msg) ? 0 : -ENOMEM;
+    /* The root receives into slots; a forwarder, into its own message. */
+    if (g->parent < 0)
+        g->recv = malloc(g->slot[n] + 1);
+    else
+        g->msg = malloc(g->cap);
+    return g->recv || g->msg ? 0 : -ENOMEM;
 }
 
 void composite_gather_free(struct composite_gather *g)
@@ -121,7 +127,6 @@ void composite_gather_free(struct composite_gather *g)
     free(g->child_offset);
     free(g->slot);
     free(g->req);
-    free(g->status);
     free(g->recv);
     free(g->msg);
     memset(g, 0, sizeof(*g));
@@ -129,7 +134,7 @@ void composite_gather_free(struct composite_gather *g)
 
 int composite_gather_post(struct composite_gather *g, MPI_Comm comm, int tag)
 {
-    for (int i = 0; i < g->nchildren; i++)
+    for (int i = 0; i < g->nchildren && g->parent < 0; i++)
         if (MPI_Irecv(g->recv + g->slot[i], (int)(g->slot[i + 1] - g->slot[i]), MPI_BYTE,
                       g->child[i], tag, comm, &g->req[i]) != MPI_SUCCESS)
             return -EIO;
@@ -143,10 +148,8 @@ uint8_t *composite_gather_part(struct composite_gather *g, size_t *cap)
 }
 
 /* A peer's error word: 0 or a negative errno, else the message is bad. */
-static int read_worst(const uint8_t *in)
+static int read_worst(int32_t e)
 {
-    int32_t e;
-    memcpy(&e, in, sizeof(e));
     return e <= 0 && e > -4096 ? (int)e : -EBADMSG;
 }
 
@@ -155,35 +158,44 @@ static int worse(int a, int b)
     return ZC_MIN(a, b);
 }
 
+/* Child i's message, received in place at msg + *at (its length probed
+ * first, so that it lands right after what came before it); the worst of
+ * err and its first word.  A message that does not fit, or is shorter
+ * than a word, is still consumed, and counts as malformed. */
+static int take_child(struct composite_gather *g, MPI_Comm comm, int tag, int i, int err,
+                      size_t *at, struct zc_composite_stats *st)
+{
+    MPI_Message m;
+    MPI_Status status;
+    int count = 0;
+    if (MPI_Mprobe(g->child[i], tag, comm, &m, &status) != MPI_SUCCESS)
+        return worse(err, -EIO);
+    MPI_Get_count(&status, MPI_BYTE, &count);
+    const size_t room = g->cap - *at;
+    const bool fits = count >= (int)sizeof(int32_t) && (size_t)count <= room;
+    const int take = fits ? count : (int)ZC_MIN(room, (size_t)ZC_MAX(count, 0));
+    if (MPI_Mrecv(g->msg + *at, take, MPI_BYTE, &m, MPI_STATUS_IGNORE) != MPI_SUCCESS && fits)
+        return worse(err, -EIO);
+    st->gather_received += (uint64_t)count;
+    if (!fits)
+        return worse(err, -EBADMSG);
+    int32_t w;
+    memcpy(&w, g->msg + *at, sizeof(w));
+    *at += (size_t)count;
+    return worse(err, read_worst(w));
+}
+
 int composite_gather_forward(struct composite_gather *g, MPI_Comm comm, int tag, int err,
                              size_t len, struct zc_composite_stats *st)
 {
-    /* Statuses after a failed wait say nothing: the error word alone. */
-    const bool got =
-        g->nchildren == 0 || MPI_Waitall(g->nchildren, g->req, g->status) == MPI_SUCCESS;
-    if (!got)
-        err = worse(err, -EIO);
     size_t at = sizeof(int32_t);
-    if (g->own_room && got) {
+    if (g->own_room) {
         uint32_t n = (uint32_t)len;
         memcpy(g->msg + at, &n, sizeof(n));
         at += sizeof(n) + len;
     }
-    for (int i = 0; i < g->nchildren && got; i++) {
-        int count = 0;
-        MPI_Get_count(&g->status[i], MPI_BYTE, &count);
-        st->gather_received += (uint64_t)count;
-        if (count < (int)sizeof(int32_t)) {
-            err = worse(err, -EBADMSG);
-            continue;
-        }
-        const uint8_t *in = g->recv + g->slot[i];
-        err = worse(err, read_worst(in));
-        /* Within cap: each child's message fits its slot, which is its
-         * subtree's room in this rank's. */
-        memcpy(g->msg + at, in + sizeof(int32_t), (size_t)count - sizeof(int32_t));
-        at += (size_t)count - sizeof(int32_t);
-    }
+    for (int i = 0; i < g->nchildren; i++)
+        err = take_child(g, comm, tag, i, err, &at, st);
     int32_t w = err;
     memcpy(g->msg, &w, sizeof(w));
     st->gather_sent += at;
@@ -192,32 +204,44 @@ int composite_gather_forward(struct composite_gather *g, MPI_Comm comm, int tag,
     return err;
 }
 
-/* The parts of one child's message (its subtree from offset o, message
- * bytes after the error word) to draw, each checked against its pixels. */
+/* Reads a 4-byte word at *in (len bytes left): false when short. */
+static bool take_word(const uint8_t **in, size_t *len, void *word)
+{
+    if (*len < sizeof(uint32_t))
+        return false;
+    memcpy(word, *in, sizeof(uint32_t));
+    *in += sizeof(uint32_t);
+    *len -= sizeof(uint32_t);
+    return true;
+}
+
+/* One child's message (its subtree from offset o): every word checked,
+ * every part handed to draw (NULL: none) and checked against its pixels
+ * there.  The worst error it reports, or -EBADMSG when malformed; no part
+ * is drawn once an error is known. */
 static int draw_message(const struct composite_gather *g, const struct composite_plan *plan,
                         size_t o, const uint8_t *in, size_t len, composite_part_fn draw, void *arg)
 {
     const size_t end = o + ZC_MIN(low_bit(o, g->size), g->size - o);
+    int err = 0;
     for (size_t s = o; s < end; s++) {
         const int r = rank_at(g, s);
         const size_t a = plan->final_a[r], b = plan->final_b[r];
+        int32_t w;
+        uint32_t n;
+        if (!take_word(&in, &len, &w))
+            return -EBADMSG;
+        err = worse(err, read_worst(w));
         if (a == b)
             continue;
-        uint32_t n;
-        if (len < sizeof(n))
+        if (!take_word(&in, &len, &n) || n > len)
             return -EBADMSG;
-        memcpy(&n, in, sizeof(n));
-        in += sizeof(n);
-        len -= sizeof(n);
-        if (n > len)
-            return -EBADMSG;
-        int err = draw(arg, a, b, in, n);
-        if (err)
-            return err;
+        if (!err && draw)
+            err = draw(arg, a, b, in, n);
         in += n;
         len -= n;
     }
-    return len == 0 ? 0 : -EBADMSG;
+    return len == 0 ? err : -EBADMSG;
 }
 
 int composite_gather_collect(struct composite_gather *g, const struct composite_plan *plan, int err,
@@ -231,15 +255,8 @@ int composite_gather_collect(struct composite_gather *g, const struct composite_
             return -EIO;
         MPI_Get_count(&status, MPI_BYTE, &count);
         st->gather_received += (uint64_t)count;
-        const uint8_t *in = g->recv + g->slot[i];
-        if (count < (int)sizeof(int32_t)) {
-            err = worse(err, -EBADMSG);
-            continue;
-        }
-        err = worse(err, read_worst(in));
-        if (!err)
-            err = draw_message(g, plan, g->child_offset[i], in + sizeof(int32_t),
-                               (size_t)count - sizeof(int32_t), draw, arg);
+        err = worse(err, draw_message(g, plan, g->child_offset[i], g->recv + g->slot[i],
+                                      (size_t)count, err ? NULL : draw, arg));
     }
     return err;
 }

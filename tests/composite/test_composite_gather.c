@@ -103,18 +103,17 @@ static size_t low_bit(size_t o)
     return b;
 }
 
-/* What offset o sends: a 4-byte word, then each part of its subtree
- * with a 4-byte length. */
+/* What offset o sends: for each offset of its subtree a 4-byte word and,
+ * where the rank holds a part, the part with a 4-byte length. */
 static uint64_t expected_sent(int root, size_t o)
 {
-    uint64_t n = 4;
+    uint64_t n = 0;
     size_t end = o + ZC_MIN(low_bit(o), (size_t)size - o);
     for (size_t s = o; s < end; s++) {
         int r = (int)(((size_t)root + s) % (size_t)size);
         size_t a, b;
         slice(r, &a, &b);
-        if (b > a)
-            n += 4 + encode_slice(r, NULL, 0);
+        n += 4 + (b > a ? 4 + encode_slice(r, NULL, 0) : 0);
     }
     return n;
 }
@@ -185,8 +184,7 @@ static int gather_once(int root, int faulty, int fault, int root_err)
         /* Everything it received, it forwarded: its own share is its
          * word and its part. */
         slice(rank, &a, &b);
-        CHECK_EQ(st.gather_sent - st.gather_received + 4 * (uint64_t)g.nchildren,
-                 4 + (b > a ? 4 + len : 0));
+        CHECK_EQ(st.gather_sent - st.gather_received, 4 + (b > a ? 4 + len : 0));
     }
     composite_gather_free(&g);
     return result;
@@ -222,10 +220,13 @@ static void test_errors_travel(void)
         CHECK_EQ(r, -EINVAL);
 }
 
-/* A hostile child: instead of its message, offset 1 sends raw bytes;
- * the root's result is -EBADMSG and nothing past the message is read. */
-static void hostile(const void *msg, int len)
+/* A hostile leaf: instead of its message, rank `from` (1: a child of the
+ * root; 3: of rank 2, a forwarder) sends raw bytes; the root's result is
+ * -EBADMSG and nothing past a message is read or written. */
+static void hostile(int from, const void *msg, int len)
 {
+    if (size <= from)
+        return;
     struct composite_gather g;
     struct zc_composite_stats st;
     struct composite_plan plan = start(&g, 0, &st);
@@ -233,10 +234,9 @@ static void hostile(const void *msg, int len)
         struct seen s;
         memset(&s, 0, sizeof(s));
         CHECK_EQ(composite_gather_collect(&g, &plan, 0, record, &s, &st), -EBADMSG);
-    } else if (rank == 1) {
-        /* Offset 1 is a leaf: nothing comes to it. */
-        CHECK_EQ(g.nchildren, 0);
-        MPI_Send(msg, len, MPI_BYTE, 0, TAG, MPI_COMM_WORLD);
+    } else if (rank == from) {
+        CHECK_EQ(g.nchildren, 0); /* an odd offset is a leaf */
+        MPI_Send(msg, len, MPI_BYTE, from - 1, TAG, MPI_COMM_WORLD);
     } else {
         size_t n;
         send_slice(&g, 0, &st, &n);
@@ -248,21 +248,26 @@ static void test_hostile_messages(void)
 {
     if (size < 2)
         return;
-    /* Offset 1 is a leaf: its message is its part alone. */
-    uint8_t msg[64];
+    /* A leaf's message is its word and its part alone. */
+    static uint8_t msg[4096];
     int32_t word = 5; /* not an errno */
     memcpy(msg, &word, 4);
-    hostile(msg, 4);
-    hostile(msg, 2); /* shorter than the word */
+    for (int from = 1; from <= 3; from += 2) {
+        hostile(from, msg, 4);
+        hostile(from, msg, 2); /* shorter than the word */
+    }
     word = 0;
     uint32_t len = 1000; /* past the message's end */
     memcpy(msg, &word, 4);
     memcpy(msg + 4, &len, 4);
-    hostile(msg, 16);
+    hostile(1, msg, 16);
+    hostile(3, msg, 16);
     len = 4; /* a part too short to be a part */
     memcpy(msg + 4, &len, 4);
     memset(msg + 8, 0, 4);
-    hostile(msg, 12);
+    hostile(1, msg, 12);
+    /* Longer than the forwarder's room for it: consumed, not written past. */
+    hostile(3, msg, (int)sizeof(msg));
 }
 
 int main(int argc, char **argv)
@@ -271,6 +276,8 @@ int main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     CHECK(size <= 64);
+    /* As on the compositor's own communicator: errors return. */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     RUN(test_every_root);
     RUN(test_errors_travel);
     RUN(test_hostile_messages);
