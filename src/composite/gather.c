@@ -165,16 +165,20 @@ static int worse(int a, int b)
 static int take_child(struct composite_gather *g, MPI_Comm comm, int tag, int i, int err,
                       size_t *at, struct zc_composite_stats *st)
 {
-    MPI_Message m;
     MPI_Status status;
     int count = 0;
-    if (MPI_Mprobe(g->child[i], tag, comm, &m, &status) != MPI_SUCCESS)
+    /* The probed message is the one received: a child sends one a frame,
+     * and its next cannot overtake it.  (MPI_Mprobe would say so without
+     * the argument, but not every MPI implements it: SimGrid's SMPI.) */
+    if (MPI_Probe(g->child[i], tag, comm, &status) != MPI_SUCCESS)
         return worse(err, -EIO);
     MPI_Get_count(&status, MPI_BYTE, &count);
     const size_t room = g->cap - *at;
     const bool fits = count >= (int)sizeof(int32_t) && (size_t)count <= room;
     const int take = fits ? count : (int)ZC_MIN(room, (size_t)ZC_MAX(count, 0));
-    if (MPI_Mrecv(g->msg + *at, take, MPI_BYTE, &m, MPI_STATUS_IGNORE) != MPI_SUCCESS && fits)
+    if (MPI_Recv(g->msg + *at, take, MPI_BYTE, g->child[i], tag, comm, MPI_STATUS_IGNORE) !=
+            MPI_SUCCESS &&
+        fits)
         return worse(err, -EIO);
     st->gather_received += (uint64_t)count;
     if (!fits)
