@@ -24,7 +24,8 @@
  * with every length checked against what the round expects; a malformed
  * one fails the frame with -EBADMSG.
  *
- * The final gather: the finished parts (8 bits, active pixels) travel up a
+ * The final gather: the finished parts (active pixels, their colour at 8
+ * bits: the final image is opaque, so alpha stays behind) travel up a
  * binomial tree over the ranks, forwarded as they were encoded, so the
  * root receives log2 N messages rather than N - 1; every message also
  * carries its subtree's worst error, so that the root knows the frame's
@@ -79,15 +80,17 @@ struct zc_composite_config {
  * the rank's region at the wire's depth, so all rounds together send less
  * than the image at that depth.  Then the final parts travel up a tree to
  * the root (log2 N messages reach it, not N - 1): a rank sends its own
- * part at 8 bits (active pixels only) behind a 4-byte result word and a
- * 4-byte length, and forwards what its subtree sent it, as it came.  The
- * trade: a rank's bytes are no longer within one image at 8 bits, but
+ * part (its colour at 8 bits, 3 bytes a pixel, active pixels only) behind
+ * a 4-byte result word and a 4-byte length, and forwards what its subtree
+ * sent it, as it came.  The trade: a rank's bytes are no longer within
+ * one image at 8 bits, but
  *
- *   bytes_sent - gather_received <= the rounds' bytes + its own part + 8
+ *   bytes_sent - gather_received <= the rounds' bytes + its own part + 12
  *   gather_received              <= the image at 8 bits + 12 bytes a rank
  *
  * (all a rank receives in the gather it forwards; the root draws it), so
- * at most one more image at 8 bits, on the ranks near the root. */
+ * a rank near the root sends at most one more image at 8 bits (3/4 of one
+ * in fact, alpha staying behind). */
 struct zc_composite_stats {
     uint64_t bytes_sent;      /* by this rank in the frame: rounds and final gather */
     uint64_t bytes_received;  /* by this rank, the same */

@@ -10,7 +10,7 @@
  *   depth:                                the nearest piece wins
  *
  * so after the last round every surviving rank holds one finished part of
- * the image, and the parts (active pixels, 8 bits) travel up a binomial
+ * the image, and the parts (active pixels, colour at 8 bits) travel up a binomial
  * tree to the root (gather.c), which draws them into its fb.  Bytes a rank
  * sends: a round of k sends (k - 1)/k of its region, so over all rounds
  * less than the image, plus its final part once, plus the parts of its
@@ -574,9 +574,9 @@ static void draw_own(struct zc_composite *c, struct zc_fb *fb, size_t a, size_t 
             put_opaque(fb, c->cfg.width, p, c->rgba + 4 * p);
 }
 
-/* Where a received final part's runs go: straight into fb, since an 8-bit
- * wire pixel's colour is the opaque pixel's (quantized once, by the
- * sender), so a run is a copy that sets alpha. */
+/* Where a received final part's runs go: straight into fb, since a final
+ * part's 8-bit colour is the opaque pixel's (quantized once, by the
+ * sender): a run is a copy that sets alpha. */
 struct fb_writer {
     struct zc_fb *fb;
     size_t width, origin;
@@ -585,17 +585,12 @@ struct fb_writer {
 static void draw_run(void *arg, size_t at, size_t count, const uint8_t *pixels)
 {
     const struct fb_writer *w = arg;
-    const uint32_t opaque = ZC_FB_RGBA(0, 0, 0, 255);
     /* Row by row: one row lookup a row, not a division a pixel. */
     for (size_t p = w->origin + at; count > 0;) {
         size_t x = p % w->width, n = ZC_MIN(count, w->width - x);
         uint32_t *row = zc_fb_row(w->fb, (unsigned)(p / w->width)) + x;
-        for (size_t k = 0; k < n; k++) {
-            uint32_t v;
-            memcpy(&v, pixels + 4 * k, sizeof(v));
-            row[k] = v | opaque;
-        }
-        pixels += 4 * n;
+        for (size_t k = 0; k < n; k++, pixels += 3)
+            row[k] = ZC_FB_RGBA(pixels[0], pixels[1], pixels[2], 255);
         p += n;
         count -= n;
     }
@@ -606,7 +601,7 @@ static int draw_part(void *arg, size_t a, size_t b, const uint8_t *part, size_t 
 {
     struct fb_writer w = *(const struct fb_writer *)arg;
     w.origin = a;
-    return composite_decode_runs(ZC_PIXEL_RGBA8, part, len, b - a, draw_run, &w);
+    return composite_decode_runs(COMPOSITE_PIXEL_RGB8, part, len, b - a, draw_run, &w);
 }
 
 /* The root's side of the gather: fills fb with opaque black while the
@@ -625,7 +620,7 @@ static int gather_root(struct zc_composite *c, struct zc_fb *fb, int err,
     return composite_gather_collect(&c->gather, &c->plan, err, draw_part, &w, st);
 }
 
-/* Elsewhere: this rank's part at 8 bits, active pixels only, and its
+/* Elsewhere: this rank's part (colour at 8 bits, active pixels only) and its
  * subtree's, to its parent in the tree; the subtree's worst error. */
 static int gather_part(struct zc_composite *c, int err, struct zc_composite_stats *st)
 {
@@ -633,7 +628,7 @@ static int gather_part(struct zc_composite *c, int err, struct zc_composite_stat
     uint8_t *buf = composite_gather_part(&c->gather, &cap);
     if (buf) {
         const struct composite_spans img = own_image(c);
-        ssize_t n = composite_encode_spans(ZC_PIXEL_RGBA8, &img, c->plan.final_a[c->rank],
+        ssize_t n = composite_encode_spans(COMPOSITE_PIXEL_RGB8, &img, c->plan.final_a[c->rank],
                                            c->plan.final_b[c->rank], buf, cap);
         if (n < 0 && !err)
             err = (int)n;

@@ -8,6 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The final gather's pixel: the colour alone at 8 bits a channel (the
+ * final image is opaque, so alpha need not travel).  Internal: never a
+ * config's wire, refused by zc_composite_encode() and _decode(). */
+#define COMPOSITE_PIXEL_RGB8 ((enum zc_composite_pixel)(ZC_PIXEL_RGBA_AUTO + 1))
+
 /* Bytes a pixel takes on the wire. */
 size_t composite_bpp(enum zc_composite_pixel px);
 /* The one rounding of a [0, 1] channel to 8 bits (clamped). */
@@ -40,7 +45,8 @@ typedef void (*composite_run_fn)(void *arg, size_t at, size_t count, const uint8
  * fault have been handed over). */
 int composite_decode_runs(enum zc_composite_pixel px, const void *buf, size_t len, size_t n,
                           composite_run_fn run, void *arg);
-/* count wire pixels into rgba (4 floats each) and, with depth, depth. */
+/* count wire pixels into rgba (4 floats each) and, with depth, depth
+ * (not COMPOSITE_PIXEL_RGB8: the root draws those straight). */
 void composite_unpack(enum zc_composite_pixel px, const uint8_t *in, size_t count, float *rgba,
                       float *depth);
 
@@ -134,7 +140,7 @@ uint8_t *composite_gather_part(struct composite_gather *g, size_t *cap);
 int composite_gather_forward(struct composite_gather *g, MPI_Comm comm, int tag, int err,
                              size_t len, struct zc_composite_stats *st);
 /* Receives a final part at the root: pixels [a, b) of the image encoded
- * at 8 bits in len bytes; 0 or -EBADMSG. */
+ * as COMPOSITE_PIXEL_RGB8 in len bytes; 0 or -EBADMSG. */
 typedef int (*composite_part_fn)(void *arg, size_t a, size_t b, const uint8_t *part, size_t len);
 /* At the root: hands every child's parts to draw as its message arrives
  * (none once an error is known), and returns the worst of err, the

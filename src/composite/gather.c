@@ -62,12 +62,12 @@ static int rank_at(const struct composite_gather *g, size_t o)
     return (int)(((size_t)g->root + o) % g->size);
 }
 
-/* Bytes of offset o's part in a message at most: its length word and
- * its part at 8 bits, or nothing when the rank holds no part. */
+/* Bytes of a rank's part in a message at most: its length word and its
+ * part's colour at 8 bits, or nothing when the rank holds no part. */
 static size_t part_room(const struct composite_plan *plan, int rank)
 {
     size_t n = plan->final_b[rank] - plan->final_a[rank];
-    return n == 0 ? 0 : sizeof(uint32_t) + zc_composite_encode_bound(ZC_PIXEL_RGBA8, n);
+    return n == 0 ? 0 : sizeof(uint32_t) + zc_composite_encode_bound(COMPOSITE_PIXEL_RGB8, n);
 }
 
 /* The message of the subtree [o, o + span) at most: a word and a part
