@@ -40,7 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { TAG_GATHER = 1, TAG_ROUND = 2 };
+enum { TAG_VERDICT = 0, TAG_GATHER = 1, TAG_ROUND = 2 };
 
 struct zc_composite {
     MPI_Comm comm;
@@ -678,8 +678,7 @@ int zc_composite_run(struct zc_composite *c, const double view_dir[3], struct zc
     st->bytes_sent += st->gather_sent;
     st->bytes_received += st->gather_received;
     st->gather_seconds = seconds_since(&t);
-    if (MPI_Bcast(&err, 1, MPI_INT, c->cfg.root, c->comm) != MPI_SUCCESS)
-        err = -EIO;
+    err = composite_gather_verdict(&c->gather, c->comm, TAG_VERDICT, err);
     st->agree_seconds = seconds_since(&t);
     st->seconds = zc_ns_to_s(t - t0);
     if (!err) {

@@ -139,6 +139,9 @@ uint8_t *composite_gather_part(struct composite_gather *g, size_t *cap);
  * in st. */
 int composite_gather_forward(struct composite_gather *g, MPI_Comm comm, int tag, int err,
                              size_t len, struct zc_composite_stats *st);
+/* The frame's result, err at the root, down the tree: every rank
+ * returns the root's (or -EIO where MPI failed on the way). */
+int composite_gather_verdict(struct composite_gather *g, MPI_Comm comm, int tag, int err);
 /* Receives a final part at the root: pixels [a, b) of the image encoded
  * as COMPOSITE_PIXEL_RGB8 in len bytes; 0 or -EBADMSG. */
 typedef int (*composite_part_fn)(void *arg, size_t a, size_t b, const uint8_t *part, size_t len);

@@ -32,8 +32,8 @@
  * front, and the worst of its own error and its children's first words
  * at the very front.  The root checks every word, and every length
  * against the part's pixels as it draws.  It so receives log2 N messages
- * and, once it has them all, knows the frame's result, which one
- * broadcast tells every rank.  What a rank forwards is at most the whole
+ * and, once it has them all, knows the frame's result, which goes back
+ * down the same tree (a broadcast: log2 N steps).  What a rank forwards is at most the whole
  * image at 8 bits (and the words), as the bytes into the root are
  * (zc/composite.h states the bound).
  */
@@ -206,6 +206,21 @@ int composite_gather_forward(struct composite_gather *g, MPI_Comm comm, int tag,
     if (MPI_Send(g->msg, (int)at, MPI_BYTE, g->parent, tag, comm) != MPI_SUCCESS)
         return -EIO;
     return err;
+}
+
+int composite_gather_verdict(struct composite_gather *g, MPI_Comm comm, int tag, int err)
+{
+    int32_t w = err;
+    if (g->parent >= 0)
+        w = MPI_Recv(&w, sizeof(w), MPI_BYTE, g->parent, tag, comm, MPI_STATUS_IGNORE) ==
+                    MPI_SUCCESS
+                ? read_worst(w)
+                : -EIO;
+    bool sent = true;
+    /* The largest subtree first: it has the longest way down. */
+    for (int i = g->nchildren - 1; i >= 0; i--)
+        sent = MPI_Send(&w, sizeof(w), MPI_BYTE, g->child[i], tag, comm) == MPI_SUCCESS && sent;
+    return sent ? w : -EIO;
 }
 
 /* Reads a 4-byte word at *in (len bytes left): false when short. */

@@ -4,12 +4,14 @@
  *
  * Run under mpirun with any rank count.  Each rank's final part is a
  * slice of a synthetic image (a few ranks hold none, as ranks that
- * dropped out of the rounds do), encoded as the compositor does (colour at 8 bits); the tree is
- * driven directly on MPI_COMM_WORLD.  The root must see each slice once, with its pixels; each rank
- * must send exactly its subtree's parts (the binomial tree over offsets from the root: offset o's
- * subtree is [o, o + min(lowbit(o), N - o))); an error given at the deepest rank, and hostile
- * messages (a bad error word, a short message, a length past the end), must reach the root as the
- * frame's result.
+ * dropped out of the rounds do), encoded as the compositor does (colour
+ * at 8 bits); the tree is driven directly on MPI_COMM_WORLD.  The root
+ * must see each slice once, with its pixels; each rank must send exactly
+ * its subtree's parts (the binomial tree over offsets from the root:
+ * offset o's subtree is [o, o + min(lowbit(o), N - o))); an error given
+ * at the deepest rank, and hostile messages (a bad error word, a short
+ * message, a length past the end, one longer than its room), must reach
+ * the root as the frame's result, and the root's result every rank.
  */
 #include "../../src/composite/composite_internal.h"
 #include "zc/base.h"
@@ -200,6 +202,13 @@ static int gather_once(int root, int faulty, int fault, int root_err)
         slice(rank, &a, &b);
         CHECK_EQ(st.gather_sent - st.gather_received, 4 + (b > a ? 4 + len : 0));
     }
+    /* The root's result down the tree: every rank's. */
+    int verdict = composite_gather_verdict(&g, MPI_COMM_WORLD, TAG + 1, result), lo, hi;
+    MPI_Allreduce(&verdict, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(&verdict, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    CHECK_EQ(lo, hi);
+    if (rank == root)
+        CHECK_EQ(verdict, result);
     composite_gather_free(&g);
     return result;
 }
