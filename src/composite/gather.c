@@ -270,8 +270,15 @@ int composite_gather_collect(struct composite_gather *g, const struct composite_
     for (int left = g->nchildren; left > 0; left--) {
         int i, count;
         MPI_Status status;
-        if (MPI_Waitany(g->nchildren, g->req, &i, &status) != MPI_SUCCESS || i == MPI_UNDEFINED)
+        const int rc = MPI_Waitany(g->nchildren, g->req, &i, &status);
+        if (i == MPI_UNDEFINED)
             return -EIO;
+        /* A message longer than its slot (truncated) is malformed; its
+         * request is done all the same, and the others still wanted. */
+        if (rc != MPI_SUCCESS) {
+            err = worse(err, -EBADMSG);
+            continue;
+        }
         MPI_Get_count(&status, MPI_BYTE, &count);
         st->gather_received += (uint64_t)count;
         err = worse(err, draw_message(g, plan, g->child_offset[i], g->recv + g->slot[i],

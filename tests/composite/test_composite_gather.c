@@ -289,8 +289,11 @@ static void test_hostile_messages(void)
     memcpy(msg + 4, &len, 4);
     memset(msg + 8, 0, 4);
     hostile(1, msg, 12);
-    /* Longer than the forwarder's room for it: consumed, not written past. */
+    /* Longer than the room for it: consumed, not written past, and no
+     * receive left behind (the next gathers still work). */
     hostile(3, msg, (int)sizeof(msg));
+    hostile(1, msg, (int)sizeof(msg));
+    CHECK_EQ(gather_once(0, -1, 0, 0), 0);
 }
 
 int main(int argc, char **argv)
