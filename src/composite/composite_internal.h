@@ -105,11 +105,13 @@ int composite_plan_make(const struct composite_grid *grid, enum zc_composite_alg
                         unsigned kmax, size_t npixels, struct composite_plan *plan);
 void composite_plan_free(struct composite_plan *plan);
 
-/* The final gather's tree (gather.c): binomial over offsets from the
- * root, each message one subtree's parts, each behind a result word. */
+/* The final gather's tree (gather.c): radix-r over offsets from the
+ * root, each message one subtree's parts, each behind a result word; and
+ * the binomial tree the frame's result goes down. */
 struct composite_gather {
-    size_t size, offset; /* ranks; this rank's offset from the root */
-    int root, parent;    /* ranks; parent -1 at the root */
+    size_t size, offset, radix; /* ranks; this rank's offset from the root; r */
+    int root, parent;           /* ranks; parent -1 at the root */
+    int verdict_parent, nverdict, verdict_child[64]; /* the binomial tree's */
     int nchildren;
     int *child;           /* ranks, in offset order */
     size_t *child_offset; /* their offsets */

@@ -5,16 +5,26 @@
  * the image.  Sending all of them straight to the root makes the root
  * post, wait for and handle N - 1 messages, one after another, which at
  * scale costs more than every round together.  Instead the parts travel
- * up a binomial tree over the ranks' offsets from the root:
+ * up a tree over the ranks' offsets from the root, written in base r
+ * (a radix-r, "k-nomial", tree; r = 2 is the binomial one):
  *
- *   offset o's parent:    o with its lowest set bit cleared
- *   offset o's children:  o + 1, o + 2, o + 4, ... below o's lowest set bit
- *   offset o's subtree:   the offsets [o, o + min(lowbit(o), N - o))
+ *   offset o's parent:    o with its lowest nonzero digit cleared
+ *   offset o's children:  o + j r^l, j = 1 .. r - 1, for each r^l below
+ *                         o's lowest nonzero digit's place
+ *   offset o's subtree:   the offsets [o, o + min(that place, N - o))
  *
- *        0 <- 1                 N = 8: the root gets 3 messages (1, 2, 4),
- *        0 <- 2 <- 3            each carrying its subtree's parts, in
- *        0 <- 4 <- 5            offset order, so that every message is
- *             4 <- 6 <- 7       one range of offsets.
+ *        0 <- 1                 N = 8, r = 2: the root gets 3 messages
+ *        0 <- 2 <- 3            (1, 2, 4), each carrying its subtree's
+ *        0 <- 4 <- 5            parts in offset order, so that every
+ *             4 <- 6 <- 7       message is one range of offsets.
+ *
+ * r is 2^ceil(b/2) for N <= 2^b, so the tree is two levels deep (32 at
+ * 1024 ranks: 62 messages reach the root, each rank of the second level
+ * collects 31): a part is forwarded once, and the bytes stored and sent
+ * on along the way are 1/r of the image a message, where a binomial
+ * tree's top messages carry half of it, then a quarter..., each waiting
+ * for the one below (at 1024 simulated ranks on a torus that store and
+ * forward cost 1.1 ms of network time, twice the rounds').
  *
  * A message is its subtree's parts as the ranks encoded them (never
  * decoded on the way), each offset's behind a result word:
@@ -33,7 +43,8 @@
  * at the very front.  The root checks every word, and every length
  * against the part's pixels as it draws.  It so receives log2 N messages
  * and, once it has them all, knows the frame's result, which goes back
- * down the same tree (a broadcast: log2 N steps).  What a rank forwards is at most the whole
+ * down a binomial tree over the same offsets (a broadcast: log2 N
+ * steps, none with more than log2 N messages to send).  What a rank forwards is at most the whole
  * image at 8 bits (and the words), as the bytes into the root are
  * (zc/composite.h states the bound).
  */
@@ -45,21 +56,61 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The lowest set bit of o; for the root (offset 0), beyond every offset. */
-static size_t low_bit(size_t o, size_t n)
+/* The place of offset o's lowest nonzero digit in base radix: its
+ * subtree's span before the end of the offsets; for the root, beyond
+ * every offset. */
+static size_t digit_place(size_t o, size_t n, size_t radix)
 {
+    size_t step = 1;
     if (o == 0) {
-        size_t b = 1;
-        while (b < n)
-            b *= 2;
-        return b;
+        while (step < n)
+            step *= radix;
+        return step;
     }
-    return o & (~o + 1);
+    while (o % (step * radix) == 0)
+        step *= radix;
+    return step;
+}
+
+/* Offset o's parent (o > 0), its lowest nonzero digit cleared. */
+static size_t parent_offset(size_t o, size_t n, size_t radix)
+{
+    size_t step = digit_place(o, n, radix);
+    return o - (o / step % radix) * step;
+}
+
+/* Offset o's children in offset order into out (NULL: only counted). */
+static size_t child_offsets(size_t o, size_t n, size_t radix, size_t *out)
+{
+    const size_t place = digit_place(o, n, radix);
+    size_t k = 0;
+    for (size_t step = 1; step < place && o + step < n; step *= radix)
+        for (size_t j = 1; j < radix && o + j * step < n; j++, k++)
+            if (out)
+                out[k] = o + j * step;
+    return k;
+}
+
+/* The gather's radix for n ranks: 2^ceil(b/2) where n <= 2^b. */
+static size_t gather_radix(size_t n)
+{
+    unsigned b = 0;
+    while (((size_t)1 << b) < n)
+        b++;
+    return (size_t)1 << ((b + 1) / 2 > 0 ? (b + 1) / 2 : 1);
 }
 
 static int rank_at(const struct composite_gather *g, size_t o)
 {
     return (int)(((size_t)g->root + o) % g->size);
+}
+
+static size_t digit_place(size_t o, size_t n, size_t radix);
+
+/* Offsets in offset o's subtree of the gather's tree. */
+static size_t subtree_span(const struct composite_gather *g, size_t o)
+{
+    return ZC_MIN(digit_place(o, g->size, g->radix), g->size - o);
 }
 
 /* Bytes of a rank's part in a message at most: its length word and its
@@ -88,11 +139,16 @@ int composite_gather_make(struct composite_gather *g, const struct composite_pla
     g->size = (size_t)size;
     g->root = root;
     g->offset = ((size_t)self + g->size - (size_t)root) % g->size;
-    g->parent = g->offset == 0 ? -1 : rank_at(g, g->offset & (g->offset - 1));
-    const size_t low = low_bit(g->offset, g->size);
-    size_t n = 0;
-    for (size_t step = 1; step < low && g->offset + step < g->size; step *= 2)
-        n++;
+    g->radix = gather_radix(g->size);
+    g->parent = g->offset == 0 ? -1 : rank_at(g, parent_offset(g->offset, g->size, g->radix));
+    /* The verdict's tree: binomial, as deep as log2 N but each rank
+     * sending at most that many messages (r - 1 a level in the gather's). */
+    g->verdict_parent = g->offset == 0 ? -1 : rank_at(g, parent_offset(g->offset, g->size, 2));
+    size_t vchild[64];
+    g->nverdict = (int)child_offsets(g->offset, g->size, 2, vchild);
+    for (int i = 0; i < g->nverdict; i++)
+        g->verdict_child[i] = rank_at(g, vchild[i]);
+    const size_t n = child_offsets(g->offset, g->size, g->radix, NULL);
     g->nchildren = (int)n;
     g->child = calloc(n + 1, sizeof(*g->child));
     g->child_offset = calloc(n + 1, sizeof(*g->child_offset));
@@ -100,17 +156,17 @@ int composite_gather_make(struct composite_gather *g, const struct composite_pla
     g->req = calloc(n + 1, sizeof(*g->req));
     if (!g->child || !g->child_offset || !g->slot || !g->req)
         return -ENOMEM;
-    for (size_t i = 0, step = 1; i < n; i++, step *= 2) {
-        size_t o = g->offset + step;
+    child_offsets(g->offset, g->size, g->radix, g->child_offset);
+    for (size_t i = 0; i < n; i++) {
+        const size_t o = g->child_offset[i];
         g->child[i] = rank_at(g, o);
-        g->child_offset[i] = o;
-        size_t room = message_room(g, plan, o, ZC_MIN(step, g->size - o));
+        size_t room = message_room(g, plan, o, subtree_span(g, o));
         if (room > INT_MAX)
             return -EINVAL;
         g->slot[i + 1] = g->slot[i] + room;
     }
     g->own_room = part_room(plan, self);
-    g->cap = message_room(g, plan, g->offset, ZC_MIN(low, g->size - g->offset));
+    g->cap = message_room(g, plan, g->offset, subtree_span(g, g->offset));
     if (g->cap > INT_MAX)
         return -EINVAL;
     /* The root receives into slots; a forwarder, into its own message. */
@@ -211,15 +267,16 @@ int composite_gather_forward(struct composite_gather *g, MPI_Comm comm, int tag,
 int composite_gather_verdict(struct composite_gather *g, MPI_Comm comm, int tag, int err)
 {
     int32_t w = err;
-    if (g->parent >= 0)
-        w = MPI_Recv(&w, sizeof(w), MPI_BYTE, g->parent, tag, comm, MPI_STATUS_IGNORE) ==
+    if (g->verdict_parent >= 0)
+        w = MPI_Recv(&w, sizeof(w), MPI_BYTE, g->verdict_parent, tag, comm, MPI_STATUS_IGNORE) ==
                     MPI_SUCCESS
                 ? read_worst(w)
                 : -EIO;
     bool sent = true;
     /* The largest subtree first: it has the longest way down. */
-    for (int i = g->nchildren - 1; i >= 0; i--)
-        sent = MPI_Send(&w, sizeof(w), MPI_BYTE, g->child[i], tag, comm) == MPI_SUCCESS && sent;
+    for (int i = g->nverdict - 1; i >= 0; i--)
+        sent = MPI_Send(&w, sizeof(w), MPI_BYTE, g->verdict_child[i], tag, comm) == MPI_SUCCESS &&
+               sent;
     return sent ? w : -EIO;
 }
 
@@ -241,7 +298,7 @@ static bool take_word(const uint8_t **in, size_t *len, void *word)
 static int draw_message(const struct composite_gather *g, const struct composite_plan *plan,
                         size_t o, const uint8_t *in, size_t len, composite_part_fn draw, void *arg)
 {
-    const size_t end = o + ZC_MIN(low_bit(o, g->size), g->size - o);
+    const size_t end = o + subtree_span(g, o);
     int err = 0;
     for (size_t s = o; s < end; s++) {
         const int r = rank_at(g, s);

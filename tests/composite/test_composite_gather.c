@@ -7,8 +7,9 @@
  * dropped out of the rounds do), encoded as the compositor does (colour
  * at 8 bits); the tree is driven directly on MPI_COMM_WORLD.  The root
  * must see each slice once, with its pixels; each rank must send exactly
- * its subtree's parts (the binomial tree over offsets from the root:
- * offset o's subtree is [o, o + min(lowbit(o), N - o))); an error given
+ * its subtree's parts (the radix-r tree over offsets from the root, r =
+ * 2^ceil(b/2) for N <= 2^b: offset o's subtree is [o, o + the place of
+ * its lowest nonzero digit in base r), within N); an error given
  * at the deepest rank, and hostile messages (a bad error word, a short
  * message, a length past the end, one longer than its room), must reach
  * the root as the frame's result, and the root's result every rank.
@@ -108,15 +109,25 @@ static int record(void *arg, size_t a, size_t b, const uint8_t *part, size_t len
     return err;
 }
 
-static size_t low_bit(size_t o)
+/* The tree's radix: 2^ceil(b/2) for size <= 2^b. */
+static size_t radix(void)
 {
-    size_t b = 1;
-    while (o && !(o & b))
-        b *= 2;
-    if (!o)
-        while (b < (size_t)size)
-            b *= 2;
-    return b;
+    unsigned b = 0;
+    while ((1u << b) < (unsigned)size)
+        b++;
+    return (size_t)1 << ((b + 1) / 2 ? (b + 1) / 2 : 1);
+}
+
+/* Offset o's subtree: [o, o + span), the span the place of o's lowest
+ * nonzero digit in base radix(). */
+static size_t span(size_t o)
+{
+    size_t r = radix(), step = 1;
+    if (o == 0)
+        return (size_t)size;
+    while (o % (step * r) == 0)
+        step *= r;
+    return ZC_MIN(step, (size_t)size - o);
 }
 
 /* What offset o sends: for each offset of its subtree a 4-byte word and,
@@ -124,7 +135,7 @@ static size_t low_bit(size_t o)
 static uint64_t expected_sent(int root, size_t o)
 {
     uint64_t n = 0;
-    size_t end = o + ZC_MIN(low_bit(o), (size_t)size - o);
+    size_t end = o + span(o);
     for (size_t s = o; s < end; s++) {
         int r = (int)(((size_t)root + s) % (size_t)size);
         size_t a, b;
@@ -170,9 +181,11 @@ static void check_root(const struct composite_plan *plan, int root, const struct
     for (size_t p = 0; p < NPIX; p++)
         CHECK_EQ(s->times[p], want_times[p]);
     CHECK_EQ(s->bad, 0);
+    /* The root's children: o = j r^l; together every other offset. */
     uint64_t want = 0;
-    for (size_t o = 1; o < (size_t)size; o *= 2)
-        want += expected_sent(root, o);
+    for (size_t step = 1; step < (size_t)size; step *= radix())
+        for (size_t o = step; o < step * radix() && o < (size_t)size; o += step)
+            want += expected_sent(root, o);
     CHECK_EQ(st->gather_received, want);
 }
 
@@ -220,18 +233,22 @@ static void test_every_root(void)
         CHECK_EQ(gather_once(root, -1, 0, 0), 0);
 }
 
-/* The deepest rank's error (the offset with the most bits set: that
- * many messages away) reaches the root, and the worse of two wins. */
+/* The deepest rank's error (the offset with the most nonzero digits:
+ * that many messages away) reaches the root, and the worse of two wins. */
 static void test_errors_travel(void)
 {
     if (size < 2)
         return;
     int root = size / 2, deepest = root, most = 0;
-    for (int o = 1; o < size; o++)
-        if (__builtin_popcount((unsigned)o) > most) {
-            most = __builtin_popcount((unsigned)o);
-            deepest = (root + o) % size;
+    for (size_t o = 1; o < (size_t)size; o++) {
+        int digits = 0;
+        for (size_t x = o; x; x /= radix())
+            digits += x % radix() != 0;
+        if (digits > most) {
+            most = digits;
+            deepest = (int)((root + o) % (size_t)size);
         }
+    }
     int r = gather_once(root, deepest, -EIO, 0);
     if (rank == root)
         CHECK_EQ(r, -EIO);
@@ -244,8 +261,9 @@ static void test_errors_travel(void)
 }
 
 /* A hostile leaf: instead of its message, rank `from` (1: a child of the
- * root; 3: of rank 2, a forwarder) sends raw bytes; the root's result is
- * -EBADMSG and nothing past a message is read or written. */
+ * root; radix() + 1: of rank radix(), a forwarder) sends raw bytes to its
+ * parent; the root's result is -EBADMSG and nothing past a message is
+ * read or written. */
 static void hostile(int from, const void *msg, int len)
 {
     if (size <= from)
@@ -259,7 +277,7 @@ static void hostile(int from, const void *msg, int len)
         CHECK_EQ(composite_gather_collect(&g, &plan, 0, record, &s, &st), -EBADMSG);
     } else if (rank == from) {
         CHECK_EQ(g.nchildren, 0); /* an odd offset is a leaf */
-        MPI_Send(msg, len, MPI_BYTE, from - 1, TAG, MPI_COMM_WORLD);
+        MPI_Send(msg, len, MPI_BYTE, g.parent, TAG, MPI_COMM_WORLD);
     } else {
         size_t n;
         send_slice(&g, 0, &st, &n);
@@ -275,7 +293,8 @@ static void test_hostile_messages(void)
     static uint8_t msg[4096];
     int32_t word = 5; /* not an errno */
     memcpy(msg, &word, 4);
-    for (int from = 1; from <= 3; from += 2) {
+    const int fwd = (int)radix() + 1; /* a forwarder's child */
+    for (int from = 1; from <= fwd; from += fwd - 1) {
         hostile(from, msg, 4);
         hostile(from, msg, 2); /* shorter than the word */
     }
@@ -284,14 +303,14 @@ static void test_hostile_messages(void)
     memcpy(msg, &word, 4);
     memcpy(msg + 4, &len, 4);
     hostile(1, msg, 16);
-    hostile(3, msg, 16);
+    hostile(fwd, msg, 16);
     len = 4; /* a part too short to be a part */
     memcpy(msg + 4, &len, 4);
     memset(msg + 8, 0, 4);
     hostile(1, msg, 12);
     /* Longer than the room for it: consumed, not written past, and no
      * receive left behind (the next gathers still work). */
-    hostile(3, msg, (int)sizeof(msg));
+    hostile(fwd, msg, (int)sizeof(msg));
     hostile(1, msg, (int)sizeof(msg));
     CHECK_EQ(gather_once(0, -1, 0, 0), 0);
 }
