@@ -115,10 +115,10 @@ struct composite_gather {
     int nchildren;
     int *child;           /* ranks, in offset order */
     size_t *child_offset; /* their offsets */
-    size_t *slot;         /* nchildren + 1: at the root, child i's message at recv + slot[i] */
+    size_t *slot;         /* nchildren + 1: child i's message lands at recv + slot[i] */
     size_t own_room;      /* this rank's part and its length word at most (0: no part) */
     size_t cap;           /* this rank's message at most */
-    uint8_t *recv, *msg;  /* the root's slots; elsewhere this rank's message */
+    uint8_t *recv, *msg;  /* the children's slots; this rank's message (not at the root) */
     MPI_Request *req;
 };
 
@@ -128,13 +128,13 @@ struct composite_gather {
 int composite_gather_make(struct composite_gather *g, const struct composite_plan *plan, int size,
                           int self, int root);
 void composite_gather_free(struct composite_gather *g);
-/* At the root, posts the receives of the children's messages (tag), so
- * that none waits to be asked; elsewhere nothing.  0 or -EIO. */
+/* Posts the receives of the children's messages (tag), early, so that
+ * none waits to be asked.  0 or -EIO. */
 int composite_gather_post(struct composite_gather *g, MPI_Comm comm, int tag);
 /* Where a rank other than the root encodes its own part (cap bytes at
  * most), or NULL when it holds none. */
 uint8_t *composite_gather_part(struct composite_gather *g, size_t *cap);
-/* Not at the root: receives the children's messages behind this rank's
+/* Not at the root: takes the children's messages behind this rank's
  * part (len bytes, encoded where composite_gather_part said) and sends it
  * all to the parent, headed by the worst of err and their errors.
  * Returns that worst error (-EIO if sending failed); counts gather bytes
