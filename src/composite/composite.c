@@ -662,9 +662,6 @@ int zc_composite_run(struct zc_composite *c, const double view_dir[3], struct zc
     int err = 0;
     if (root && !(fb && zc_fb_width(fb) == c->cfg.width && zc_fb_height(fb) == c->cfg.height))
         err = -EINVAL;
-    /* Early, so that a child's part never waits for this rank to ask. */
-    if (composite_gather_post(&c->gather, c->comm, TAG_GATHER))
-        err = -EIO;
     find_spans(c);
     st->spans_seconds = seconds_since(&t);
     for (unsigned i = 0; i < c->plan.nrounds; i++) {
@@ -674,6 +671,12 @@ int zc_composite_run(struct zc_composite *c, const double view_dir[3], struct zc
         st->rounds++;
     }
     st->rounds_seconds = seconds_since(&t);
+    /* Posted once the rounds are done, not before them: posting costs a
+     * receive's overhead each (r - 1 of them, 2 (r - 1) at the root) that
+     * would delay this rank's rounds, and with them its partners'; the
+     * children's parts (1/r of the image at most) come eagerly anyway. */
+    if (composite_gather_post(&c->gather, c->comm, TAG_GATHER))
+        err = -EIO;
     err = root ? gather_root(c, fb, err, st) : gather_part(c, err, st);
     st->bytes_sent += st->gather_sent;
     st->bytes_received += st->gather_received;

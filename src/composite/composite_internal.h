@@ -128,8 +128,7 @@ struct composite_gather {
 int composite_gather_make(struct composite_gather *g, const struct composite_plan *plan, int size,
                           int self, int root);
 void composite_gather_free(struct composite_gather *g);
-/* Posts the receives of the children's messages (tag), early, so that
- * none waits to be asked.  0 or -EIO. */
+/* Posts the receives of the children's messages (tag).  0 or -EIO. */
 int composite_gather_post(struct composite_gather *g, MPI_Comm comm, int tag);
 /* Where a rank other than the root encodes its own part (cap bytes at
  * most), or NULL when it holds none. */
