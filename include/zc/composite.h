@@ -26,8 +26,9 @@
  *
  * The final gather: the finished parts (active pixels, their colour at 8
  * bits: the final image is opaque, so alpha stays behind) travel up a
- * binomial tree over the ranks, forwarded as they were encoded, so the
- * root receives log2 N messages rather than N - 1; every message also
+ * two-level tree over the ranks (radix about sqrt(N)), forwarded as they
+ * were encoded, so the root receives about 2 sqrt(N) messages rather
+ * than N - 1 (62 at 1024 ranks); every message also
  * carries its subtree's worst error, so that the root knows the frame's
  * result with the image and one broadcast makes it every rank's.
  *
@@ -79,7 +80,7 @@ struct zc_composite_config {
 /* What a frame cost this rank.  Bytes: a round of k sends (k - 1)/k of
  * the rank's region at the wire's depth, so all rounds together send less
  * than the image at that depth.  Then the final parts travel up a tree to
- * the root (log2 N messages reach it, not N - 1): a rank sends its own
+ * the root (about 2 sqrt(N) messages reach it, not N - 1): a rank sends its own
  * part (its colour at 8 bits, 3 bytes a pixel, active pixels only) behind
  * a 4-byte result word and a 4-byte length, and forwards what its subtree
  * sent it, as it came.  The trade: a rank's bytes are no longer within

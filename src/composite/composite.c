@@ -10,8 +10,8 @@
  *   depth:                                the nearest piece wins
  *
  * so after the last round every surviving rank holds one finished part of
- * the image, and the parts (active pixels, colour at 8 bits) travel up a binomial
- * tree to the root (gather.c), which draws them into its fb.  Bytes a rank
+ * the image, and the parts (active pixels, colour at 8 bits) travel up a
+ * two-level tree to the root (gather.c), which draws them into its fb.  Bytes a rank
  * sends: a round of k sends (k - 1)/k of its region, so over all rounds
  * less than the image, plus its final part once, plus the parts of its
  * subtree it forwards (at most the image at 8 bits).
