@@ -20,6 +20,12 @@
  * received (the largest rank, and all ranks together), rounds, and the
  * active pixels of the rendered tiles (all ranks together).
  *
+ * --phases adds, per frame, the slowest rank's seconds in each phase of
+ * zc_composite_run (span search, rounds, gather, agreement) and the
+ * root's, as zc_composite_stats splits them, and when the slowest rank
+ * had its final part (what is left of the frame after that is the gather
+ * and the agreement).
+ *
  * --check prints, instead of times, what must not depend on the MPI
  * underneath: a hash of each final image and every rank's byte counts,
  * so that a run under mpirun and one under smpirun compare with cmp.
@@ -38,7 +44,7 @@ enum field { SHELL, DENSE };
 
 struct options {
     unsigned width, height, frames;
-    bool check, full_tile;
+    bool check, full_tile, phases;
     int fields;
     const char *algo; /* one variant by name, or NULL: all */ /* bit per enum field */
 };
@@ -207,8 +213,13 @@ static const struct variant variants[] = {
     {"radix-auto", ZC_COMPOSITE_RADIX_K, 0},      {"direct-send", ZC_COMPOSITE_RADIX_K, ~0u},
 };
 
+/* The phases of zc_composite_stats, in order. */
+enum { PHASES = 4 };
+static const char *const phase_names[PHASES] = {"spans", "rounds", "gather", "agree"};
+
 struct frame_result {
-    double seconds;
+    double seconds, phase_max[PHASES], phase_root[PHASES];
+    double ready; /* when the slowest rank had its final part (spans and rounds) */
     uint64_t sent_max, sent_total, recv_max, recv_total, active;
     unsigned rounds;
 };
@@ -238,6 +249,12 @@ static int run_frame(MPI_Comm cart, struct zc_composite *c, const struct brick *
     MPI_Reduce(&st->bytes_received, &out->recv_total, 1, MPI_UINT64_T, MPI_SUM, 0, cart);
     MPI_Reduce(&st->rounds, &out->rounds, 1, MPI_UNSIGNED, MPI_MAX, 0, cart);
     MPI_Reduce(&active, &out->active, 1, MPI_UINT64_T, MPI_SUM, 0, cart);
+    const double phase[PHASES] = {st->spans_seconds, st->rounds_seconds, st->gather_seconds,
+                                  st->agree_seconds};
+    MPI_Reduce(phase, out->phase_max, PHASES, MPI_DOUBLE, MPI_MAX, 0, cart);
+    memcpy(out->phase_root, phase, sizeof(phase)); /* rank 0 is the root */
+    const double ready = phase[0] + phase[1];
+    MPI_Reduce(&ready, &out->ready, 1, MPI_DOUBLE, MPI_MAX, 0, cart);
     return 0;
 }
 
@@ -294,6 +311,12 @@ static int run_variant(MPI_Comm cart, const struct brick *b, const struct option
                    o->width, o->height, frame, r.seconds, (unsigned long long)r.sent_max,
                    (unsigned long long)r.sent_total, (unsigned long long)r.recv_max,
                    (unsigned long long)r.recv_total, r.rounds, (unsigned long long)r.active);
+            for (int p = 0; o->phases && p < PHASES; p++)
+                printf("# phase %s: slowest rank %.6f s, root %.6f s\n", phase_names[p],
+                       r.phase_max[p], r.phase_root[p]);
+            if (o->phases)
+                printf("# every final part ready after %.6f s (spans and rounds, slowest rank)\n",
+                       r.ready);
         }
     }
     zc_fb_destroy(fb);
@@ -305,21 +328,28 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: [mpirun|smpirun ...] composite_scale [--size WxH] [--frames F]\n"
                "       [--field shell|dense|both] [--algo NAME] [--check] [--full-tile]\n"
+               "       [--phases]\n"
                "--algo: one of binary-swap, radix-2, radix-4, radix-8, radix-auto,\n"
                "        direct-send (default: all)\n"
                "--full-tile: do not tell the compositor the brick's screen footprint\n"
+               "--phases: after each row, the slowest rank's and the root's seconds in\n"
+               "          each phase (lines starting with #)\n"
                "CSV to stdout: field,algo,ranks,size,frame,seconds,sent_max,sent_total,\n"
                "recv_max,recv_total,rounds,active_pixels\n");
 }
 
 static int parse(int argc, char **argv, struct options *o)
 {
-    static const struct option longopts[] = {
-        {"size", required_argument, NULL, 's'},  {"frames", required_argument, NULL, 'f'},
-        {"field", required_argument, NULL, 'F'}, {"check", no_argument, NULL, 'c'},
-        {"full-tile", no_argument, NULL, 't'},   {"algo", required_argument, NULL, 'a'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
-    *o = (struct options){256, 256, 3, false, false, 1 << SHELL | 1 << DENSE, NULL};
+    static const struct option longopts[] = {{"size", required_argument, NULL, 's'},
+                                             {"frames", required_argument, NULL, 'f'},
+                                             {"field", required_argument, NULL, 'F'},
+                                             {"check", no_argument, NULL, 'c'},
+                                             {"full-tile", no_argument, NULL, 't'},
+                                             {"algo", required_argument, NULL, 'a'},
+                                             {"phases", no_argument, NULL, 'p'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    *o = (struct options){256, 256, 3, false, false, false, 1 << SHELL | 1 << DENSE, NULL};
     int opt;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -343,6 +373,9 @@ static int parse(int argc, char **argv, struct options *o)
             break;
         case 't':
             o->full_tile = true;
+            break;
+        case 'p':
+            o->phases = true;
             break;
         case 'a':
             o->algo = optarg;

@@ -24,6 +24,14 @@
  * with every length checked against what the round expects; a malformed
  * one fails the frame with -EBADMSG.
  *
+ * The final gather: the finished parts (active pixels, their colour at 8
+ * bits: the final image is opaque, so alpha stays behind) travel up a
+ * two-level tree over the ranks (radix about sqrt(N)), forwarded as they
+ * were encoded, so the root receives about 2 sqrt(N) messages rather
+ * than N - 1 (62 at 1024 ranks); every message also
+ * carries its subtree's worst error, so that the root knows the frame's
+ * result with the image and one broadcast makes it every rank's.
+ *
  * The final image is opaque: the premultiplied colour over black, alpha
  * 255, quantized once (the same rounding as zc_composite_to_fb()).
  * Functions return 0 or a negative errno unless said otherwise; "collective"
@@ -69,11 +77,32 @@ struct zc_composite_config {
     int root;
 };
 
+/* What a frame cost this rank.  Bytes: a round of k sends (k - 1)/k of
+ * the rank's region at the wire's depth, so all rounds together send less
+ * than the image at that depth.  Then the final parts travel up a tree to
+ * the root (about 2 sqrt(N) messages reach it, not N - 1): a rank sends its own
+ * part (its colour at 8 bits, 3 bytes a pixel, active pixels only) behind
+ * a 4-byte result word and a 4-byte length, and forwards what its subtree
+ * sent it, as it came.  The trade: a rank's bytes are no longer within
+ * one image at 8 bits, but
+ *
+ *   bytes_sent - gather_received <= the rounds' bytes + its own part + 12
+ *   gather_received              <= the image at 8 bits + 12 bytes a rank
+ *
+ * (all a rank receives in the gather it forwards; the root draws it), so
+ * a rank near the root sends at most one more image at 8 bits (3/4 of one
+ * in fact, alpha staying behind). */
 struct zc_composite_stats {
-    uint64_t bytes_sent;     /* by this rank in the frame: rounds and final gather */
-    uint64_t bytes_received; /* by this rank, the same */
-    unsigned rounds;         /* rounds this rank took part in */
-    double seconds;          /* wall time of zc_composite_run on this rank */
+    uint64_t bytes_sent;      /* by this rank in the frame: rounds and final gather */
+    uint64_t bytes_received;  /* by this rank, the same */
+    uint64_t gather_sent;     /* of bytes_sent: the final gather's */
+    uint64_t gather_received; /* of bytes_received: the final gather's */
+    unsigned rounds;          /* rounds this rank took part in */
+    double seconds;           /* wall time of zc_composite_run on this rank */
+    /* Parts of seconds: finding the tile's active spans; the rounds;
+     * the gather (at the root: receiving and drawing the image); agreeing
+     * on the frame's result (elsewhere mostly waiting for the root). */
+    double spans_seconds, rounds_seconds, gather_seconds, agree_seconds;
 };
 
 struct zc_composite;
@@ -124,7 +153,8 @@ void zc_composite_set_sink(struct zc_composite *c, zc_composite_sink sink, void 
  * NULL), then calls the sink.  The tiles are consumed.  Fills *st when not
  * NULL.  0, -EINVAL (fb missing or of the wrong size at the root),
  * -EBADMSG (a malformed piece arrived) or -EIO (MPI failed); the error is
- * the same on every rank. */
+ * the same on every rank (the worst, by the most negative value, of any
+ * rank's; the frame still runs to its end, which is where it is known). */
 int zc_composite_run(struct zc_composite *c, const double view_dir[3], struct zc_fb *fb,
                      struct zc_composite_stats *st);
 

@@ -21,6 +21,7 @@
 #include "composite_internal.h"
 #include "zc/base.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -33,7 +34,8 @@ enum { KIND_RUNS = 0x736e7572, KIND_DENSE = 0x65736e64 }; /* "runs", "dnse" */
 
 size_t composite_bpp(enum zc_composite_pixel px)
 {
-    return px == ZC_PIXEL_RGBA8 ? 4 : 8; /* RGBA16: 4 x 2 bytes; RGBA8_DEPTH: 4 + 4 */
+    /* RGBA16: 4 x 2 bytes; RGBA8_DEPTH: 4 + 4 */
+    return px == ZC_PIXEL_RGBA8 ? 4 : px == COMPOSITE_PIXEL_RGB8 ? 3 : 8;
 }
 
 uint8_t composite_to_u8(float v)
@@ -57,6 +59,11 @@ static bool pack_pixel(enum zc_composite_pixel px, const float *rgba, const floa
         uint16_t q[4] = {to_u16(p[0]), to_u16(p[1]), to_u16(p[2]), to_u16(p[3])};
         memcpy(out, q, sizeof(q));
         return (q[0] | q[1] | q[2] | q[3]) != 0;
+    }
+    if (px == COMPOSITE_PIXEL_RGB8) {
+        for (int c = 0; c < 3; c++)
+            out[c] = composite_to_u8(p[c]);
+        return (out[0] | out[1] | out[2]) != 0;
     }
     for (int c = 0; c < 4; c++)
         out[c] = composite_to_u8(p[c]);
@@ -95,6 +102,13 @@ static void clear_pixels(float *rgba, float *depth, size_t from, size_t n)
     if (depth)
         for (size_t i = from; i < from + n; i++)
             depth[i] = INFINITY;
+}
+
+/* A pixel the codec knows (ZC_PIXEL_RGBA_AUTO is a wire choice, not a
+ * pixel). */
+static bool codec_pixel(enum zc_composite_pixel px)
+{
+    return px <= ZC_PIXEL_RGBA8_DEPTH || px == COMPOSITE_PIXEL_RGB8;
 }
 
 size_t zc_composite_encode_bound(enum zc_composite_pixel px, size_t n)
@@ -214,7 +228,7 @@ ssize_t composite_encode_spans(enum zc_composite_pixel px, const struct composit
 {
     const size_t n = b - a, dense = n * composite_bpp(px);
     uint8_t *out = buf;
-    if (n > UINT32_MAX || px > ZC_PIXEL_RGBA8_DEPTH) /* AUTO is a wire choice, not a pixel */
+    if (n > UINT32_MAX || !codec_pixel(px))
         return -EINVAL;
     if (cap < sizeof(uint32_t) + dense)
         return -ENOSPC;
@@ -234,6 +248,8 @@ ssize_t zc_composite_encode(enum zc_composite_pixel px, const float *rgba, const
 {
     const struct composite_span all = {0, n, 0};
     const struct composite_spans img = {&all, 1, rgba, depth};
+    if (px == COMPOSITE_PIXEL_RGB8)
+        return -EINVAL;
     return composite_encode_spans(px, &img, 0, n, buf, cap);
 }
 
@@ -243,7 +259,7 @@ int composite_decode_runs(enum zc_composite_pixel px, const void *buf, size_t le
     const size_t bpp = composite_bpp(px);
     const uint8_t *in = buf;
     uint32_t kind;
-    if (px > ZC_PIXEL_RGBA8_DEPTH)
+    if (!codec_pixel(px))
         return -EINVAL;
     if (len < sizeof(kind))
         return -EBADMSG;
@@ -280,6 +296,7 @@ int composite_decode_runs(enum zc_composite_pixel px, const void *buf, size_t le
 void composite_unpack(enum zc_composite_pixel px, const uint8_t *in, size_t count, float *rgba,
                       float *depth)
 {
+    assert(px != COMPOSITE_PIXEL_RGB8);
     for (size_t k = 0; k < count; k++)
         unpack_pixel(px, in + k * composite_bpp(px), rgba, depth, k);
 }
@@ -304,6 +321,8 @@ int zc_composite_decode(enum zc_composite_pixel px, const void *buf, size_t len,
                         float *rgba, float *depth)
 {
     struct full_image img = {px, rgba, depth, 0};
+    if (px == COMPOSITE_PIXEL_RGB8)
+        return -EINVAL;
     int err = composite_decode_runs(px, buf, len, n, place_run, &img);
     if (!err)
         clear_pixels(rgba, depth, img.covered, n - img.covered);

@@ -10,9 +10,11 @@
  *   depth:                                the nearest piece wins
  *
  * so after the last round every surviving rank holds one finished part of
- * the image, and the root gathers the parts (active pixels, 8 bits) into
- * its fb.  Bytes a rank sends: a round of k sends (k - 1)/k of its region,
- * so over all rounds less than the image, plus its final part once.
+ * the image, and the parts (active pixels, colour at 8 bits) travel up a
+ * two-level tree to the root (gather.c), which draws them into its fb.  Bytes a rank
+ * sends: a round of k sends (k - 1)/k of its region, so over all rounds
+ * less than the image, plus its final part once, plus the parts of its
+ * subtree it forwards (at most the image at 8 bits).
  *
  * Work follows the active pixels: one walk over the rendered tile (over
  * the caller's bounds only, when it gave them) finds its spans of possibly
@@ -24,8 +26,9 @@
  *
  * Every buffer a frame needs is sized from the plan at create; a frame
  * allocates nothing.  MPI errors return (never abort) on a private
- * duplicate of the caller's communicator, and a frame ends with one
- * reduction so that every rank returns the same result.
+ * duplicate of the caller's communicator.  Every rank's error travels up
+ * the gather tree with its part, so the root knows the frame's result
+ * when it has the image, and one broadcast makes it every rank's.
  */
 #include "zc/composite.h"
 #include "zc/base.h"
@@ -37,7 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { TAG_GATHER = 1, TAG_ROUND = 2 };
+enum { TAG_VERDICT = 0, TAG_GATHER = 1, TAG_ROUND = 2 };
 
 struct zc_composite {
     MPI_Comm comm;
@@ -56,12 +59,7 @@ struct zc_composite {
     MPI_Status *status;
     int *order; /* a group's visibility order */
 
-    /* The root's gather: rank r's part lands at gather_buf + gather_at[r]
-     * (room for it dense at 8 bits); gather_from[i] sent request i. */
-    uint8_t *gather_buf;
-    size_t *gather_at;
-    MPI_Request *gather_req;
-    int *gather_from;
+    struct composite_gather gather; /* the final parts' tree (gather.c) */
 
     /* This rank's image as spans (npix / 2 + 1 of them at most), each
      * received piece's (slot j: span_cap, pixels compact in scratch slot
@@ -104,27 +102,6 @@ static bool config_ok(const struct composite_grid *g, const struct zc_composite_
     return cfg->mode == ZC_COMPOSITE_DEPTH;
 }
 
-/* The root's room for every final part, one after another. */
-static int allocate_gather(struct zc_composite *c)
-{
-    if (c->rank != c->cfg.root)
-        return 0;
-    c->gather_at = calloc((size_t)c->size + 1, sizeof(*c->gather_at));
-    c->gather_req = calloc((size_t)c->size, sizeof(*c->gather_req));
-    c->gather_from = calloc((size_t)c->size, sizeof(*c->gather_from));
-    if (!c->gather_at || !c->gather_req || !c->gather_from)
-        return -ENOMEM;
-    for (int r = 0; r < c->size; r++) {
-        size_t n = c->plan.final_b[r] - c->plan.final_a[r];
-        size_t room = r == c->rank || n == 0 ? 0 : zc_composite_encode_bound(ZC_PIXEL_RGBA8, n);
-        if (room > INT_MAX)
-            return -EINVAL;
-        c->gather_at[r + 1] = c->gather_at[r] + room;
-    }
-    c->gather_buf = malloc(c->gather_at[c->size] + 1);
-    return c->gather_buf ? 0 : -ENOMEM;
-}
-
 /* Sizes the per-frame buffers from the plan. */
 static int allocate_buffers(struct zc_composite *c)
 {
@@ -139,9 +116,6 @@ static int allocate_buffers(struct zc_composite *c)
             c->maxpart = ZC_MAX(c->maxpart, b - a);
         }
     }
-    if (c->rank == c->cfg.root)
-        for (int r = 0; r < c->size; r++)
-            c->maxpart = ZC_MAX(c->maxpart, c->plan.final_b[r] - c->plan.final_a[r]);
     c->maxpart = ZC_MAX(c->maxpart, c->plan.final_b[c->rank] - c->plan.final_a[c->rank]);
     c->buf_cap = ZC_MAX(zc_composite_encode_bound(c->wire, c->maxpart),
                         zc_composite_encode_bound(ZC_PIXEL_RGBA8, c->maxpart));
@@ -199,7 +173,7 @@ int zc_composite_create(MPI_Comm cart, const struct zc_composite_config *cfg,
     if (!err)
         err = allocate_buffers(c);
     if (!err)
-        err = allocate_gather(c);
+        err = composite_gather_make(&c->gather, &c->plan, c->size, c->rank, c->cfg.root);
     /* MPI counts are ints. */
     if (!err && c->buf_cap > INT_MAX)
         err = -EINVAL;
@@ -235,10 +209,7 @@ void zc_composite_destroy(struct zc_composite *c)
     free(c->req);
     free(c->status);
     free(c->order);
-    free(c->gather_buf);
-    free(c->gather_at);
-    free(c->gather_req);
-    free(c->gather_from);
+    composite_gather_free(&c->gather);
     free(c->spans);
     free(c->piece_spans);
     free(c->piece_nspans);
@@ -603,9 +574,9 @@ static void draw_own(struct zc_composite *c, struct zc_fb *fb, size_t a, size_t 
             put_opaque(fb, c->cfg.width, p, c->rgba + 4 * p);
 }
 
-/* Where a received final part's runs go: straight into fb, since an 8-bit
- * wire pixel's colour is the opaque pixel's (quantized once, by the
- * sender). */
+/* Where a received final part's runs go: straight into fb, since a final
+ * part's 8-bit colour is the opaque pixel's (quantized once, by the
+ * sender): a run is a copy that sets alpha. */
 struct fb_writer {
     struct zc_fb *fb;
     size_t width, origin;
@@ -614,78 +585,69 @@ struct fb_writer {
 static void draw_run(void *arg, size_t at, size_t count, const uint8_t *pixels)
 {
     const struct fb_writer *w = arg;
-    const size_t bpp = composite_bpp(ZC_PIXEL_RGBA8);
     /* Row by row: one row lookup a row, not a division a pixel. */
     for (size_t p = w->origin + at; count > 0;) {
         size_t x = p % w->width, n = ZC_MIN(count, w->width - x);
         uint32_t *row = zc_fb_row(w->fb, (unsigned)(p / w->width)) + x;
-        for (size_t k = 0; k < n; k++, pixels += bpp)
+        for (size_t k = 0; k < n; k++, pixels += 3)
             row[k] = ZC_FB_RGBA(pixels[0], pixels[1], pixels[2], 255);
         p += n;
         count -= n;
     }
 }
 
-/* The final parts to the root, 8 bits a channel, active pixels only.  The
- * root posts a receive for every part at once, each into its own slot of
- * gather_buf, and draws them in the order they arrive: the senders never
- * queue behind one another (1023 blocking receives in rank order made
- * each wait for all before it, a rendezvous round trip apiece), and the
- * bytes are the same as a single collective would move.  MPI_Gatherv
- * would need every part's length at the root first (one more collective)
- * or slots padded to the largest part (bytes that carry nothing). */
-static int gather(struct zc_composite *c, struct zc_fb *fb, struct zc_composite_stats *st)
+/* composite_gather_collect()'s drawer: part [a, b) into the fb. */
+static int draw_part(void *arg, size_t a, size_t b, const uint8_t *part, size_t len)
 {
-    const size_t fa = c->plan.final_a[c->rank], fb_ = c->plan.final_b[c->rank];
-    if (c->rank != c->cfg.root) {
-        if (fb_ == fa)
-            return 0;
-        const struct composite_spans img = own_image(c);
-        ssize_t len = composite_encode_spans(ZC_PIXEL_RGBA8, &img, fa, fb_, c->sendbuf, c->buf_cap);
-        if (len < 0)
-            return (int)len;
-        st->bytes_sent += (uint64_t)len;
-        return MPI_Send(c->sendbuf, (int)len, MPI_BYTE, c->cfg.root, TAG_GATHER, c->comm) ==
-                       MPI_SUCCESS
-                   ? 0
-                   : -EIO;
-    }
-    /* Black first, then only the active pixels: the root's work follows
-     * them too (a pixel by pixel pass over the whole image cost more than
-     * every round together). */
-    int err = zc_fb_fill_rect(fb, 0, 0, c->cfg.width, c->cfg.height, ZC_FB_RGBA(0, 0, 0, 255));
-    int nreq = 0;
-    for (int r = 0; r < c->size; r++) {
-        size_t a = c->plan.final_a[r], b = c->plan.final_b[r];
-        if (r == c->rank || a == b)
-            continue;
-        if (MPI_Irecv(c->gather_buf + c->gather_at[r], (int)(c->gather_at[r + 1] - c->gather_at[r]),
-                      MPI_BYTE, r, TAG_GATHER, c->comm, &c->gather_req[nreq]) != MPI_SUCCESS)
-            return -EIO;
-        c->gather_from[nreq++] = r;
-    }
-    if (!err)
-        draw_own(c, fb, fa, fb_);
-    /* Each part is drawn as it arrives, while the others are on their way. */
-    for (int left = nreq; left > 0; left--) {
-        int i, count;
-        MPI_Status status;
-        if (MPI_Waitany(nreq, c->gather_req, &i, &status) != MPI_SUCCESS || i == MPI_UNDEFINED)
-            return -EIO;
-        MPI_Get_count(&status, MPI_BYTE, &count);
-        st->bytes_received += (uint64_t)count;
-        const int r = c->gather_from[i];
-        size_t a = c->plan.final_a[r], b = c->plan.final_b[r];
-        struct fb_writer w = {fb, c->cfg.width, a};
-        int e = err ? 0
-                    : composite_decode_runs(ZC_PIXEL_RGBA8, c->gather_buf + c->gather_at[r],
-                                            (size_t)count, b - a, draw_run, &w);
-        if (e && !err)
-            err = e;
-    }
-    return err;
+    struct fb_writer w = *(const struct fb_writer *)arg;
+    w.origin = a;
+    return composite_decode_runs(COMPOSITE_PIXEL_RGB8, part, len, b - a, draw_run, &w);
 }
 
+/* The root's side of the gather: fills fb with opaque black while the
+ * children's messages travel (only active pixels are drawn after that:
+ * the root's work follows them too), draws its own part, then each
+ * message as it comes.  The frame's result: the worst of err and every
+ * rank's. */
+static int gather_root(struct zc_composite *c, struct zc_fb *fb, int err,
+                       struct zc_composite_stats *st)
+{
+    if (!err)
+        err = zc_fb_fill_rect(fb, 0, 0, c->cfg.width, c->cfg.height, ZC_FB_RGBA(0, 0, 0, 255));
+    if (!err)
+        draw_own(c, fb, c->plan.final_a[c->rank], c->plan.final_b[c->rank]);
+    struct fb_writer w = {fb, c->cfg.width, 0};
+    return composite_gather_collect(&c->gather, &c->plan, err, draw_part, &w, st);
+}
+
+/* Elsewhere: this rank's part (colour at 8 bits, active pixels only) and its
+ * subtree's, to its parent in the tree; the subtree's worst error. */
+static int gather_part(struct zc_composite *c, int err, struct zc_composite_stats *st)
+{
+    size_t cap, len = 0;
+    uint8_t *buf = composite_gather_part(&c->gather, &cap);
+    if (buf) {
+        const struct composite_spans img = own_image(c);
+        ssize_t n = composite_encode_spans(COMPOSITE_PIXEL_RGB8, &img, c->plan.final_a[c->rank],
+                                           c->plan.final_b[c->rank], buf, cap);
+        if (n < 0 && !err)
+            err = (int)n;
+        len = n < 0 ? 0 : (size_t)n;
+    }
+    return composite_gather_forward(&c->gather, c->comm, TAG_GATHER, err, len, st);
+}
+
+static double seconds_since(uint64_t *t)
+{
+    uint64_t now = zc_now_ns();
+    double s = zc_ns_to_s(now - *t);
+    *t = now;
+    return s;
+}
+
+/* The frame's phases; every error, and a wrong fb at the root, travels
+ * up the gather tree, so no phase is skipped and no peer waits forever;
+ * the root's verdict is then broadcast, so every rank returns it. */
 int zc_composite_run(struct zc_composite *c, const double view_dir[3], struct zc_fb *fb,
                      struct zc_composite_stats *st)
 {
@@ -693,39 +655,41 @@ int zc_composite_run(struct zc_composite *c, const double view_dir[3], struct zc
     if (!st)
         st = &local;
     memset(st, 0, sizeof(*st));
-    uint64_t t0 = zc_now_ns();
+    const uint64_t t0 = zc_now_ns();
+    uint64_t t = t0;
 
-    int ok = 1;
-    if (c->rank == c->cfg.root)
-        ok = fb && zc_fb_width(fb) == c->cfg.width && zc_fb_height(fb) == c->cfg.height;
-    if (MPI_Bcast(&ok, 1, MPI_INT, c->cfg.root, c->comm) != MPI_SUCCESS)
-        return -EIO;
-    if (!ok)
-        return -EINVAL;
-
-    find_spans(c);
-    /* A failed round still lets the later ones run (with what the rank
-     * holds) so that no peer waits forever; the first error is kept. */
+    const bool root = c->rank == c->cfg.root;
     int err = 0;
+    if (root && !(fb && zc_fb_width(fb) == c->cfg.width && zc_fb_height(fb) == c->cfg.height))
+        err = -EINVAL;
+    find_spans(c);
+    st->spans_seconds = seconds_since(&t);
     for (unsigned i = 0; i < c->plan.nrounds; i++) {
         int e = run_round(c, i, view_dir, st);
         if (e && !err)
             err = e;
         st->rounds++;
     }
-    int e = gather(c, fb, st);
-    if (e && !err)
-        err = e;
-    int all;
-    if (MPI_Allreduce(&err, &all, 1, MPI_INT, MPI_MIN, c->comm) != MPI_SUCCESS)
-        all = -EIO;
-    st->seconds = zc_ns_to_s(zc_now_ns() - t0);
-    if (!all) {
-        if (c->rank == c->cfg.root && c->sink)
+    st->rounds_seconds = seconds_since(&t);
+    /* Posted once the rounds are done, not before them: posting costs a
+     * receive's overhead each (r - 1 of them, 2 (r - 1) at the root) that
+     * would delay this rank's rounds, and with them its partners'; the
+     * children's parts (1/r of the image at most) come eagerly anyway. */
+    if (composite_gather_post(&c->gather, c->comm, TAG_GATHER))
+        err = -EIO;
+    err = root ? gather_root(c, fb, err, st) : gather_part(c, err, st);
+    st->bytes_sent += st->gather_sent;
+    st->bytes_received += st->gather_received;
+    st->gather_seconds = seconds_since(&t);
+    err = composite_gather_verdict(&c->gather, c->comm, TAG_VERDICT, err);
+    st->agree_seconds = seconds_since(&t);
+    st->seconds = zc_ns_to_s(t - t0);
+    if (!err) {
+        if (root && c->sink)
             c->sink(c->sink_arg, fb, c->frame);
         c->frame++;
     }
-    return all;
+    return err;
 }
 
 int zc_composite_to_fb(const float *rgba, struct zc_fb *fb)

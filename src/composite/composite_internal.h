@@ -8,6 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The final gather's pixel: the colour alone at 8 bits a channel (the
+ * final image is opaque, so alpha need not travel).  Internal: never a
+ * config's wire, refused by zc_composite_encode() and _decode(). */
+#define COMPOSITE_PIXEL_RGB8 ((enum zc_composite_pixel)(ZC_PIXEL_RGBA_AUTO + 1))
+
 /* Bytes a pixel takes on the wire. */
 size_t composite_bpp(enum zc_composite_pixel px);
 /* The one rounding of a [0, 1] channel to 8 bits (clamped). */
@@ -40,7 +45,8 @@ typedef void (*composite_run_fn)(void *arg, size_t at, size_t count, const uint8
  * fault have been handed over). */
 int composite_decode_runs(enum zc_composite_pixel px, const void *buf, size_t len, size_t n,
                           composite_run_fn run, void *arg);
-/* count wire pixels into rgba (4 floats each) and, with depth, depth. */
+/* count wire pixels into rgba (4 floats each) and, with depth, depth
+ * (not COMPOSITE_PIXEL_RGB8: the root draws those straight). */
 void composite_unpack(enum zc_composite_pixel px, const uint8_t *in, size_t count, float *rgba,
                       float *depth);
 
@@ -98,5 +104,52 @@ void composite_part(const struct composite_round *r, int j, size_t *a, size_t *b
 int composite_plan_make(const struct composite_grid *grid, enum zc_composite_algo algo,
                         unsigned kmax, size_t npixels, struct composite_plan *plan);
 void composite_plan_free(struct composite_plan *plan);
+
+/* The final gather's tree (gather.c): radix-r over offsets from the
+ * root, each message one subtree's parts, each behind a result word; and
+ * the binomial tree the frame's result goes down. */
+struct composite_gather {
+    size_t size, offset, radix; /* ranks; this rank's offset from the root; r */
+    int root, parent;           /* ranks; parent -1 at the root */
+    int verdict_parent, nverdict, verdict_child[64]; /* the binomial tree's */
+    int nchildren;
+    int *child;           /* ranks, in offset order */
+    size_t *child_offset; /* their offsets */
+    size_t *slot;         /* nchildren + 1: child i's message lands at recv + slot[i] */
+    size_t own_room;      /* this rank's part and its length word at most (0: no part) */
+    size_t cap;           /* this rank's message at most */
+    uint8_t *recv, *msg;  /* the children's slots; this rank's message (not at the root) */
+    MPI_Request *req;
+};
+
+/* The tree as rank self of size sees it, its buffers sized from the
+ * plan's final parts.  0, -ENOMEM, or -EINVAL when a message could exceed
+ * an MPI count. */
+int composite_gather_make(struct composite_gather *g, const struct composite_plan *plan, int size,
+                          int self, int root);
+void composite_gather_free(struct composite_gather *g);
+/* Posts the receives of the children's messages (tag).  0 or -EIO. */
+int composite_gather_post(struct composite_gather *g, MPI_Comm comm, int tag);
+/* Where a rank other than the root encodes its own part (cap bytes at
+ * most), or NULL when it holds none. */
+uint8_t *composite_gather_part(struct composite_gather *g, size_t *cap);
+/* Not at the root: takes the children's messages behind this rank's
+ * part (len bytes, encoded where composite_gather_part said) and sends it
+ * all to the parent, headed by the worst of err and their errors.
+ * Returns that worst error (-EIO if sending failed); counts gather bytes
+ * in st. */
+int composite_gather_forward(struct composite_gather *g, MPI_Comm comm, int tag, int err,
+                             size_t len, struct zc_composite_stats *st);
+/* The frame's result, err at the root, down the tree: every rank
+ * returns the root's (or -EIO where MPI failed on the way). */
+int composite_gather_verdict(struct composite_gather *g, MPI_Comm comm, int tag, int err);
+/* Receives a final part at the root: pixels [a, b) of the image encoded
+ * as COMPOSITE_PIXEL_RGB8 in len bytes; 0 or -EBADMSG. */
+typedef int (*composite_part_fn)(void *arg, size_t a, size_t b, const uint8_t *part, size_t len);
+/* At the root: hands every child's parts to draw as its message arrives
+ * (none once an error is known), and returns the worst of err, the
+ * messages' error words and draw's results: the frame's result. */
+int composite_gather_collect(struct composite_gather *g, const struct composite_plan *plan, int err,
+                             composite_part_fn draw, void *arg, struct zc_composite_stats *st);
 
 #endif

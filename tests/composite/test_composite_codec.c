@@ -126,10 +126,25 @@ static void test_hostile(void)
     CHECK(isinf(out_depth[0]));
 }
 
+/* Kinds that are no pixel of the public codec: the wire choice AUTO, and
+ * the compositor's internal final-part kind just past it. */
+static void test_unknown_kinds(void)
+{
+    fill(5);
+    for (int px = ZC_PIXEL_RGBA_AUTO; px <= ZC_PIXEL_RGBA_AUTO + 2; px++) {
+        CHECK_EQ(zc_composite_encode((enum zc_composite_pixel)px, rgba, NULL, N, buf, sizeof(buf)),
+                 -EINVAL);
+        CHECK_EQ(
+            zc_composite_decode((enum zc_composite_pixel)px, buf, 4 + N * 4, N, out_rgba, NULL),
+            -EINVAL);
+    }
+}
+
 int main(void)
 {
     RUN(test_round_trip);
     RUN(test_empty_and_full);
     RUN(test_hostile);
+    RUN(test_unknown_kinds);
     return 0;
 }

@@ -6,7 +6,9 @@
  * and at 8 bits a channel.  Rank 0 gathers the whole field and renders it
  * alone: every channel of every pixel must agree within 1/255 with 16-bit
  * pieces (within 2/255 with 8-bit ones, which round once per round), and
- * no rank may send more than the image's bytes at that precision.
+ * no rank may send more than the image's bytes at that precision, besides
+ * the final parts it forwards to the root, which are at most the image at
+ * 8 bits.
  * Depth mode is checked exactly against the nearest of every rank's
  * synthetic surface, and bad calls fail alike on every rank.
  */
@@ -107,14 +109,25 @@ static void check_view(struct zc_sim *sim, const struct zc_sim *whole, double um
         CHECK_OK(zc_composite_run(c, dir, fb, &st));
 
         /* Rounds move at most (1 - 1/N) of the image at the wire's depth,
-         * the gather 1/N at 8 bits; 4 bytes of kind per piece on top. */
+         * the gather this rank's 1/N at 8 bits; 4 bytes of kind per piece,
+         * and a result and a length word, on top.  What a rank forwards
+         * (all it receives in the gather) is apart: at most the image at
+         * 8 bits, the same bound as the bytes into the root. */
         uint64_t bpp = var->wire == ZC_PIXEL_RGBA16 ? 8 : 4;
-        uint64_t bound = bpp * W * H + 4 * W * H / (uint64_t)size + 4 * W + 8 * (st.rounds + 1);
-        uint64_t worst;
+        uint64_t bound = bpp * W * H + 4 * W * H / (uint64_t)size + 4 * W + 8 * (st.rounds + 2);
+        uint64_t forwarded = rank == 0 ? 0 : st.gather_received;
+        uint64_t own = st.bytes_sent - forwarded, worst, gathered;
         unsigned rounds;
-        MPI_Allreduce(&st.bytes_sent, &worst, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+        MPI_Allreduce(&own, &worst, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+        MPI_Allreduce(&st.gather_received, &gathered, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
         MPI_Allreduce(&st.rounds, &rounds, 1, MPI_UNSIGNED, MPI_MAX, MPI_COMM_WORLD);
-        CHECK(st.bytes_sent <= bound);
+        CHECK(st.gather_sent <= st.bytes_sent && st.gather_received <= st.bytes_received);
+        CHECK(own <= bound);
+        CHECK(gathered <= 4 * W * H + 12 * (uint64_t)size);
+        /* An odd offset from the root is a leaf of the gather tree: it
+         * receives nothing to forward. */
+        if (rank == size - 1 && size % 2 == 0)
+            CHECK_EQ(st.gather_received, 0);
         /* 8-bit and auto stay within the image's bytes whatever N (auto: one
          * more 4-byte tag a piece). */
         if (var->wire == ZC_PIXEL_RGBA8)
@@ -128,9 +141,9 @@ static void check_view(struct zc_sim *sim, const struct zc_sim *whole, double um
             int diff = max_channel_diff(fb, ref);
             fprintf(stderr,
                     "    N=%d view (%.0f, %.0f) %-20s max diff %d/255, max bytes sent by a rank "
-                    "%llu (image %u), %u rounds\n",
+                    "%llu (image %u) and forwarded or gathered %llu, %u rounds\n",
                     size, azimuth, elevation, var->name, diff, (unsigned long long)worst, 4 * W * H,
-                    rounds);
+                    (unsigned long long)gathered, rounds);
             CHECK(diff <= var->max_diff);
         }
         zc_composite_destroy(c);
