@@ -26,6 +26,7 @@
 #include "zc/base.h"
 #include "zc/composite.h"
 #include "zc/fb.h"
+#include "fb_hash.h"
 
 #include <errno.h>
 #include <math.h>
@@ -241,18 +242,6 @@ static int run_icet(const struct setup *s, const struct pair *p, float *rgba, st
     return err;
 }
 
-/* FNV-1a over the visible image. */
-static uint64_t image_hash(const struct zc_fb *fb)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-    for (unsigned y = 0; y < zc_fb_height(fb); y++) {
-        const uint8_t *row = (const uint8_t *)zc_fb_visible_row(fb, y);
-        for (size_t i = 0; i < (size_t)zc_fb_width(fb) * 4; i++)
-            h = (h ^ row[i]) * 0x100000001b3u;
-    }
-    return h;
-}
-
 /* The largest difference of one channel between the two images. */
 static int max_diff(const struct zc_fb *a, const struct zc_fb *b)
 {
@@ -279,8 +268,8 @@ static int run_pair(const struct setup *s, const struct pair *p, float *rgba, st
         return err;
     int d = max_diff(fb_zc, fb_icet);
     printf("image,%s,%d,%ux%u,zc %016llx,icet %016llx,maxdiff %d\n", p->name, s->size, s->width,
-           s->height, (unsigned long long)image_hash(fb_zc),
-           (unsigned long long)image_hash(fb_icet), d);
+           s->height, (unsigned long long)bench_fb_hash(fb_zc),
+           (unsigned long long)bench_fb_hash(fb_icet), d);
     printf("time,%s,%d,%ux%u,zc %.9f %llu %llu,icet %.9f %llu %llu %llu\n", p->name, s->size,
            s->width, s->height, rz.seconds, (unsigned long long)rz.sent_max,
            (unsigned long long)rz.sent_total, ri.seconds, (unsigned long long)ri.sent_max,

@@ -33,6 +33,7 @@
 #include "zc/base.h"
 #include "zc/composite.h"
 #include "zc/fb.h"
+#include "fb_hash.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -189,18 +190,6 @@ static uint64_t render(const struct brick *b, const struct camera *cam, enum fie
     return active;
 }
 
-/* FNV-1a over the visible image. */
-static uint64_t image_hash(const struct zc_fb *fb)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-    for (unsigned y = 0; y < zc_fb_height(fb); y++) {
-        const uint8_t *row = (const uint8_t *)zc_fb_visible_row(fb, y);
-        for (size_t i = 0; i < (size_t)zc_fb_width(fb) * 4; i++)
-            h = (h ^ row[i]) * 0x100000001b3u;
-    }
-    return h;
-}
-
 struct variant {
     const char *name;
     enum zc_composite_algo algo;
@@ -303,7 +292,7 @@ static int run_variant(MPI_Comm cart, const struct brick *b, const struct option
                 printf("%s,%s,%d,%ux%u,image %016llx,bytes %016llx,sent %llu,received %llu,"
                        "rounds %u\n",
                        fname, v->name, size, o->width, o->height,
-                       (unsigned long long)image_hash(fb), (unsigned long long)bh,
+                       (unsigned long long)bench_fb_hash(fb), (unsigned long long)bh,
                        (unsigned long long)r.sent_total, (unsigned long long)r.recv_total,
                        r.rounds);
         } else if (rank == 0) {
