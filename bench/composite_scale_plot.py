@@ -21,7 +21,8 @@ def load(path, field, algos):
     runs = defaultdict(lambda: defaultdict(dict))
     last_frame = {}
     with open(path, newline="") as f:
-        for row in csv.DictReader(f):
+        # --phases adds comment lines ("# phase ...") between the rows.
+        for row in csv.DictReader(line for line in f if not line.startswith("#")):
             if row["field"] != field or (algos and row["algo"] not in algos):
                 continue
             key = (row["platform"], row["protocol"], row["size"], row["algo"], int(row["ranks"]))
