@@ -60,19 +60,27 @@ def frame(i):
     return bytes(HDR) + eth + bytes((i * 7 + k) & 0xFF for k in range(50))
 
 
-def ring(q, n, indirect=False, rxlen=0x100):
-    """n chains on queue q: TX frames to read, or RX buffers to fill."""
-    d = RING[q]
-    out = []
-    descs = b""
+def buffers(q, n, rxlen, out):
+    """n buffers on queue q as (address, length, writable): TX frames,
+    written into guest memory by records appended to out, or RX room."""
+    bufs = []
     for i in range(n):
         addr = GPA + BUFS[q] + i * 0x100
         if q == 1:
             f = frame(i)
             out.append(mem(BUFS[q] + i * 0x100, f))
-            descs += struct.pack("<QIHH", addr, len(f), 0, 0)
+            bufs.append((addr, len(f), False))
         else:
-            descs += struct.pack("<QIHH", addr, rxlen, 2, 0)   # WRITE
+            bufs.append((addr, rxlen, True))
+    return bufs
+
+
+def ring(q, n, indirect=False, rxlen=0x100):
+    """n chains on queue q: TX frames to read, or RX buffers to fill."""
+    d = RING[q]
+    out = []
+    descs = b"".join(struct.pack("<QIHH", addr, ln, 2 if w else 0, 0)   # 2: WRITE
+                     for addr, ln, w in buffers(q, n, rxlen, out))
     if indirect:  # chain 0 points at a table (at 0xF000) holding the first two descriptors
         out.append(mem(0xF000, descs[:32]))
         descs = struct.pack("<QIHH", GPA + 0xF000, 32, 4, 0) + descs[16:]
@@ -85,15 +93,8 @@ def ring_packed(q, n):
     """n one-descriptor chains on packed queue q (ids 0..n-1), marked
     available in the first lap: TX frames to read, or RX buffers to fill."""
     out = []
-    descs = b""
-    for i in range(n):
-        addr = GPA + BUFS[q] + i * 0x100
-        if q == 1:
-            f = frame(i)
-            out.append(mem(BUFS[q] + i * 0x100, f))
-            descs += struct.pack("<QIHH", addr, len(f), i, AVAIL)
-        else:
-            descs += struct.pack("<QIHH", addr, 0x100, i, AVAIL | 2)   # WRITE
+    descs = b"".join(struct.pack("<QIHH", addr, ln, i, AVAIL | (2 if w else 0))   # 2: WRITE
+                     for i, (addr, ln, w) in enumerate(buffers(q, n, 0x100, out)))
     out.append(mem(RING[q], descs))
     return out
 
