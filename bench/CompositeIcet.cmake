@@ -30,7 +30,7 @@ if(ICET_INCLUDE_DIR AND ICET_CORE_LIBRARY)
     set(icet_check_smpi ${CMAKE_BINARY_DIR}/bench/composite_icet_check_smpi)
     separate_arguments(icet_smpi_opt UNIX_COMMAND "${CMAKE_C_FLAGS_RELWITHDEBINFO}")
     add_custom_command(OUTPUT ${icet_check_smpi}
-      COMMAND ${SMPICC} -std=gnu17 ${icet_smpi_opt} -I${PROJECT_SOURCE_DIR}/include
+      COMMAND ${SMPICC} -std=gnu17 ${icet_smpi_opt} -ffp-contract=off -I${PROJECT_SOURCE_DIR}/include
               -I${PROJECT_SOURCE_DIR}/src/composite -I${ICET_INCLUDE_DIR} ${icet_smpi_srcs}
               ${icet_srcs} -o ${icet_check_smpi} ${ICET_CORE_LIBRARY} -lpng -lm -lpthread
       DEPENDS ${icet_smpi_srcs} ${icet_srcs} ${PROJECT_SOURCE_DIR}/bench/composite_icet.h

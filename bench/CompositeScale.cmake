@@ -13,10 +13,12 @@ if(SMPICC AND NOT ZC_SANITIZE AND NOT ZC_FUZZ)
   set(smpi_out ${CMAKE_BINARY_DIR}/bench/composite_scale_smpi)
   separate_arguments(smpi_opt UNIX_COMMAND "${CMAKE_C_FLAGS_RELWITHDEBINFO}")
   add_custom_command(OUTPUT ${smpi_out}
-    COMMAND ${SMPICC} -std=gnu17 ${smpi_opt} -I${PROJECT_SOURCE_DIR}/include
+    COMMAND ${SMPICC} -std=gnu17 ${smpi_opt} -ffp-contract=off -I${PROJECT_SOURCE_DIR}/include
             -I${PROJECT_SOURCE_DIR}/src/composite ${smpi_srcs}
-            ${PROJECT_SOURCE_DIR}/bench/composite_scale.c -o ${smpi_out} -lpng -lm -lpthread
+            -DZC_SMPI_CHARGE ${PROJECT_SOURCE_DIR}/bench/composite_scale.c
+            ${PROJECT_SOURCE_DIR}/bench/smpi_charge.c -o ${smpi_out} -lpng -lm -lpthread
     DEPENDS ${smpi_srcs} ${PROJECT_SOURCE_DIR}/bench/composite_scale.c
+            ${PROJECT_SOURCE_DIR}/bench/smpi_charge.c ${PROJECT_SOURCE_DIR}/bench/smpi_charge.h
     COMMENT "smpicc bench/composite_scale (SimGrid SMPI)" VERBATIM)
   add_custom_target(composite_scale_smpi ALL DEPENDS ${smpi_out})
   message(STATUS "zc: composite_scale also built with ${SMPICC}")

@@ -34,6 +34,9 @@
 #include "zc/composite.h"
 #include "zc/fb.h"
 #include "fb_hash.h"
+#ifdef ZC_SMPI_CHARGE
+#include "smpi_charge.h"
+#endif
 
 #include <getopt.h>
 #include <math.h>
@@ -42,6 +45,12 @@
 #include <string.h>
 
 enum field { SHELL, DENSE };
+
+#ifdef ZC_SMPI_CHARGE
+/* --charge-own: charge simulated time for this program's own computing
+ * only (smpi_charge.c); the smpicc build alone has it. */
+static bool own_charge;
+#endif
 
 struct options {
     unsigned width, height, frames;
@@ -226,9 +235,17 @@ static int run_frame(MPI_Comm cart, struct zc_composite *c, const struct brick *
     if (err)
         return err;
     MPI_Barrier(cart);
+#ifdef ZC_SMPI_CHARGE
+    if (own_charge)
+        smpi_charge_begin();
+#endif
     double t0 = MPI_Wtime();
     err = zc_composite_run(c, cam->dir, fb, st);
     double dt = MPI_Wtime() - t0;
+#ifdef ZC_SMPI_CHARGE
+    if (own_charge)
+        smpi_charge_end();
+#endif
     if (err)
         return err;
     MPI_Reduce(&dt, &out->seconds, 1, MPI_DOUBLE, MPI_MAX, 0, cart);
@@ -317,27 +334,28 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: [mpirun|smpirun ...] composite_scale [--size WxH] [--frames F]\n"
                "       [--field shell|dense|both] [--algo NAME] [--check] [--full-tile]\n"
-               "       [--phases]\n"
+               "       [--phases] [--charge-own]\n"
                "--algo: one of binary-swap, radix-2, radix-4, radix-8, radix-auto,\n"
                "        direct-send (default: all)\n"
                "--full-tile: do not tell the compositor the brick's screen footprint\n"
                "--phases: after each row, the slowest rank's and the root's seconds in\n"
                "          each phase (lines starting with #)\n"
+               "--charge-own: under smpirun with --cfg=smpi/simulate-computation:0 and\n"
+               "          --cfg=smpi/wtime:0, charge only the frame's own computing (this\n"
+               "          machine's clock between MPI calls) instead of SMPI's stretch\n"
+               "          timing, which also charges the simulator's code (smpicc build only)\n"
                "CSV to stdout: field,algo,ranks,size,frame,seconds,sent_max,sent_total,\n"
                "recv_max,recv_total,rounds,active_pixels\n");
 }
 
 static int parse(int argc, char **argv, struct options *o)
 {
-    static const struct option longopts[] = {{"size", required_argument, NULL, 's'},
-                                             {"frames", required_argument, NULL, 'f'},
-                                             {"field", required_argument, NULL, 'F'},
-                                             {"check", no_argument, NULL, 'c'},
-                                             {"full-tile", no_argument, NULL, 't'},
-                                             {"algo", required_argument, NULL, 'a'},
-                                             {"phases", no_argument, NULL, 'p'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"size", required_argument, NULL, 's'},  {"frames", required_argument, NULL, 'f'},
+        {"field", required_argument, NULL, 'F'}, {"check", no_argument, NULL, 'c'},
+        {"full-tile", no_argument, NULL, 't'},   {"algo", required_argument, NULL, 'a'},
+        {"phases", no_argument, NULL, 'p'},      {"charge-own", no_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     *o = (struct options){256, 256, 3, false, false, false, 1 << SHELL | 1 << DENSE, NULL};
     int opt;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -369,6 +387,15 @@ static int parse(int argc, char **argv, struct options *o)
         case 'a':
             o->algo = optarg;
             break;
+        case 'o':
+#ifdef ZC_SMPI_CHARGE
+            own_charge = true;
+            break;
+#else
+            fprintf(stderr, "composite_scale: --charge-own needs the smpicc build "
+                            "(composite_scale_smpi)\n");
+            return 2;
+#endif
         case 'h':
             usage(stdout);
             return 1;

@@ -25,6 +25,9 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 struct run_header {
     uint32_t skip, count;
@@ -32,67 +35,116 @@ struct run_header {
 
 enum { KIND_RUNS = 0x736e7572, KIND_DENSE = 0x65736e64 }; /* "runs", "dnse" */
 
-size_t composite_bpp(enum zc_composite_pixel px)
+/* Bytes a pixel of px takes on the wire (inlined where px is a constant). */
+static inline size_t bpp_of(enum zc_composite_pixel px)
 {
     /* RGBA16: 4 x 2 bytes; RGBA8_DEPTH: 4 + 4 */
     return px == ZC_PIXEL_RGBA8 ? 4 : px == COMPOSITE_PIXEL_RGB8 ? 3 : 8;
 }
 
-uint8_t composite_to_u8(float v)
+size_t composite_bpp(enum zc_composite_pixel px)
 {
-    v = v < 0 ? 0 : v > 1 ? 1 : v;
-    return (uint8_t)(v * 255.0f + 0.5f);
+    return bpp_of(px);
 }
 
-static uint16_t to_u16(float v)
+/* The one rounding: v clamped to [0, 1] (NaN to 0), times scale, plus
+ * one half, truncated.  Two roundings in float, in this order, on every
+ * path below, so the SIMD and scalar quantizers give the same bytes. */
+static inline uint32_t quantize(float v, float scale)
 {
-    v = v < 0 ? 0 : v > 1 ? 1 : v;
-    return (uint16_t)(v * 65535.0f + 0.5f);
+    v = v > 0 ? v : 0;
+    v = v < 1 ? v : 1;
+    return (uint32_t)(v * scale + 0.5f);
+}
+
+uint8_t composite_to_u8(float v)
+{
+    return (uint8_t)quantize(v, 255.0f);
+}
+
+/* Pixel p's colour at px's depth, as its wire bytes in the low bytes of
+ * the result (little-endian; the depth of RGBA8_DEPTH travels apart):
+ * zero exactly when the colour quantizes to nothing. */
+static inline uint64_t pack_colour(enum zc_composite_pixel px, const float *p)
+{
+    const float scale = px == ZC_PIXEL_RGBA16 ? 65535.0f : 255.0f;
+#if defined(__SSE2__)
+    /* maxps returns its second operand when the first is NaN. */
+    __m128 v = _mm_max_ps(_mm_loadu_ps(p), _mm_setzero_ps());
+    v = _mm_min_ps(v, _mm_set1_ps(1.0f));
+    __m128i q = _mm_cvttps_epi32(_mm_add_ps(_mm_mul_ps(v, _mm_set1_ps(scale)), _mm_set1_ps(0.5f)));
+    if (px == ZC_PIXEL_RGBA16) {
+        /* SSE2 packs signed: shift [0, 65535] to [-32768, 32767] and back. */
+        q = _mm_packs_epi32(_mm_sub_epi32(q, _mm_set1_epi32(32768)), q);
+        q = _mm_xor_si128(q, _mm_set1_epi16((short)0x8000));
+        return (uint64_t)_mm_cvtsi128_si64(q);
+    }
+    q = _mm_packus_epi16(_mm_packs_epi32(q, q), q);
+    const uint32_t w = (uint32_t)_mm_cvtsi128_si32(q);
+#else
+    if (px == ZC_PIXEL_RGBA16) {
+        uint64_t w = 0;
+        for (int c = 0; c < 4; c++)
+            w |= (uint64_t)quantize(p[c], scale) << (16 * c);
+        return w;
+    }
+    uint32_t w = 0;
+    for (int c = 0; c < 4; c++)
+        w |= quantize(p[c], scale) << (8 * c);
+#endif
+    return px == COMPOSITE_PIXEL_RGB8 ? w & 0xffffff : w;
 }
 
 /* Quantizes pixel i into out (bpp bytes); false when it is empty. */
-static bool pack_pixel(enum zc_composite_pixel px, const float *rgba, const float *depth, size_t i,
-                       uint8_t *out)
+static inline bool pack_pixel(enum zc_composite_pixel px, const float *rgba, const float *depth,
+                              size_t i, uint8_t *out)
 {
-    const float *p = rgba + 4 * i;
-    if (px == ZC_PIXEL_RGBA16) {
-        uint16_t q[4] = {to_u16(p[0]), to_u16(p[1]), to_u16(p[2]), to_u16(p[3])};
-        memcpy(out, q, sizeof(q));
-        return (q[0] | q[1] | q[2] | q[3]) != 0;
+    const uint64_t q = pack_colour(px, rgba + 4 * i);
+    if (px != ZC_PIXEL_RGBA8_DEPTH) {
+        memcpy(out, &q, bpp_of(px));
+        return q != 0;
     }
-    if (px == COMPOSITE_PIXEL_RGB8) {
-        for (int c = 0; c < 3; c++)
-            out[c] = composite_to_u8(p[c]);
-        return (out[0] | out[1] | out[2]) != 0;
-    }
-    for (int c = 0; c < 4; c++)
-        out[c] = composite_to_u8(p[c]);
-    bool active = (out[0] | out[1] | out[2] | out[3]) != 0;
-    if (px == ZC_PIXEL_RGBA8_DEPTH) {
-        memcpy(out + 4, &depth[i], sizeof(float));
-        active = active || !isinf(depth[i]);
-    }
-    return active;
+    const uint32_t colour = (uint32_t)q;
+    memcpy(out, &colour, 4);
+    memcpy(out + 4, &depth[i], sizeof(float));
+    return colour != 0 || !isinf(depth[i]);
 }
 
-static void unpack_pixel(enum zc_composite_pixel px, const uint8_t *in, float *rgba, float *depth,
-                         size_t i)
+/* Wire pixel in back to 4 floats (and its depth), the inverse scale of
+ * the quantizer's: q * (1 / 65535) or q * (1 / 255), exactly. */
+static inline void unpack_pixel(enum zc_composite_pixel px, const uint8_t *in, float *p,
+                                float *depth)
 {
-    float *p = rgba + 4 * i;
+#if defined(__SSE2__)
+    const __m128i zero = _mm_setzero_si128();
+    __m128i q;
+    float scale;
+    if (px == ZC_PIXEL_RGBA16) {
+        q = _mm_unpacklo_epi16(_mm_loadl_epi64((const __m128i *)(const void *)in), zero);
+        scale = 1.0f / 65535.0f;
+    } else {
+        int32_t w;
+        memcpy(&w, in, 4);
+        q = _mm_unpacklo_epi16(_mm_unpacklo_epi8(_mm_cvtsi32_si128(w), zero), zero);
+        scale = 1.0f / 255.0f;
+    }
+    _mm_storeu_ps(p, _mm_mul_ps(_mm_cvtepi32_ps(q), _mm_set1_ps(scale)));
+#else
     if (px == ZC_PIXEL_RGBA16) {
         uint16_t q[4];
         memcpy(q, in, sizeof(q));
         for (int c = 0; c < 4; c++)
             p[c] = q[c] * (1.0f / 65535.0f);
-        return;
+    } else {
+        for (int c = 0; c < 4; c++)
+            p[c] = in[c] * (1.0f / 255.0f);
     }
-    for (int c = 0; c < 4; c++)
-        p[c] = in[c] * (1.0f / 255.0f);
+#endif
     if (px == ZC_PIXEL_RGBA8_DEPTH) {
         float d;
         memcpy(&d, in + 4, sizeof(d));
         /* A NaN depth would never lose a comparison: make it empty. */
-        depth[i] = isnan(d) ? INFINITY : d;
+        *depth = isnan(d) ? INFINITY : d;
     }
 }
 
@@ -167,10 +219,11 @@ static int open_run(struct run_writer *w, size_t skip)
  * they do not fit.  Only the spans are walked: a record's skip counts the
  * empty pixels since the last active one, whether they lie in a span or
  * between spans. */
-static ssize_t encode_runs(enum zc_composite_pixel px, const struct composite_spans *img, size_t a,
-                           size_t b, uint8_t *out, size_t cap)
+static inline __attribute__((always_inline)) ssize_t
+encode_runs_as(enum zc_composite_pixel px, const struct composite_spans *img, size_t a, size_t b,
+               uint8_t *out, size_t cap)
 {
-    const size_t bpp = composite_bpp(px);
+    const size_t bpp = bpp_of(px);
     struct run_writer w = {.out = out, .cap = cap};
     uint8_t pixel[8];
     size_t end = a; /* after the last active pixel */
@@ -200,6 +253,23 @@ static ssize_t encode_runs(enum zc_composite_pixel px, const struct composite_sp
         close_run(&w);
     }
     return (ssize_t)w.used;
+}
+
+/* encode_runs_as() made once for each pixel the codec knows, so that the
+ * walk over the spans has no branch on the pixel. */
+static ssize_t encode_runs(enum zc_composite_pixel px, const struct composite_spans *img, size_t a,
+                           size_t b, uint8_t *out, size_t cap)
+{
+    switch (px) {
+    case ZC_PIXEL_RGBA8:
+        return encode_runs_as(ZC_PIXEL_RGBA8, img, a, b, out, cap);
+    case ZC_PIXEL_RGBA16:
+        return encode_runs_as(ZC_PIXEL_RGBA16, img, a, b, out, cap);
+    case ZC_PIXEL_RGBA8_DEPTH:
+        return encode_runs_as(ZC_PIXEL_RGBA8_DEPTH, img, a, b, out, cap);
+    default:
+        return encode_runs_as(COMPOSITE_PIXEL_RGB8, img, a, b, out, cap);
+    }
 }
 
 /* All of pixels [a, b) of img into out, empty ones between spans
@@ -293,12 +363,23 @@ int composite_decode_runs(enum zc_composite_pixel px, const void *buf, size_t le
     return used == len ? 0 : -EBADMSG;
 }
 
+static inline __attribute__((always_inline)) void
+unpack_as(enum zc_composite_pixel px, const uint8_t *in, size_t count, float *rgba, float *depth)
+{
+    for (size_t k = 0; k < count; k++)
+        unpack_pixel(px, in + k * bpp_of(px), rgba + 4 * k, depth ? depth + k : NULL);
+}
+
 void composite_unpack(enum zc_composite_pixel px, const uint8_t *in, size_t count, float *rgba,
                       float *depth)
 {
     assert(px != COMPOSITE_PIXEL_RGB8);
-    for (size_t k = 0; k < count; k++)
-        unpack_pixel(px, in + k * composite_bpp(px), rgba, depth, k);
+    if (px == ZC_PIXEL_RGBA16)
+        unpack_as(ZC_PIXEL_RGBA16, in, count, rgba, NULL);
+    else if (px == ZC_PIXEL_RGBA8)
+        unpack_as(ZC_PIXEL_RGBA8, in, count, rgba, NULL);
+    else
+        unpack_as(ZC_PIXEL_RGBA8_DEPTH, in, count, rgba, depth);
 }
 
 /* zc_composite_decode's receiver: pixels in place, the gaps emptied. */

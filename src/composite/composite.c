@@ -39,6 +39,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 enum { TAG_VERDICT = 0, TAG_GATHER = 1, TAG_ROUND = 2 };
 
@@ -57,7 +60,8 @@ struct zc_composite {
     float *scratch_depth;
     MPI_Request *req;
     MPI_Status *status;
-    int *order; /* a group's visibility order */
+    int *order;      /* a group's visibility order */
+    size_t *sendlen; /* each piece's encoded bytes */
 
     struct composite_gather gather; /* the final parts' tree (gather.c) */
 
@@ -129,6 +133,7 @@ static int allocate_buffers(struct zc_composite *c)
     c->req = calloc(2 * c->maxk, sizeof(*c->req));
     c->status = calloc(2 * c->maxk, sizeof(*c->status));
     c->order = calloc(c->maxk, sizeof(*c->order));
+    c->sendlen = calloc(c->maxk, sizeof(*c->sendlen));
     /* Spans are separated by empty pixels: at most n / 2 + 1 in n pixels. */
     c->span_cap = c->maxpart / 2 + 1;
     c->spans = malloc((c->npix / 2 + 1) * sizeof(*c->spans));
@@ -137,7 +142,7 @@ static int allocate_buffers(struct zc_composite *c)
     for (int u = 0; u < 2; u++)
         c->union_spans[u] = malloc(c->span_cap * sizeof(*c->union_spans[u]));
     if (!c->sendbuf || !c->recvbuf || !c->scratch_rgba || !c->req || !c->status || !c->order ||
-        !c->spans || !c->piece_spans || !c->piece_nspans || !c->union_spans[0] ||
+        !c->sendlen || !c->spans || !c->piece_spans || !c->piece_nspans || !c->union_spans[0] ||
         !c->union_spans[1] || (c->cfg.mode == ZC_COMPOSITE_DEPTH && !c->scratch_depth))
         return -ENOMEM;
     return 0;
@@ -209,6 +214,7 @@ void zc_composite_destroy(struct zc_composite *c)
     free(c->req);
     free(c->status);
     free(c->order);
+    free(c->sendlen);
     composite_gather_free(&c->gather);
     free(c->spans);
     free(c->piece_spans);
@@ -251,11 +257,17 @@ void zc_composite_set_sink(struct zc_composite *c, zc_composite_sink sink, void 
 
 /* Pixel p is active somewhere in this frame's image: any colour, or in
  * depth mode any depth but +INFINITY (what the encoder sends). */
-static bool maybe_active(const struct zc_composite *c, size_t p)
+static inline bool maybe_active(const struct zc_composite *c, size_t p)
 {
     const float *px = c->rgba + 4 * p;
+#if defined(__SSE2__)
+    /* cmpneq: true for NaN, false for -0, as the scalar test */
+    if (_mm_movemask_ps(_mm_cmpneq_ps(_mm_loadu_ps(px), _mm_setzero_ps())))
+        return true;
+#else
     if (px[0] != 0 || px[1] != 0 || px[2] != 0 || px[3] != 0)
         return true;
+#endif
     return c->depth && c->depth[p] != INFINITY;
 }
 
@@ -270,6 +282,20 @@ static void append_span(struct composite_span *out, size_t *n, size_t a, size_t 
     out[(*n)++] = (struct composite_span){a, b, a};
 }
 
+/* Rows find_spans() asks for ahead of the one it walks. */
+enum { SCAN_AHEAD = 4 };
+
+/* Asks for row y of the bounds, a cache line (4 pixels) at a time. */
+static void prefetch_row(const struct zc_composite *c, size_t y)
+{
+    const float *row = c->rgba + 4 * (y * c->cfg.width);
+    for (size_t x = c->bounds.x0; x < c->bounds.x1; x += 4)
+        __builtin_prefetch(row + 4 * x);
+    if (c->depth)
+        for (size_t x = c->bounds.x0; x < c->bounds.x1; x += 16)
+            __builtin_prefetch(c->depth + y * c->cfg.width + x);
+}
+
 /* The spans of the rendered tile: the one walk over its pixels a frame
  * makes, over the rows and columns of the bounds only (the caller vouches
  * that the rest is empty); from here on, work follows the active pixels.
@@ -279,6 +305,14 @@ static void find_spans(struct zc_composite *c)
     const struct zc_composite_rect *r = &c->bounds;
     c->nspans = 0;
     for (size_t y = r->y0; y < r->y1; y++) {
+        /* The tile is cold here (rendered a while ago, or by another
+         * thread): ask for a row ahead while this one is walked, so the
+         * walk waits on memory once per frame, not once per row. */
+        if (y == r->y0)
+            for (size_t ahead = y; ahead < ZC_MIN(y + SCAN_AHEAD, (size_t)r->y1); ahead++)
+                prefetch_row(c, ahead);
+        if (y + SCAN_AHEAD < r->y1)
+            prefetch_row(c, y + SCAN_AHEAD);
         const size_t end = y * c->cfg.width + r->x1;
         for (size_t p = y * c->cfg.width + r->x0; p < end;) {
             while (p < end && !maybe_active(c, p))
@@ -350,6 +384,27 @@ static void keep_spans(struct zc_composite *c, const struct composite_spans *u)
     c->nspans = u->n;
 }
 
+/* dst += (1 - dst.a) * src over n pixels, the transparency taken before
+ * any channel changes: a multiply then an add a channel, never fused, so
+ * every path gives the same floats. */
+static void blend_over(float *dst, const float *src, size_t n)
+{
+#if defined(__SSE2__)
+    const __m128 one = _mm_set1_ps(1.0f);
+    for (size_t i = 0; i < n; i++, dst += 4, src += 4) {
+        __m128 d = _mm_loadu_ps(dst);
+        __m128 tr = _mm_sub_ps(one, _mm_shuffle_ps(d, d, _MM_SHUFFLE(3, 3, 3, 3)));
+        _mm_storeu_ps(dst, _mm_add_ps(d, _mm_mul_ps(tr, _mm_loadu_ps(src))));
+    }
+#else
+    for (size_t i = 0; i < n; i++, dst += 4, src += 4) {
+        float tr = 1.0f - dst[3];
+        for (int ch = 0; ch < 4; ch++)
+            dst[ch] += tr * src[ch];
+    }
+#endif
+}
+
 /* Merges the k pieces of part [a, b) in visibility order into c->rgba,
  * pixel by pixel front to back over the union of their spans:
  *   acc += (1 - acc.a) * piece
@@ -369,13 +424,9 @@ static void merge_over(struct zc_composite *c, const struct composite_round *r, 
         struct composite_spans img = j == r->me ? own_image(c) : piece_image(c, j);
         for (size_t i = 0; i < img.n; i++) {
             const struct composite_span *s = &img.span[i];
-            for (size_t p = ZC_MAX(s->a, a); p < ZC_MIN(s->b, b); p++) {
-                const float *src = img.rgba + 4 * (s->off + (p - s->a));
-                float *dst = acc + 4 * (p - a);
-                float tr = 1.0f - dst[3];
-                for (int ch = 0; ch < 4; ch++)
-                    dst[ch] += tr * src[ch];
-            }
+            const size_t lo = ZC_MAX(s->a, a), hi = ZC_MIN(s->b, b);
+            if (lo < hi)
+                blend_over(acc + 4 * (lo - a), img.rgba + 4 * (s->off + (lo - s->a)), hi - lo);
         }
     }
     for (size_t i = 0; i < u.n; i++)
@@ -519,19 +570,28 @@ static int run_round(struct zc_composite *c, unsigned idx, const double dir[3],
                           r->members[j], tag, c->comm, &c->req[nreq++]) != MPI_SUCCESS)
                 return -EIO;
     int nrecv = nreq;
-    for (int j = 0; j < (r->fold ? 1 : r->nmembers); j++) {
+    /* Every piece is encoded before the first is sent: one stretch of
+     * work over this rank's spans, not one between each two sends (each
+     * MPI call may let other work run, and the next stretch then starts
+     * with caches that work has taken). */
+    const int nsend = r->fold ? 1 : r->nmembers;
+    for (int j = 0; j < nsend; j++) {
         if (j == r->me)
             continue;
         size_t a, b;
         composite_part(r, j, &a, &b);
-        uint8_t *buf = c->sendbuf + (size_t)j * c->buf_cap;
-        ssize_t len = encode_piece(c, a, b, buf);
+        ssize_t len = encode_piece(c, a, b, c->sendbuf + (size_t)j * c->buf_cap);
         if (len < 0)
             return (int)len;
-        if (MPI_Isend(buf, (int)len, MPI_BYTE, r->members[j], tag, c->comm, &c->req[nreq++]) !=
-            MPI_SUCCESS)
+        c->sendlen[j] = (size_t)len;
+    }
+    for (int j = 0; j < nsend; j++) {
+        if (j == r->me)
+            continue;
+        if (MPI_Isend(c->sendbuf + (size_t)j * c->buf_cap, (int)c->sendlen[j], MPI_BYTE,
+                      r->members[j], tag, c->comm, &c->req[nreq++]) != MPI_SUCCESS)
             return -EIO;
-        st->bytes_sent += (uint64_t)len;
+        st->bytes_sent += c->sendlen[j];
     }
     if (MPI_Waitall(nreq, c->req, c->status) != MPI_SUCCESS)
         return -EIO;
@@ -589,7 +649,17 @@ static void draw_run(void *arg, size_t at, size_t count, const uint8_t *pixels)
     for (size_t p = w->origin + at; count > 0;) {
         size_t x = p % w->width, n = ZC_MIN(count, w->width - x);
         uint32_t *row = zc_fb_row(w->fb, (unsigned)(p / w->width)) + x;
-        for (size_t k = 0; k < n; k++, pixels += 3)
+        /* Four bytes a load, the fourth (the next pixel's, or the byte
+         * after this row's last pixel, never past the run's last but one)
+         * overwritten with alpha; a pixel is R, G, B, A in memory. */
+        const size_t fast = count > n ? n : n - 1;
+        size_t k = 0;
+        for (; k < fast; k++, pixels += 3) {
+            uint32_t px;
+            memcpy(&px, pixels, sizeof(px));
+            row[k] = px | ZC_FB_RGBA(0, 0, 0, 255);
+        }
+        for (; k < n; k++, pixels += 3)
             row[k] = ZC_FB_RGBA(pixels[0], pixels[1], pixels[2], 255);
         p += n;
         count -= n;

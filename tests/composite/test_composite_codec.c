@@ -140,11 +140,106 @@ static void test_unknown_kinds(void)
     }
 }
 
+/* The documented rounding, written out plainly: clamp to [0, 1] (NaN to
+ * 0), times the scale, plus one half, truncated; two float roundings. */
+static uint32_t want_quantized(float v, float scale)
+{
+    if (!(v > 0))
+        v = 0;
+    if (v > 1)
+        v = 1;
+    float scaled = v * scale;
+    return (uint32_t)(scaled + 0.5f);
+}
+
+/* The quantizer and its inverse are exact, bit for bit, on the values
+ * where rounding turns: the half steps and their neighbours, the ends,
+ * out of range, infinities and NaN; and every 16-bit and 8-bit level
+ * decodes to level * (1 / max) exactly. */
+static void test_quantize_exact(void)
+{
+    float vals[4096];
+    size_t n = 0;
+    const float specials[] = {0.0f,      -0.0f, 1.0f,   -1.0f,    2.0f,    INFINITY,
+                              -INFINITY, NAN,   -NAN,   1e-30f,   -1e-30f, 0.999999f,
+                              1.000001f, 0.5f,  1e-38f, 0x1p-149f};
+    for (size_t i = 0; i < sizeof(specials) / sizeof(specials[0]); i++)
+        vals[n++] = specials[i];
+    const float scales[] = {255.0f, 65535.0f};
+    for (int s = 0; s < 2; s++)
+        for (unsigned q = 0; q < 40; q++) {
+            /* q + 1/2 levels up, and the floats either side of it. */
+            float half = ((float)q + 0.5f) / scales[s];
+            vals[n++] = half;
+            vals[n++] = nextafterf(half, 0.0f);
+            vals[n++] = nextafterf(half, 1.0f);
+            float top = ((float)(scales[s] - (float)q) - 0.5f) / scales[s];
+            vals[n++] = top;
+            vals[n++] = nextafterf(top, 0.0f);
+            vals[n++] = nextafterf(top, 2.0f);
+        }
+    uint32_t seed = 12345;
+    while (n < sizeof(vals) / sizeof(vals[0])) {
+        seed = seed * 1664525u + 1013904223u;
+        vals[n++] = (float)(seed >> 8) / (float)(1u << 24) * 1.2f - 0.1f;
+    }
+    /* Four values a pixel, with one channel held at 1 so that no pixel is
+     * empty and the piece goes dense: every value lands at a known byte. */
+    enum { PIX = sizeof(vals) / sizeof(vals[0]) / 4 };
+    static float img[PIX * 4];
+    static uint8_t wire[4 + PIX * 8];
+    for (int s = 0; s < 2; s++) {
+        enum zc_composite_pixel px = s ? ZC_PIXEL_RGBA16 : ZC_PIXEL_RGBA8;
+        for (size_t i = 0; i < PIX; i++)
+            for (int c = 0; c < 4; c++)
+                img[4 * i + c] = c == 3 ? 1.0f : vals[(4 * i + (size_t)c) % n];
+        /* the alpha lane is checked too: rotate which value sits there */
+        for (int rot = 0; rot < 2; rot++) {
+            if (rot)
+                for (size_t i = 0; i < PIX; i++) {
+                    img[4 * i] = 1.0f;
+                    img[4 * i + 3] = vals[i];
+                }
+            ssize_t len = zc_composite_encode(px, img, NULL, PIX, wire, sizeof(wire));
+            CHECK(len > 0);
+            /* no pixel is empty, so the piece is all pixels, in order */
+            CHECK_EQ((size_t)len, 4 + PIX * (s ? 8u : 4u));
+            const uint8_t *p = wire + 4;
+            for (size_t i = 0; i < PIX; i++)
+                for (int c = 0; c < 4; c++) {
+                    uint32_t got =
+                        s ? (uint32_t)(p[8 * i + 2 * c] | p[8 * i + 2 * c + 1] << 8) : p[4 * i + c];
+                    CHECK_EQ(got, want_quantized(img[4 * i + c], scales[s]));
+                }
+        }
+    }
+    /* every level back: exactly level * (1 / max) */
+    static uint8_t levels[4 + 65536 * 8];
+    static float back[65536 * 4];
+    uint32_t dense_kind = 0x65736e64; /* "dnse" */
+    memcpy(levels, &dense_kind, 4);
+    for (uint32_t q = 0; q < 65536; q++)
+        for (int c = 0; c < 4; c++) {
+            uint16_t v = (uint16_t)(c == 3 ? 65535 : q);
+            memcpy(levels + 4 + 8 * q + 2 * c, &v, 2);
+        }
+    CHECK_OK(zc_composite_decode(ZC_PIXEL_RGBA16, levels, 4 + 65536 * 8, 65536, back, NULL));
+    for (uint32_t q = 0; q < 65536; q++)
+        CHECK(back[4 * q] == (float)q * (1.0f / 65535.0f));
+    for (uint32_t q = 0; q < 256; q++)
+        for (int c = 0; c < 4; c++)
+            levels[4 + 4 * q + c] = (uint8_t)(c == 3 ? 255 : q);
+    CHECK_OK(zc_composite_decode(ZC_PIXEL_RGBA8, levels, 4 + 256 * 4, 256, back, NULL));
+    for (uint32_t q = 0; q < 256; q++)
+        CHECK(back[4 * q + 1] == (float)q * (1.0f / 255.0f));
+}
+
 int main(void)
 {
     RUN(test_round_trip);
     RUN(test_empty_and_full);
     RUN(test_hostile);
     RUN(test_unknown_kinds);
+    RUN(test_quantize_exact);
     return 0;
 }
