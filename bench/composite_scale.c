@@ -12,6 +12,9 @@
  *           of it, so pieces are sparse (the in-situ picture)
  *   dense   a smooth field filling the cube: every pixel of every
  *           footprint is active (the worst case for active-pixel work)
+ *   empty   nothing (a control: the same MPI calls as a frame with
+ *           pixels, next to no computing; under SMPI, what a frame's
+ *           calls cost alone)
  *
  * then composites the tiles with binary swap, radix-k (k = 2, 4, 8, and
  * the library's default, k = 0) and direct send (radix-k with k = N, one
@@ -44,7 +47,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum field { SHELL, DENSE };
+/* EMPTY: nothing rendered, a control (--field empty): the same MPI calls
+ * as a frame with pixels, and next to nothing to compute. */
+enum field { SHELL, DENSE, EMPTY };
 
 #ifdef ZC_SMPI_CHARGE
 /* --charge-own: charge simulated time for this program's own computing
@@ -54,7 +59,7 @@ static bool own_charge;
 
 struct options {
     unsigned width, height, frames;
-    bool check, full_tile, phases;
+    bool check, full_tile, phases, empty;
     int fields;
     const char *algo; /* one variant by name, or NULL: all */ /* bit per enum field */
 };
@@ -187,8 +192,10 @@ static uint64_t render(const struct brick *b, const struct camera *cam, enum fie
     unsigned i0 = (unsigned)fmax(0, floor(x0) - 1), i1 = (unsigned)fmin(cam->width, ceil(x1) + 1);
     unsigned j0 = (unsigned)fmax(0, floor(y0) - 1), j1 = (unsigned)fmin(cam->height, ceil(y1) + 1);
     *fp = (struct zc_composite_rect){i0, j0, ZC_MAX(i0, i1), ZC_MAX(j0, j1)};
+    if (f == EMPTY)
+        *fp = (struct zc_composite_rect){0, 0, 0, 0};
     uint64_t active = 0;
-    for (unsigned j = j0; j < j1; j++)
+    for (unsigned j = j0; j < j1 && f != EMPTY; j++)
         for (unsigned i = i0; i < i1; i++) {
             double o[3];
             float *px = rgba + 4 * ((size_t)j * cam->width + i);
@@ -297,7 +304,7 @@ static int run_variant(MPI_Comm cart, const struct brick *b, const struct option
     }
     struct camera cam;
     camera_init(&cam, o->width, o->height);
-    const char *fname = f == SHELL ? "shell" : "dense";
+    const char *fname = f == SHELL ? "shell" : f == DENSE ? "dense" : "empty";
     for (unsigned frame = 0; frame < o->frames && !err; frame++) {
         struct frame_result r;
         struct zc_composite_stats st;
@@ -333,8 +340,8 @@ static int run_variant(MPI_Comm cart, const struct brick *b, const struct option
 static void usage(FILE *f)
 {
     fprintf(f, "usage: [mpirun|smpirun ...] composite_scale [--size WxH] [--frames F]\n"
-               "       [--field shell|dense|both] [--algo NAME] [--check] [--full-tile]\n"
-               "       [--phases] [--charge-own]\n"
+               "       [--field shell|dense|both|empty] [--algo NAME] [--check] [--full-tile]\n"
+               "       [--phases] [--charge-own] [--empty-rounds]\n"
                "--algo: one of binary-swap, radix-2, radix-4, radix-8, radix-auto,\n"
                "        direct-send (default: all)\n"
                "--full-tile: do not tell the compositor the brick's screen footprint\n"
@@ -344,19 +351,28 @@ static void usage(FILE *f)
                "          --cfg=smpi/wtime:0, charge only the frame's own computing (this\n"
                "          machine's clock between MPI calls) instead of SMPI's stretch\n"
                "          timing, which also charges the simulator's code (smpicc build only)\n"
+               "--empty-rounds: instead of compositing, time a round with nothing to\n"
+               "          compute (7 MPI_Irecv, 7 MPI_Isend of 64 bytes to ring\n"
+               "          neighbours, MPI_Waitall), the slowest rank's mean over 10: what\n"
+               "          the MPI calls of a radix-8 round cost alone\n"
                "CSV to stdout: field,algo,ranks,size,frame,seconds,sent_max,sent_total,\n"
                "recv_max,recv_total,rounds,active_pixels\n");
 }
 
 static int parse(int argc, char **argv, struct options *o)
 {
-    static const struct option longopts[] = {
-        {"size", required_argument, NULL, 's'},  {"frames", required_argument, NULL, 'f'},
-        {"field", required_argument, NULL, 'F'}, {"check", no_argument, NULL, 'c'},
-        {"full-tile", no_argument, NULL, 't'},   {"algo", required_argument, NULL, 'a'},
-        {"phases", no_argument, NULL, 'p'},      {"charge-own", no_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
-    *o = (struct options){256, 256, 3, false, false, false, 1 << SHELL | 1 << DENSE, NULL};
+    static const struct option longopts[] = {{"size", required_argument, NULL, 's'},
+                                             {"frames", required_argument, NULL, 'f'},
+                                             {"field", required_argument, NULL, 'F'},
+                                             {"check", no_argument, NULL, 'c'},
+                                             {"full-tile", no_argument, NULL, 't'},
+                                             {"algo", required_argument, NULL, 'a'},
+                                             {"phases", no_argument, NULL, 'p'},
+                                             {"charge-own", no_argument, NULL, 'o'},
+                                             {"empty-rounds", no_argument, NULL, 'e'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    *o = (struct options){256, 256, 3, false, false, false, false, 1 << SHELL | 1 << DENSE, NULL};
     int opt;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -371,6 +387,7 @@ static int parse(int argc, char **argv, struct options *o)
             o->fields = strcmp(optarg, "shell") == 0   ? 1 << SHELL
                         : strcmp(optarg, "dense") == 0 ? 1 << DENSE
                         : strcmp(optarg, "both") == 0  ? 1 << SHELL | 1 << DENSE
+                        : strcmp(optarg, "empty") == 0 ? 1 << EMPTY
                                                        : 0;
             if (!o->fields)
                 return 2;
@@ -383,6 +400,9 @@ static int parse(int argc, char **argv, struct options *o)
             break;
         case 'p':
             o->phases = true;
+            break;
+        case 'e':
+            o->empty = true;
             break;
         case 'a':
             o->algo = optarg;
@@ -409,6 +429,38 @@ static int parse(int argc, char **argv, struct options *o)
     return optind == argc && o->frames > 0 && known ? 0 : 2;
 }
 
+/* --empty-rounds: the slowest rank's mean seconds of a round of MPI
+ * calls with no computing between them. */
+static void empty_rounds(int rank, int size)
+{
+    enum { K = 8, ROUNDS = 10 };
+    char out[K - 1][64] = {{0}}, in[K - 1][64];
+    MPI_Request req[2 * (K - 1)];
+    MPI_Barrier(MPI_COMM_WORLD);
+#ifdef ZC_SMPI_CHARGE
+    if (own_charge)
+        smpi_charge_begin();
+#endif
+    double t0 = MPI_Wtime();
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int j = 0; j < K - 1; j++)
+            MPI_Irecv(in[j], sizeof(in[j]), MPI_BYTE, (rank + j + 1) % size, 1, MPI_COMM_WORLD,
+                      &req[j]);
+        for (int j = 0; j < K - 1; j++)
+            MPI_Isend(out[j], sizeof(out[j]), MPI_BYTE, ((rank - j - 1) % size + size) % size, 1,
+                      MPI_COMM_WORLD, &req[K - 1 + j]);
+        MPI_Waitall(2 * (K - 1), req, MPI_STATUSES_IGNORE);
+    }
+    double dt = (MPI_Wtime() - t0) / ROUNDS, slowest;
+#ifdef ZC_SMPI_CHARGE
+    if (own_charge)
+        smpi_charge_end();
+#endif
+    MPI_Reduce(&dt, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    if (rank == 0)
+        printf("empty round,%d ranks,%.9f s\n", size, slowest);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -422,6 +474,11 @@ int main(int argc, char **argv)
             usage(stderr);
         MPI_Finalize();
         return rc == 1 ? 0 : 2;
+    }
+    if (o.empty) {
+        empty_rounds(rank, size);
+        MPI_Finalize();
+        return 0;
     }
     struct brick b;
     memset(&b, 0, sizeof(b));
@@ -438,7 +495,7 @@ int main(int argc, char **argv)
         printf("field,algo,ranks,size,frame,seconds,sent_max,sent_total,recv_max,recv_total,"
                "rounds,active_pixels\n");
     int err = 0;
-    for (int f = SHELL; f <= DENSE && !err; f++)
+    for (int f = SHELL; f <= EMPTY && !err; f++)
         for (size_t v = 0; o.fields >> f & 1 && v < ZC_ARRAY_SIZE(variants) && !err; v++)
             if (!o.algo || strcmp(o.algo, variants[v].name) == 0)
                 err = run_variant(cart, &b, &o, &variants[v], (enum field)f, rank, size);

@@ -156,7 +156,9 @@ int composite_gather_make(struct composite_gather *g, const struct composite_pla
     g->child_offset = calloc(n + 1, sizeof(*g->child_offset));
     g->slot = calloc(n + 1, sizeof(*g->slot));
     g->req = calloc(n + 1, sizeof(*g->req));
-    if (!g->child || !g->child_offset || !g->slot || !g->req)
+    g->status = calloc(n + 1, sizeof(*g->status));
+    g->done = calloc(n + 1, sizeof(*g->done));
+    if (!g->child || !g->child_offset || !g->slot || !g->req || !g->status || !g->done)
         return -ENOMEM;
     child_offsets(g->offset, g->size, g->radix, g->child_offset);
     for (size_t i = 0; i < n; i++) {
@@ -183,6 +185,8 @@ void composite_gather_free(struct composite_gather *g)
     free(g->child_offset);
     free(g->slot);
     free(g->req);
+    free(g->status);
+    free(g->done);
     free(g->recv);
     free(g->msg);
     memset(g, 0, sizeof(*g));
@@ -214,18 +218,25 @@ static int worse(int a, int b)
     return ZC_MIN(a, b);
 }
 
-/* Child i's message, waited for in its slot and copied to msg + *at,
- * after what came before it (the copy is 1/r of the image at most); the
- * worst of err and its first word.  A message longer than its slot
- * (truncated), or shorter than a word, is malformed. */
-static int take_child(struct composite_gather *g, int i, int err, size_t *at,
+/* Whether a completed receive (rc: what the wait returned for the lot)
+ * went wrong: a message longer than its slot is truncated. */
+static bool failed(int rc, const MPI_Status *status)
+{
+    return rc != MPI_SUCCESS && (rc != MPI_ERR_IN_STATUS || status->MPI_ERROR != MPI_SUCCESS);
+}
+
+/* Child i's message, arrived in its slot (rc and status: its wait's), and
+ * copied to msg + *at, after what came before it (the copy is 1/r of the
+ * image at most); the worst of err and its first word.  A message longer
+ * than its slot (truncated), or shorter than a word, is malformed. */
+static int take_child(struct composite_gather *g, int i, int rc, int err, size_t *at,
                       struct zc_composite_stats *st)
 {
-    MPI_Status status;
+    const MPI_Status *status = &g->status[i];
     int count = 0;
-    if (MPI_Wait(&g->req[i], &status) != MPI_SUCCESS)
+    if (failed(rc, status))
         return worse(err, -EBADMSG);
-    MPI_Get_count(&status, MPI_BYTE, &count);
+    MPI_Get_count(status, MPI_BYTE, &count);
     st->gather_received += (uint64_t)count;
     if (count < (int)sizeof(int32_t))
         return worse(err, -EBADMSG);
@@ -247,8 +258,11 @@ int composite_gather_forward(struct composite_gather *g, MPI_Comm comm, int tag,
         memcpy(g->msg + at, &n, sizeof(n));
         at += sizeof(n) + len;
     }
+    /* All children at once, then one pass of copies: one wait, not one a
+     * child, each of which would let other work take the caches. */
+    const int rc = MPI_Waitall(g->nchildren, g->req, g->status);
     for (int i = 0; i < g->nchildren; i++)
-        err = take_child(g, i, err, &at, st);
+        err = take_child(g, i, rc, err, &at, st);
     int32_t w = err;
     memcpy(g->msg, &w, sizeof(w));
     st->gather_sent += at;
@@ -316,23 +330,28 @@ static int draw_message(const struct composite_gather *g, const struct composite
 int composite_gather_collect(struct composite_gather *g, const struct composite_plan *plan, int err,
                              composite_part_fn draw, void *arg, struct zc_composite_stats *st)
 {
-    /* Each message is drawn as it arrives, while the others travel. */
-    for (int left = g->nchildren; left > 0; left--) {
-        int i, count;
-        MPI_Status status;
-        const int rc = MPI_Waitany(g->nchildren, g->req, &i, &status);
-        if (i == MPI_UNDEFINED)
+    /* The messages are drawn as they arrive, those that came together in
+     * one pass, while the others travel. */
+    for (int left = g->nchildren; left > 0;) {
+        int n;
+        const int rc = MPI_Waitsome(g->nchildren, g->req, &n, g->done, g->status);
+        if (n == MPI_UNDEFINED || n <= 0)
             return -EIO;
-        /* A message longer than its slot (truncated) is malformed; its
-         * request is done all the same, and the others still wanted. */
-        if (rc != MPI_SUCCESS) {
-            err = worse(err, -EBADMSG);
-            continue;
+        left -= n;
+        for (int k = 0; k < n; k++) {
+            const int i = g->done[k];
+            int count;
+            /* A message longer than its slot (truncated) is malformed; its
+             * request is done all the same, and the others still wanted. */
+            if (failed(rc, &g->status[k])) {
+                err = worse(err, -EBADMSG);
+                continue;
+            }
+            MPI_Get_count(&g->status[k], MPI_BYTE, &count);
+            st->gather_received += (uint64_t)count;
+            err = worse(err, draw_message(g, plan, g->child_offset[i], g->recv + g->slot[i],
+                                          (size_t)count, err ? NULL : draw, arg));
         }
-        MPI_Get_count(&status, MPI_BYTE, &count);
-        st->gather_received += (uint64_t)count;
-        err = worse(err, draw_message(g, plan, g->child_offset[i], g->recv + g->slot[i],
-                                      (size_t)count, err ? NULL : draw, arg));
     }
     return err;
 }
