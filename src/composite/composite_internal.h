@@ -121,7 +121,6 @@ struct composite_gather {
     uint8_t *recv, *msg;  /* the children's slots; this rank's message (not at the root) */
     MPI_Request *req;
     MPI_Status *status; /* nchildren + 1 */
-    int *done;          /* nchildren + 1: the root's completed indices */
 };
 
 /* The tree as rank self of size sees it, its buffers sized from the
