@@ -229,6 +229,29 @@ struct frame_result {
     unsigned rounds;
 };
 
+/* From a barrier: the clock at the start of a timed stretch (with
+ * --charge-own, charging starts here too). */
+static double timed_start(MPI_Comm comm)
+{
+    MPI_Barrier(comm);
+#ifdef ZC_SMPI_CHARGE
+    if (own_charge)
+        smpi_charge_begin();
+#endif
+    return MPI_Wtime();
+}
+
+/* Seconds since timed_start() gave t0; charging stops. */
+static double timed_stop(double t0)
+{
+    double dt = MPI_Wtime() - t0;
+#ifdef ZC_SMPI_CHARGE
+    if (own_charge)
+        smpi_charge_end();
+#endif
+    return dt;
+}
+
 /* One frame: render, then time zc_composite_run alone (from a barrier,
  * so rendering never counts), told the brick's footprint unless full
  * says to scan the whole tile; the figures at rank 0, this rank's in st. */
@@ -241,18 +264,9 @@ static int run_frame(MPI_Comm cart, struct zc_composite *c, const struct brick *
     int err = zc_composite_set_bounds(c, full ? NULL : &fp);
     if (err)
         return err;
-    MPI_Barrier(cart);
-#ifdef ZC_SMPI_CHARGE
-    if (own_charge)
-        smpi_charge_begin();
-#endif
-    double t0 = MPI_Wtime();
+    double t0 = timed_start(cart);
     err = zc_composite_run(c, cam->dir, fb, st);
-    double dt = MPI_Wtime() - t0;
-#ifdef ZC_SMPI_CHARGE
-    if (own_charge)
-        smpi_charge_end();
-#endif
+    double dt = timed_stop(t0);
     if (err)
         return err;
     MPI_Reduce(&dt, &out->seconds, 1, MPI_DOUBLE, MPI_MAX, 0, cart);
@@ -436,12 +450,7 @@ static void empty_rounds(int rank, int size)
     enum { K = 8, ROUNDS = 10 };
     char out[K - 1][64] = {{0}}, in[K - 1][64];
     MPI_Request req[2 * (K - 1)];
-    MPI_Barrier(MPI_COMM_WORLD);
-#ifdef ZC_SMPI_CHARGE
-    if (own_charge)
-        smpi_charge_begin();
-#endif
-    double t0 = MPI_Wtime();
+    double t0 = timed_start(MPI_COMM_WORLD);
     for (int r = 0; r < ROUNDS; r++) {
         for (int j = 0; j < K - 1; j++)
             MPI_Irecv(in[j], sizeof(in[j]), MPI_BYTE, (rank + j + 1) % size, 1, MPI_COMM_WORLD,
@@ -451,11 +460,7 @@ static void empty_rounds(int rank, int size)
                       MPI_COMM_WORLD, &req[K - 1 + j]);
         MPI_Waitall(2 * (K - 1), req, MPI_STATUSES_IGNORE);
     }
-    double dt = (MPI_Wtime() - t0) / ROUNDS, slowest;
-#ifdef ZC_SMPI_CHARGE
-    if (own_charge)
-        smpi_charge_end();
-#endif
+    double dt = timed_stop(t0) / ROUNDS, slowest;
     MPI_Reduce(&dt, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
     if (rank == 0)
         printf("empty round,%d ranks,%.9f s\n", size, slowest);
