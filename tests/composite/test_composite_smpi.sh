@@ -42,4 +42,27 @@ cmp -s "$dir/eager.64" "$dir/default.64" ||
 # radix-8 and the library's default k are one configuration: one image.
 img() { grep "^$1,$2," "$dir/eager.64" | sed 's/.*image \([0-9a-f]*\),.*/\1/'; }
 [ "$(img shell radix-8)" = "$(img shell radix-auto)" ] || fail "N=64: radix-8 and default k differ"
-echo "test_composite_smpi: N = 2, 4, 8 identical under Open MPI and SMPI; N = 64 ran under SMPI"
+
+# --charge-own: the MPI wrappers charge the frame's own computing, so with
+# SMPI's charging off a frame takes longer than the network alone; the
+# mpicc build refuses the option; --empty-rounds and --field empty run.
+net="--cfg=smpi/simulate-computation:0"
+frame8="--size 96x80 --frames 1 --field shell --algo radix-auto"
+smpi 8 $eager $net "$scale_smpi" $frame8 > "$dir/net.8"
+smpi 8 $eager $net --cfg=smpi/wtime:0 --cfg=smpi/cpu-threshold:0 "$scale_smpi" $frame8 --charge-own \
+    > "$dir/own.8"
+secs() { awk -F, '$5 == "0" { print $6 }' "$1"; }
+[ -n "$(secs "$dir/net.8")" ] || fail "no frame row: $(cat "$dir/net.8")"
+awk -v net="$(secs "$dir/net.8")" -v own="$(secs "$dir/own.8")" 'BEGIN { exit !(own > net) }' ||
+    fail "--charge-own charged nothing: $(secs "$dir/own.8") s against $(secs "$dir/net.8") s network only"
+if "$mpiexec" -np 1 "$scale" --charge-own > /dev/null 2> "$dir/refused"; then
+    fail "the mpicc build accepted --charge-own"
+fi
+grep -q "needs the smpicc build" "$dir/refused" || fail "--charge-own refused without saying why"
+smpi 8 $net "$scale_smpi" --empty-rounds > "$dir/empty"
+grep -q "^empty round,8 ranks," "$dir/empty" || fail "--empty-rounds: $(cat "$dir/empty")"
+smpi 8 $eager "$scale_smpi" --size 96x80 --frames 1 --field empty --algo radix-auto > "$dir/field"
+awk -F, '$1 == "empty" && $12 == "0" { n++ } END { exit n != 1 }' "$dir/field" ||
+    fail "--field empty: expected one frame with no active pixels: $(cat "$dir/field")"
+echo "test_composite_smpi: N = 2, 4, 8 identical under Open MPI and SMPI; N = 64 ran under SMPI;" \
+    "--charge-own charged $(secs "$dir/own.8") s against $(secs "$dir/net.8") s network only"
