@@ -342,9 +342,17 @@ static void test_race(void)
                             .max_msg = long_msgs ? 32768 : 0,
                             .slots = 4};
         struct outcome r = run(&o);
-        CHECK_OK(r.connect_result);
-        CHECK(r.end == -ESHUTDOWN || r.end == -EBADMSG || r.end == -EPROTO);
         CHECK(r.clean_buffer);
+        if (r.connect_result) {
+            /* The racer starts with the relays, so it may rewrite a
+             * handshake message as it is read: refused, nothing
+             * delivered. */
+            CHECK(r.connect_result == -EBADMSG || r.connect_result == -EPROTO);
+            CHECK_EQ(r.delivered, 0);
+            caught++;
+            continue;
+        }
+        CHECK(r.end == -ESHUTDOWN || r.end == -EBADMSG || r.end == -EPROTO);
         caught += r.end != -ESHUTDOWN;
         total += r.delivered;
     }
