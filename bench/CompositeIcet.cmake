@@ -25,17 +25,12 @@ if(ICET_INCLUDE_DIR AND ICET_CORE_LIBRARY)
   message(STATUS "zc: composite_icet_check compares with IceT (${ICET_CORE_LIBRARY})")
 
   if(SMPICC AND NOT ZC_SANITIZE AND NOT ZC_FUZZ) # SMPICC: found by CompositeScale.cmake
-    file(GLOB icet_smpi_srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/base/*.c
-         ${PROJECT_SOURCE_DIR}/src/fb/*.c ${PROJECT_SOURCE_DIR}/src/composite/*.c)
+    zc_smpicc_program(composite_icet_check
+      SOURCES ${icet_srcs}
+      DEPENDS ${PROJECT_SOURCE_DIR}/bench/composite_icet.h
+      FLAGS -I${ICET_INCLUDE_DIR}
+      LIBS ${ICET_CORE_LIBRARY})
     set(icet_check_smpi ${CMAKE_BINARY_DIR}/bench/composite_icet_check_smpi)
-    separate_arguments(icet_smpi_opt UNIX_COMMAND "${CMAKE_C_FLAGS_RELWITHDEBINFO}")
-    add_custom_command(OUTPUT ${icet_check_smpi}
-      COMMAND ${SMPICC} -std=gnu17 ${icet_smpi_opt} -ffp-contract=off -I${PROJECT_SOURCE_DIR}/include
-              -I${PROJECT_SOURCE_DIR}/src/composite -I${ICET_INCLUDE_DIR} ${icet_smpi_srcs}
-              ${icet_srcs} -o ${icet_check_smpi} ${ICET_CORE_LIBRARY} -lpng -lm -lpthread
-      DEPENDS ${icet_smpi_srcs} ${icet_srcs} ${PROJECT_SOURCE_DIR}/bench/composite_icet.h
-      COMMENT "smpicc bench/composite_icet_check (SimGrid SMPI)" VERBATIM)
-    add_custom_target(composite_icet_check_smpi ALL DEPENDS ${icet_check_smpi})
   endif()
 endif()
 
